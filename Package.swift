@@ -1,0 +1,40 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+// Dependency weight decides the split: CBOR and NitroAttestation need only libcbor and libcrypto,
+// so any Swift server (or the enclave itself) can verify attestation without pulling in NIO or HTTP.
+let package = Package(
+    name: "Cloister",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "CBOR", targets: ["CBOR"]),
+        .library(name: "NitroAttestation", targets: ["NitroAttestation"]),
+        .executable(name: "cloister", targets: ["cloister"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CCBOR",
+            pkgConfig: "libcbor",
+            providers: [.apt(["libcbor-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(name: "CBOR", dependencies: ["CCBOR"]),
+        .target(name: "NitroAttestation", dependencies: ["CBOR", "COpenSSL"]),
+        .executableTarget(
+            name: "cloister",
+            dependencies: [
+                "NitroAttestation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "CBORTests", dependencies: ["CBOR"]),
+        .testTarget(name: "NitroAttestationTests", dependencies: ["NitroAttestation", "CBOR", "COpenSSL"]),
+    ]
+)

@@ -1,0 +1,29 @@
+#ifndef CLOISTER_COPENSSL_SHIM_H
+#define CLOISTER_COPENSSL_SHIM_H
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/ecdsa.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <openssl/x509_vfy.h>
+
+// OpenSSL's safestack accessors are macros, which Swift cannot call; these wrap the few we need.
+static inline STACK_OF(X509) *cloister_sk_X509_new_null(void) { return sk_X509_new_null(); }
+static inline int cloister_sk_X509_push(STACK_OF(X509) *sk, X509 *cert) { return sk_X509_push(sk, cert); }
+static inline int cloister_sk_X509_num(const STACK_OF(X509) *sk) { return sk_X509_num(sk); }
+static inline X509 *cloister_sk_X509_value(const STACK_OF(X509) *sk, int i) { return sk_X509_value(sk, i); }
+static inline void cloister_sk_X509_free(STACK_OF(X509) *sk) { sk_X509_free(sk); }
+static inline void cloister_sk_X509_pop_free(STACK_OF(X509) *sk) { sk_X509_pop_free(sk, X509_free); }
+
+// Likewise for BIO_get_mem_data and OPENSSL_free.
+static inline long cloister_BIO_get_mem_data(BIO *bio, char **data) { return BIO_get_mem_data(bio, data); }
+static inline unsigned long cloister_XN_FLAG_RFC2253(void) { return XN_FLAG_RFC2253; }
+static inline void cloister_OPENSSL_free(void *ptr) { OPENSSL_free(ptr); }
+#endif
