@@ -119,14 +119,25 @@ nonisolated(unsafe) private var callbacks: cbor_callbacks = {
     return c
 }()
 
-/// An open container waiting for its children.
-private enum Frame {
-    /// `remaining` is nil for indefinite length.
-    case array(remaining: Int?, items: [CBOR])
-    case map(remaining: Int?, entries: [CBORMap.Entry], pendingKey: CBOR?, keys: Set<CBOR>?)
-    case tag(UInt64)
-    case byteChunks([UInt8])
-    case textChunks([UInt8])
+/// An open container waiting for its children. A class, so that appending a child mutates in place
+/// (an enum payload would be copied on every append, making long arrays quadratic).
+private final class Frame {
+    enum Kind {
+        case array, map, tag(UInt64), byteChunks, textChunks
+    }
+    let kind: Kind
+    /// Children still expected; nil for indefinite length.
+    var remaining: Int?
+    var items: [CBOR] = []
+    var entries: [CBORMap.Entry] = []
+    var pendingKey: CBOR?
+    var keys: Set<CBOR>?
+    var chunks: [UInt8] = []
+
+    init(_ kind: Kind, remaining: Int? = nil) {
+        self.kind = kind
+        self.remaining = remaining
+    }
 }
 
 /// Maps with more entries than this detect duplicate keys with a set instead of a linear scan.
@@ -199,30 +210,23 @@ private struct Builder {
     /// Turns an event into a finished value, or opens a container and returns nil.
     mutating func handle(_ event: Event, at start: Int) throws(CBORError) -> CBOR? {
         // Inside an indefinite-length string only definite chunks of the same type, or the break, may appear.
-        if case .byteChunks(var chunks)? = stack.last {
-            switch event {
-            case .bytes(let p, let n):
-                chunks.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
-                stack[stack.count - 1] = .byteChunks(chunks)
+        if let top = stack.last {
+            switch (top.kind, event) {
+            case (.byteChunks, .bytes(let p, let n)), (.textChunks, .text(let p, let n)):
+                top.chunks.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
                 return nil
-            case .breakMarker:
+            case (.byteChunks, .breakMarker):
                 stack.removeLast()
-                return .bytes(chunks)
-            default:
+                return .bytes(top.chunks)
+            case (.textChunks, .breakMarker):
+                stack.removeLast()
+                return try .text(utf8(top.chunks, at: start))
+            case (.byteChunks, _):
                 throw CBORError(.malformed, at: start, "indefinite byte string holds a non-byte-string chunk")
-            }
-        }
-        if case .textChunks(var chunks)? = stack.last {
-            switch event {
-            case .text(let p, let n):
-                chunks.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
-                stack[stack.count - 1] = .textChunks(chunks)
-                return nil
-            case .breakMarker:
-                stack.removeLast()
-                return try .text(utf8(chunks, at: start))
-            default:
+            case (.textChunks, _):
                 throw CBORError(.malformed, at: start, "indefinite text string holds a non-text chunk")
+            default:
+                break
             }
         }
 
@@ -238,13 +242,13 @@ private struct Builder {
         case .null: return .null
         case .undefined: return .undefined
         case .bytesStart:
-            try push(.byteChunks([]), at: start)
+            try push(Frame(.byteChunks), at: start)
             return nil
         case .textStart:
-            try push(.textChunks([]), at: start)
+            try push(Frame(.textChunks), at: start)
             return nil
         case .tag(let t):
-            try push(.tag(t), at: start)
+            try push(Frame(.tag(t)), at: start)
             return nil
         case .arrayStart(let n):
             // Every element takes at least one byte.
@@ -252,10 +256,12 @@ private struct Builder {
                 throw CBORError(.declaredLengthTooLarge, at: start, "array declares \(n) items, \(count - offset) bytes left")
             }
             if n == 0 { return .array([]) }
-            try push(.array(remaining: n, items: reserved(n)), at: start)
+            let frame = Frame(.array, remaining: n)
+            frame.items.reserveCapacity(min(n, 64))
+            try push(frame, at: start)
             return nil
         case .indefiniteArrayStart:
-            try push(.array(remaining: nil, items: []), at: start)
+            try push(Frame(.array), at: start)
             return nil
         case .mapStart(let n):
             // Every entry takes at least two bytes.
@@ -263,22 +269,27 @@ private struct Builder {
                 throw CBORError(.declaredLengthTooLarge, at: start, "map declares \(n) entries, \(count - offset) bytes left")
             }
             if n == 0 { return .map(CBORMap()) }
-            try push(.map(remaining: n, entries: reserved(n), pendingKey: nil, keys: nil), at: start)
+            let frame = Frame(.map, remaining: n)
+            frame.entries.reserveCapacity(min(n, 64))
+            try push(frame, at: start)
             return nil
         case .indefiniteMapStart:
-            try push(.map(remaining: nil, entries: [], pendingKey: nil, keys: nil), at: start)
+            try push(Frame(.map), at: start)
             return nil
         case .breakMarker:
-            switch stack.last {
-            case .array(remaining: nil, let items)?:
+            guard let top = stack.last, top.remaining == nil else {
+                throw CBORError(.malformed, at: start, "break outside an indefinite-length item")
+            }
+            switch top.kind {
+            case .array:
                 stack.removeLast()
-                return .array(items)
-            case .map(remaining: nil, let entries, let pendingKey, _)?:
-                guard pendingKey == nil else {
+                return .array(top.items)
+            case .map:
+                guard top.pendingKey == nil else {
                     throw CBORError(.malformed, at: start, "indefinite map ends after a key with no value")
                 }
                 stack.removeLast()
-                return .map(CBORMap(uniqueEntries: entries))
+                return .map(CBORMap(uniqueEntries: top.entries))
             default:
                 throw CBORError(.malformed, at: start, "break outside an indefinite-length item")
             }
@@ -288,46 +299,43 @@ private struct Builder {
     /// Hands a finished value to the innermost open container; returns the top-level value when done.
     mutating func complete(_ value: CBOR, at start: Int) throws(CBORError) -> CBOR? {
         var value = value
-        while let frame = stack.popLast() {
-            switch frame {
+        while let frame = stack.last {
+            switch frame.kind {
             case .tag(let t):
+                stack.removeLast()
                 value = .tagged(t, value)
                 continue
-            case .array(let remaining, var items):
-                items.append(value)
-                if let remaining {
-                    if remaining == 1 {
-                        value = .array(items)
-                        continue
-                    }
-                    stack.append(.array(remaining: remaining - 1, items: items))
-                } else {
-                    stack.append(.array(remaining: nil, items: items))
-                }
-                return nil
-            case .map(let remaining, var entries, let pendingKey, var keys):
-                guard let key = pendingKey else {
-                    stack.append(.map(remaining: remaining, entries: entries, pendingKey: value, keys: keys))
+            case .array:
+                frame.items.append(value)
+            case .map:
+                guard let key = frame.pendingKey else {
+                    frame.pendingKey = value
                     return nil
                 }
-                if entries.count >= linearKeyScanLimit {
-                    if keys == nil { keys = Set(entries.map(\.key)) }
-                    guard keys!.insert(key).inserted else {
+                frame.pendingKey = nil
+                if frame.entries.count >= linearKeyScanLimit {
+                    if frame.keys == nil { frame.keys = Set(frame.entries.map(\.key)) }
+                    guard frame.keys!.insert(key).inserted else {
                         throw CBORError(.duplicateMapKey, at: start, "key \(key) repeated")
                     }
-                } else if entries.contains(where: { $0.key == key }) {
+                } else if frame.entries.contains(where: { $0.key == key }) {
                     throw CBORError(.duplicateMapKey, at: start, "key \(key) repeated")
                 }
-                entries.append(CBORMap.Entry(key: key, value: value))
-                if let remaining, remaining == 1 {
-                    value = .map(CBORMap(uniqueEntries: entries))
-                    continue
-                }
-                stack.append(.map(remaining: remaining.map { $0 - 1 }, entries: entries, pendingKey: nil, keys: keys))
-                return nil
+                frame.entries.append(CBORMap.Entry(key: key, value: value))
             case .byteChunks, .textChunks:
                 // handle() consumes every event while a string is open, so a value never lands here.
                 throw CBORError(.malformed, at: start, "item inside an indefinite-length string")
+            }
+            guard let remaining = frame.remaining else { return nil }
+            if remaining > 1 {
+                frame.remaining = remaining - 1
+                return nil
+            }
+            stack.removeLast()
+            if case .array = frame.kind {
+                value = .array(frame.items)
+            } else {
+                value = .map(CBORMap(uniqueEntries: frame.entries))
             }
         }
         return value
@@ -338,12 +346,6 @@ private struct Builder {
             throw CBORError(.tooDeep, at: start, "nesting deeper than \(limits.maxDepth)")
         }
         stack.append(frame)
-    }
-
-    func reserved<T>(_ n: Int) -> [T] {
-        var a: [T] = []
-        a.reserveCapacity(min(n, 64))
-        return a
     }
 
     func utf8(_ bytes: [UInt8], at start: Int) throws(CBORError) -> String {

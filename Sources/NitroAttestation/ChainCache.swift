@@ -34,6 +34,13 @@ public final class ChainCache: Sendable {
 
     func entry(_ key: [UInt8]) -> Entry? { state.withLock { $0.entries[key] } }
 
+    func remove(_ key: [UInt8]) {
+        state.withLock { s in
+            s.entries[key] = nil
+            s.insertionOrder.removeAll { $0 == key }
+        }
+    }
+
     func insert(_ key: [UInt8], _ entry: Entry) {
         state.withLock { s in
             if s.entries.updateValue(entry, forKey: key) == nil {

@@ -78,7 +78,7 @@ public struct TrustManifest: Sendable, Hashable {
     private static func parseNitroCLI(_ value: JSONValue) throws(Error) -> TrustManifest {
         guard let m = value.object else { throw Error("\"Measurements\" must be an object") }
         if let algorithm = m["HashAlgorithm"] {
-            guard let a = algorithm.string, a.lowercased().hasPrefix("sha384") else {
+            guard let a = algorithm.string, a.lowercased().hasPrefix("sha384") || a.lowercased().hasPrefix("sha512_384") else {
                 throw Error("\"Measurements.HashAlgorithm\" must be SHA-384")
             }
         }
