@@ -34,6 +34,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(
+            name: "AttestationBenchmark",
+            dependencies: ["NitroAttestation"],
+            path: "Benchmarks/AttestationBenchmark"
+        ),
         .testTarget(name: "CBORTests", dependencies: ["CBOR"]),
         .testTarget(name: "NitroAttestationTests", dependencies: ["NitroAttestation", "CBOR", "COpenSSL"]),
     ]
