@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .library(name: "CBOR", targets: ["CBOR"]),
         .library(name: "NitroAttestation", targets: ["NitroAttestation"]),
+        .library(name: "SecureModule", targets: ["SecureModule"]),
         .executable(name: "cloister", targets: ["cloister"]),
     ],
     dependencies: [
@@ -27,6 +28,8 @@ let package = Package(
         ),
         .target(name: "CBOR", dependencies: ["CCBOR"]),
         .target(name: "NitroAttestation", dependencies: ["CBOR", "COpenSSL"]),
+        .target(name: "CNSM"),
+        .target(name: "SecureModule", dependencies: ["CBOR", "COpenSSL", "CNSM", "NitroAttestation"]),
         .executableTarget(
             name: "cloister",
             dependencies: [
@@ -41,5 +44,6 @@ let package = Package(
         ),
         .testTarget(name: "CBORTests", dependencies: ["CBOR"]),
         .testTarget(name: "NitroAttestationTests", dependencies: ["NitroAttestation", "CBOR", "COpenSSL"]),
+        .testTarget(name: "SecureModuleTests", dependencies: ["SecureModule", "NitroAttestation", "CBOR"]),
     ]
 )

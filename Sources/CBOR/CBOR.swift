@@ -73,6 +73,12 @@ extension CBOR {
         return nil
     }
 
+    /// The value of a boolean.
+    public var bool: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+
     /// True for `null`.
     public var isNull: Bool {
         if case .null = self { return true }

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -26,4 +27,25 @@ static inline void cloister_sk_X509_pop_free(STACK_OF(X509) *sk) { sk_X509_pop_f
 static inline long cloister_BIO_get_mem_data(BIO *bio, char **data) { return BIO_get_mem_data(bio, data); }
 static inline unsigned long cloister_XN_FLAG_RFC2253(void) { return XN_FLAG_RFC2253; }
 static inline void cloister_OPENSSL_free(void *ptr) { OPENSSL_free(ptr); }
+
+// X509V3_set_ctx_nodb is a macro; the others take a context Swift cannot size portably.
+static inline X509_EXTENSION *cloister_X509V3_ext(X509 *issuer, X509 *subject, int nid, const char *value) {
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, issuer, subject, NULL, NULL, 0);
+    return X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+}
+
+// EVP_EC_gen is a variadic macro in OpenSSL 3.
+static inline EVP_PKEY *cloister_generate_p384(void) {
+    EVP_PKEY *key = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL);
+    if (ctx == NULL) return NULL;
+    if (EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_CTX_set_ec_paramgen_curve_nid(ctx, NID_secp384r1) <= 0 ||
+        EVP_PKEY_keygen(ctx, &key) <= 0) {
+        key = NULL;
+    }
+    EVP_PKEY_CTX_free(ctx);
+    return key;
+}
 #endif

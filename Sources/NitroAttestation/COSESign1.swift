@@ -63,7 +63,10 @@ public struct COSESign1: Sendable, Hashable {
     }
 
     /// The bytes the signature covers: `["Signature1", protected, h'', payload]`, built from the bytes as received.
-    public var signedBytes: [UInt8] {
+    public var signedBytes: [UInt8] { Self.signedBytes(protectedHeader: protectedHeader, payload: payload) }
+
+    /// The Sig_structure for a protected header and payload, both as raw bytes (RFC 9052, section 4.4).
+    public static func signedBytes(protectedHeader: [UInt8], payload: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(payload.count + protectedHeader.count + 24)
         CBOREncoder.appendHead(major: 4, 4, to: &out)

@@ -115,6 +115,36 @@ public final class X509Certificate: @unchecked Sendable {
         return String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// The public key as DER SubjectPublicKeyInfo.
+    public var publicKeyDER: [UInt8] {
+        guard let key = X509_get0_pubkey(pointer) else { return [] }
+        let length = i2d_PUBKEY(key, nil)
+        guard length > 0 else { return [] }
+        var der = [UInt8](repeating: 0, count: Int(length))
+        der.withUnsafeMutableBufferPointer { out in
+            var cursor: UnsafeMutablePointer<UInt8>? = out.baseAddress
+            _ = i2d_PUBKEY(key, &cursor)
+        }
+        return der
+    }
+
+    /// The certificate as PEM text.
+    public var pem: String {
+        let base64 = Base64.encode(der)
+        var lines = ["-----BEGIN CERTIFICATE-----"]
+        var i = base64.startIndex
+        while i < base64.endIndex {
+            let j = base64.index(i, offsetBy: 64, limitedBy: base64.endIndex) ?? base64.endIndex
+            lines.append(String(base64[i..<j]))
+            i = j
+        }
+        lines.append("-----END CERTIFICATE-----")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Calls `body` with the underlying OpenSSL `X509*`, which must not be kept or modified.
+    public func withOpenSSLCertificate<T>(_ body: (OpaquePointer) -> T) -> T { body(pointer) }
+
     /// The public key (borrowed; lives as long as the certificate).
     var publicKey: OpaquePointer? { X509_get0_pubkey(pointer) }
 

@@ -1,0 +1,93 @@
+import Foundation
+import NitroAttestation
+
+/// The emulated root CA of a developer box or CI machine: created once per machine in a state directory
+/// (`root.pem`, and `root-key.pem` with mode 0600), and trusted only by those who pass it explicitly.
+public final class EmulatedRoot: Sendable {
+    /// The root certificate.
+    public let certificate: X509Certificate
+    let key: P384Key
+
+    /// The state directory: `$CLOISTER_EMULATOR_DIR`, else `$XDG_STATE_HOME/cloister/emulator`,
+    /// else `~/.local/state/cloister/emulator`.
+    public static var defaultDirectory: String {
+        let env = ProcessInfo.processInfo.environment
+        if let dir = env["CLOISTER_EMULATOR_DIR"], !dir.isEmpty { return dir }
+        if let state = env["XDG_STATE_HOME"], !state.isEmpty { return state + "/cloister/emulator" }
+        return NSHomeDirectory() + "/.local/state/cloister/emulator"
+    }
+
+    /// The certificate's path in a state directory.
+    public static func certificatePath(_ directory: String) -> String { directory + "/root.pem" }
+    static func keyPath(_ directory: String) -> String { directory + "/root-key.pem" }
+
+    init(certificate: X509Certificate, key: P384Key) {
+        self.certificate = certificate
+        self.key = key
+    }
+
+    /// Loads the root from `directory`, creating it first if there is none. `created` says which happened.
+    public static func loadOrCreate(directory: String = defaultDirectory, now: Int64 = Clock.milliseconds()) throws(NSMError) -> (root: EmulatedRoot, created: Bool) {
+        if FileManager.default.fileExists(atPath: certificatePath(directory)) {
+            return (try load(directory: directory), false)
+        }
+        return (try create(directory: directory, now: now), true)
+    }
+
+    /// Loads an existing root; fails if it is missing, unreadable, or its key does not match.
+    public static func load(directory: String = defaultDirectory) throws(NSMError) -> EmulatedRoot {
+        guard let pem = FileManager.default.contents(atPath: certificatePath(directory)),
+            let keyPEM = FileManager.default.contents(atPath: keyPath(directory))
+        else { throw NSMError(.internalError, "no emulated root in \(directory) (run `cloister nsm emulator init`)") }
+        let certificate: X509Certificate
+        do {
+            guard let first = try X509Certificate.fromPEM(String(decoding: pem, as: UTF8.self)).first else { throw NSMError(.internalError) }
+            certificate = first
+        } catch {
+            throw NSMError(.internalError, "\(certificatePath(directory)) is not a certificate")
+        }
+        let key = try P384Key.fromPEM(Array(keyPEM))
+        guard key.publicKeyDER == certificate.publicKeyDER else {
+            throw NSMError(.internalError, "\(keyPath(directory)) does not belong to \(certificatePath(directory))")
+        }
+        return EmulatedRoot(certificate: certificate, key: key)
+    }
+
+    /// Creates a new root in `directory` (which must not already hold one).
+    public static func create(directory: String = defaultDirectory, now: Int64 = Clock.milliseconds()) throws(NSMError) -> EmulatedRoot {
+        let key = try P384Key.generate()
+        let seconds = now / 1000
+        let certificate = try CertificateIssuer.issue(
+            subject: [("C", "US"), ("O", "Cloister"), ("OU", "Emulation"), ("CN", "emulated.nitro-enclaves.cloister")],
+            serial: Random.bytes(16), notBefore: seconds - 3600, notAfter: seconds + 30 * 365 * 86400, role: .root,
+            publicKey: key, issuer: nil)
+        let keyPEM = try key.privateKeyPEM()
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            // The key goes first, created 0600 and never readable by others, then the certificate, both renamed into place.
+            let tmpKey = keyPath(directory) + ".tmp.\(getpid())"
+            guard FileManager.default.createFile(atPath: tmpKey, contents: Data(keyPEM), attributes: [.posixPermissions: 0o600]) else {
+                throw NSMError(.internalError, "cannot write \(tmpKey)")
+            }
+            let tmpCert = certificatePath(directory) + ".tmp.\(getpid())"
+            try Data(certificate.pem.utf8).write(to: URL(fileURLWithPath: tmpCert))
+            guard rename(tmpKey, keyPath(directory)) == 0, rename(tmpCert, certificatePath(directory)) == 0 else {
+                throw NSMError(.internalError, "cannot move the root into \(directory)")
+            }
+        } catch let error as NSMError {
+            throw error
+        } catch {
+            throw NSMError(.internalError, "cannot write the emulated root to \(directory): \(error)")
+        }
+        return EmulatedRoot(certificate: certificate, key: key)
+    }
+}
+
+/// Wall-clock milliseconds, read where a value enters the system.
+public enum Clock {
+    public static func milliseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+}
