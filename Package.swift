@@ -34,6 +34,7 @@ let package = Package(
             name: "cloister",
             dependencies: [
                 "NitroAttestation",
+                "SecureModule",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

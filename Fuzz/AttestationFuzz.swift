@@ -7,6 +7,8 @@
 // Invariants (each one stops the fuzzer with fatalError when broken):
 //   1. CBOR round trip: decode(X) = V  =>  decode(encode(V)) succeeds and is structurally identical to V
 //      (floats compared by bit pattern, text by UTF-8 bytes), and encoding is deterministic.
+//      Also, CBORDecoder accepts X only if X is well-formed by RFC 8949 Appendix C (checked independently
+//      by `isWellFormed` below, which never calls into the library).
 //   2. Document round trip: parse(X) = (E, D)  =>  AttestationDocument(D.cbor) == D.
 //   3. Envelope round trip: COSESign1.encode(E's parts) parses back to E, with the same document.
 //   4. Hex round trip: DocumentEncoding.decode(hex(B)) == (B, .hex) for every decoded B.
@@ -84,6 +86,7 @@ private func fuzzOne(_ input: [UInt8]) {
 private func checkCBORRoundTrip(_ bytes: [UInt8], limits: CBORDecoder.Limits) {
     let decoder = CBORDecoder(limits: limits)
     guard let value = try? decoder.decode(bytes) else { return }
+    check(isWellFormed(bytes), "CBORDecoder accepted input that is not well-formed CBOR: \(value)", bytes)
     let encoded = CBOREncoder.encode(value)
     let again: CBOR
     do {
@@ -152,6 +155,104 @@ private func checkCacheConsistency(_ cached: Result<VerifiedAttestation, Attesta
         cachedCode == referenceCode,
         "cached verification gave \(cachedCode?.rawValue ?? "success"), uncached \(referenceCode?.rawValue ?? "success")",
         input)
+}
+
+// MARK: - Reference well-formedness check (RFC 8949 Appendix C)
+
+/// Whether `bytes` is exactly one well-formed CBOR data item, by the RFC's reference algorithm. Only the
+/// encoding is checked (not UTF-8, duplicate keys or tag semantics). Called only on inputs the decoder
+/// accepted, so recursion depth is bounded by the decoder's own depth limit.
+private func isWellFormed(_ bytes: [UInt8]) -> Bool {
+    var reader = WellFormedReader(bytes: bytes)
+    guard let kind = reader.item(breakable: false), kind != WellFormedReader.breakMarker else { return false }
+    return reader.offset == bytes.count
+}
+
+private struct WellFormedReader {
+    static let breakMarker = -1
+    /// What an indefinite-length item reports instead of its major type (so it is never a valid string chunk).
+    static let indefiniteItem = 8
+    let bytes: [UInt8]
+    var offset = 0
+
+    mutating func take(_ n: UInt64) -> UInt64? {
+        guard n <= UInt64(bytes.count - offset) else { return nil }
+        var v: UInt64 = 0
+        if n <= 8 {
+            for i in 0..<Int(n) { v = v << 8 | UInt64(bytes[offset + i]) }
+        }
+        offset += Int(n)
+        return v
+    }
+
+    /// The major type of the item read (`indefiniteItem` for an indefinite-length one), `breakMarker` for a
+    /// break (when `breakable`), nil when not well-formed.
+    mutating func item(breakable: Bool) -> Int? {
+        guard let ib = take(1) else { return nil }
+        let major = Int(ib >> 5)
+        let ai = ib & 0x1F
+        var value = ai
+        switch ai {
+        case 24: guard let v = take(1) else { return nil }; value = v
+        case 25: guard let v = take(2) else { return nil }; value = v
+        case 26: guard let v = take(4) else { return nil }; value = v
+        case 27: guard let v = take(8) else { return nil }; value = v
+        case 28, 29, 30: return nil
+        case 31: return indefinite(major: major, breakable: breakable)
+        default: break
+        }
+        switch major {
+        case 2, 3:
+            guard take(value) != nil else { return nil }
+        case 4:
+            var i: UInt64 = 0
+            while i < value {
+                guard let k = item(breakable: false), k != Self.breakMarker else { return nil }
+                i += 1
+            }
+        case 5:
+            var i: UInt64 = 0
+            while i < value {
+                guard let k = item(breakable: false), k != Self.breakMarker,
+                    let v = item(breakable: false), v != Self.breakMarker
+                else { return nil }
+                i += 1
+            }
+        case 6:
+            guard let k = item(breakable: false), k != Self.breakMarker else { return nil }
+        case 7:
+            if ai == 24 && value < 32 { return nil }
+        default: break
+        }
+        return major
+    }
+
+    mutating func indefinite(major: Int, breakable: Bool) -> Int? {
+        switch major {
+        case 2, 3:
+            while true {
+                guard let k = item(breakable: true) else { return nil }
+                if k == Self.breakMarker { return Self.indefiniteItem }
+                // Chunks are definite strings of the same major type.
+                guard k == major else { return nil }
+            }
+        case 4:
+            while true {
+                guard let k = item(breakable: true) else { return nil }
+                if k == Self.breakMarker { return Self.indefiniteItem }
+            }
+        case 5:
+            while true {
+                guard let k = item(breakable: true) else { return nil }
+                if k == Self.breakMarker { return Self.indefiniteItem }
+                guard let v = item(breakable: false), v != Self.breakMarker else { return nil }
+            }
+        case 7:
+            return breakable ? Self.breakMarker : nil
+        default:
+            return nil
+        }
+    }
 }
 
 // MARK: - Helpers

@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct Cloister: ParsableCommand {
+struct Cloister: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cloister",
         abstract: "Verify AWS Nitro Enclaves attestation and talk to a Cloister service.",
@@ -9,6 +9,6 @@ struct Cloister: ParsableCommand {
             Attestation documents are verified against pinned roots (AWS Nitro Enclaves Root-G1 by default) and,
             with --manifest, against pinned PCR measurements.
             """,
-        subcommands: [AttestationCommand.self]
+        subcommands: [AttestationCommand.self, NSMCommand.self, MeasureCommand.self]
     )
 }

@@ -22,8 +22,9 @@ enum CLI {
     }
 
     /// Runs `cloister args...`, optionally under an address-space limit (KiB) set with `ulimit -v`.
-    static func run(_ args: [String], memoryLimitKB: Int? = nil) throws -> Result {
+    static func run(_ args: [String], memoryLimitKB: Int? = nil, environment: [String: String] = [:]) throws -> Result {
         let process = Process()
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         if let memoryLimitKB {
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", "ulimit -v \(memoryLimitKB) && exec \"$0\" \"$@\"", binary.path] + args
