@@ -86,7 +86,7 @@ private func fuzzOne(_ input: [UInt8]) {
 private func checkCBORRoundTrip(_ bytes: [UInt8], limits: CBORDecoder.Limits) {
     let decoder = CBORDecoder(limits: limits)
     guard let value = try? decoder.decode(bytes) else { return }
-    check(isWellFormed(bytes), "CBORDecoder accepted input that is not well-formed CBOR: \(value)", bytes)
+    check(isWellFormed(bytes), "CBORDecoder accepted input that is not well-formed CBOR (decoded to a \(value.kindName))", bytes)
     let encoded = CBOREncoder.encode(value)
     let again: CBOR
     do {
