@@ -251,8 +251,9 @@ private struct Builder {
             try push(Frame(.tag(t)), at: start)
             return nil
         case .arrayStart(let n):
-            // Every element takes at least one byte.
-            guard n <= count - offset else {
+            // Every element takes at least one byte. libcbor passes the count as size_t, which Swift sees as Int:
+            // a declared count above Int.max arrives negative.
+            guard n >= 0, n <= count - offset else {
                 throw CBORError(.declaredLengthTooLarge, at: start, "array declares \(n) items, \(count - offset) bytes left")
             }
             if n == 0 { return .array([]) }
@@ -264,8 +265,8 @@ private struct Builder {
             try push(Frame(.array), at: start)
             return nil
         case .mapStart(let n):
-            // Every entry takes at least two bytes.
-            guard n <= (count - offset) / 2 else {
+            // Every entry takes at least two bytes (and, as above, a count above Int.max arrives negative).
+            guard n >= 0, n <= (count - offset) / 2 else {
                 throw CBORError(.declaredLengthTooLarge, at: start, "map declares \(n) entries, \(count - offset) bytes left")
             }
             if n == 0 { return .map(CBORMap()) }
