@@ -93,12 +93,13 @@ public struct AttestationPolicy: Sendable, Hashable {
             checks.append(("nonce", .notChecked("no nonce expected")))
         }
 
-        let age = time - Int64(clamping: document.timestamp)
-        if age < -allowedSkew {
+        // 128-bit, so that no validation time, however extreme, overflows.
+        let age = Int128(time) - Int128(document.timestamp)
+        if age < -Int128(allowedSkew) {
             checks.append(("freshness", .failed(AttestationError(
                 .documentFromFuture, "timestamp \(Timestamp.iso(Int64(clamping: document.timestamp))) is \(-age) ms after the validation time"))))
         } else if let maxAge {
-            if age > maxAge {
+            if age > Int128(maxAge) {
                 checks.append(("freshness", .failed(AttestationError(.documentTooOld, "document is \(age / 1000) s old, at most \(maxAge / 1000) s allowed"))))
             } else {
                 checks.append(("freshness", .passed("document is \(max(age, 0) / 1000) s old, at most \(maxAge / 1000) s allowed")))

@@ -51,6 +51,10 @@ import Testing
         #expect(policy.evaluate(doc, at: 1_300_001).result == .failsToMeetPolicy(AttestationError(.documentTooOld, "")))
         #expect(policy.evaluate(doc, at: 999_000).result == .meetsPolicy)
         #expect(policy.evaluate(doc, at: 998_999).result == .failsToMeetPolicy(AttestationError(.documentFromFuture, "")))
+        // Extreme validation times do not overflow.
+        #expect(policy.evaluate(doc, at: Int64.min).result == .failsToMeetPolicy(AttestationError(.documentFromFuture, "")))
+        #expect(policy.evaluate(Self.document(timestamp: UInt64.max), at: Int64.max).result == .failsToMeetPolicy(AttestationError(.documentFromFuture, "")))
+        #expect(policy.evaluate(doc, at: Int64.max).result == .failsToMeetPolicy(AttestationError(.documentTooOld, "")))
         // Even without a maximum age, a document from the future is refused.
         #expect(AttestationPolicy(allowedSkew: 0).evaluate(doc, at: 999_999).result == .failsToMeetPolicy(AttestationError(.documentFromFuture, "")))
     }
