@@ -15,6 +15,8 @@
 //   5. Cache consistency: when the cached verifier accepts the chain, a verifier without a cache reaches
 //      the same outcome.
 //   6. A verified document meets a policy that pins its own PCRs and nonce.
+//   7. NSM wire codec: a request or response that decodes re-encodes to bytes that decode to the same value
+//      (Sources/SecureModule/NSMMessages.swift and NSMError.swift are compiled into this target).
 //
 // Build and run with Scripts/fuzz-attestation.
 
@@ -34,6 +36,8 @@ public func attestationFuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) 
 }
 
 private func fuzzOne(_ input: [UInt8]) {
+    checkNSMRoundTrip(input)
+
     // File decoding (raw CBOR, hex, base64).
     var document = input
     if let decoded = try? DocumentEncoding.decode(input) {
@@ -287,3 +291,13 @@ private func die(_ message: String, _ input: [UInt8]) -> Never {
 }
 
 private func hex(_ bytes: some Sequence<UInt8>) -> String { Hex.encode(bytes) }
+
+/// Invariant 7: the NSM codec (what the enclave reads back from /dev/nsm, and what the emulator reads).
+private func checkNSMRoundTrip(_ input: [UInt8]) {
+    if let request = try? NSMRequest(input) {
+        check((try? NSMRequest(request.encoded)) == request, "NSMRequest does not survive re-encoding", input)
+    }
+    if let response = try? NSMResponse(input) {
+        check((try? NSMResponse(response.encoded)) == response, "NSMResponse does not survive re-encoding", input)
+    }
+}
