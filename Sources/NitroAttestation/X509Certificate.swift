@@ -116,8 +116,10 @@ public final class X509Certificate: @unchecked Sendable {
     }
 
     /// The public key as DER SubjectPublicKeyInfo.
-    public var publicKeyDER: [UInt8] {
-        guard let key = X509_get0_pubkey(pointer) else { return [] }
+    public var publicKeyDER: [UInt8] { X509_get0_pubkey(pointer).map(Self.subjectPublicKeyInfo) ?? [] }
+
+    /// The DER SubjectPublicKeyInfo of a libcrypto `EVP_PKEY*`.
+    public static func subjectPublicKeyInfo(_ key: OpaquePointer) -> [UInt8] {
         let length = i2d_PUBKEY(key, nil)
         guard length > 0 else { return [] }
         var der = [UInt8](repeating: 0, count: Int(length))
@@ -168,7 +170,7 @@ public final class X509Certificate: @unchecked Sendable {
 
 extension OpenSSLError {
     /// Takes every error queued on this thread, joined; clears the queue.
-    static func drain() -> OpenSSLError {
+    public static func drain() -> OpenSSLError {
         var reasons: [String] = []
         while true {
             let code = ERR_get_error()

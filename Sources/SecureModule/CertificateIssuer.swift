@@ -68,12 +68,12 @@ enum CertificateIssuer {
                 if let issuer { return issuer.certificate.withOpenSSLCertificate { cloister_X509V3_ext($0, x, nid, value) } }
                 return cloister_X509V3_ext(x, x, nid, value)
             }()
-            guard let ext else { throw NSMError(.internalError, "extension \(value): \(OpenSSLErrorText.drain())") }
+            guard let ext else { throw NSMError(.internalError, "extension \(value): \(OpenSSLError.drain())") }
             defer { X509_EXTENSION_free(ext) }
             guard X509_add_ext(x, ext, -1) == 1 else { throw NSMError(.internalError, "X509_add_ext") }
         }
 
-        guard X509_sign(x, signer.pointer, EVP_sha384()) > 0 else { throw NSMError(.internalError, "X509_sign: \(OpenSSLErrorText.drain())") }
+        guard X509_sign(x, signer.pointer, EVP_sha384()) > 0 else { throw NSMError(.internalError, "X509_sign: \(OpenSSLError.drain())") }
         let length = i2d_X509(x, nil)
         guard length > 0 else { throw NSMError(.internalError, "i2d_X509") }
         var der = [UInt8](repeating: 0, count: Int(length))
@@ -86,17 +86,5 @@ enum CertificateIssuer {
         } catch {
             throw NSMError(.internalError, "issued certificate does not parse: \(error)")
         }
-    }
-}
-
-enum OpenSSLErrorText {
-    static func drain() -> String {
-        var reasons: [String] = []
-        while case let code = ERR_get_error(), code != 0 {
-            var buffer = [CChar](repeating: 0, count: 256)
-            ERR_error_string_n(code, &buffer, buffer.count)
-            reasons.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
-        }
-        return reasons.joined(separator: "; ")
     }
 }

@@ -52,16 +52,7 @@ public final class P384Key: @unchecked Sendable {
     }
 
     /// The public key as DER SubjectPublicKeyInfo.
-    public var publicKeyDER: [UInt8] {
-        let length = i2d_PUBKEY(pointer, nil)
-        guard length > 0 else { return [] }
-        var der = [UInt8](repeating: 0, count: Int(length))
-        der.withUnsafeMutableBufferPointer { out in
-            var cursor: UnsafeMutablePointer<UInt8>? = out.baseAddress
-            _ = i2d_PUBKEY(pointer, &cursor)
-        }
-        return der
-    }
+    public var publicKeyDER: [UInt8] { X509Certificate.subjectPublicKeyInfo(pointer) }
 
     /// An ES384 signature over `message`: raw r ‖ s, 48 bytes each, as COSE carries it.
     public func signES384(_ message: [UInt8]) throws(NSMError) -> [UInt8] {

@@ -78,7 +78,7 @@ import Testing
         #expect(try DocumentEncoding.decode(doc) == (doc, .cbor))
         let hex = Array(Hex.encode(doc).uppercased().utf8)
         #expect(try DocumentEncoding.decode(hex + [0x0A]).bytes == doc)
-        let b64 = Array(base64(doc).utf8)
+        let b64 = Array(Base64.encode(doc).utf8)
         var wrapped: [UInt8] = []
         for (i, c) in b64.enumerated() {
             wrapped.append(c)
@@ -98,20 +98,5 @@ import Testing
     @Test func refusesOversizedFiles() {
         let huge = [UInt8](repeating: 0x41, count: DocumentEncoding.maxFileSize + 1)
         #expect(throws: AttestationError(.unreadableInput, "")) { try DocumentEncoding.decode(huge) }
-    }
-
-    func base64(_ bytes: [UInt8]) -> String {
-        let table = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-        var out = ""
-        var i = 0
-        while i < bytes.count {
-            let n = min(3, bytes.count - i)
-            var v = UInt32(bytes[i]) << 16
-            if n > 1 { v |= UInt32(bytes[i + 1]) << 8 }
-            if n > 2 { v |= UInt32(bytes[i + 2]) }
-            for j in 0..<4 { out.append(j <= n ? table[Int((v >> UInt32(18 - 6 * j)) & 63)] : "=") }
-            i += 3
-        }
-        return out
     }
 }
