@@ -10,10 +10,12 @@ let package = Package(
         .library(name: "CBOR", targets: ["CBOR"]),
         .library(name: "NitroAttestation", targets: ["NitroAttestation"]),
         .library(name: "SecureModule", targets: ["SecureModule"]),
+        .library(name: "EnclaveWire", targets: ["EnclaveWire"]),
         .executable(name: "cloister", targets: ["cloister"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(
@@ -29,6 +31,10 @@ let package = Package(
         .target(name: "CBOR", dependencies: ["CCBOR"]),
         .target(name: "NitroAttestation", dependencies: ["CBOR", "COpenSSL"]),
         .target(name: "CNSM"),
+        .target(
+            name: "EnclaveWire",
+            dependencies: ["CBOR", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .target(name: "SecureModule", dependencies: ["CBOR", "COpenSSL", "CNSM", "NitroAttestation"]),
         .executableTarget(
             name: "cloister",
@@ -45,6 +51,15 @@ let package = Package(
         ),
         .testTarget(name: "CBORTests", dependencies: ["CBOR"]),
         .testTarget(name: "NitroAttestationTests", dependencies: ["NitroAttestation", "CBOR", "COpenSSL"]),
+        .testTarget(
+            name: "EnclaveWireTests",
+            dependencies: [
+                "EnclaveWire", "CBOR",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "SecureModuleTests", dependencies: ["SecureModule", "NitroAttestation", "CBOR"]),
     ]
 )

@@ -1,0 +1,58 @@
+import CBOR
+import NIOCore
+
+/// Framing on a bridge connection: a 4-byte big-endian length, then that many bytes of one CBOR message.
+public enum WireFrame {
+    /// Largest frame payload accepted by default (1 MiB): tunnel data travels in chunks well below it.
+    public static let defaultMaxFrameSize = 1 << 20
+    /// Bytes in the length prefix.
+    public static let headerSize = 4
+}
+
+/// Reads frames and decodes each into a `WireMessage`. An oversized length is refused as soon as its four bytes
+/// arrive, before any of the payload is buffered; any refusal is thrown into the pipeline.
+public struct WireMessageDecoder: ByteToMessageDecoder, Sendable {
+    public typealias InboundOut = WireMessage
+
+    public let maxFrameSize: Int
+
+    public init(maxFrameSize: Int = WireFrame.defaultMaxFrameSize) {
+        self.maxFrameSize = maxFrameSize
+    }
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
+        guard length > 0 else { throw WireError(.emptyFrame, "a frame of zero bytes") }
+        guard Int(length) <= maxFrameSize else {
+            throw WireError(.frameTooLarge, "a frame of \(length) bytes, limit \(maxFrameSize)")
+        }
+        guard buffer.readableBytes >= WireFrame.headerSize + Int(length) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: WireFrame.headerSize)
+        let payload = buffer.readBytes(length: Int(length))!
+        context.fireChannelRead(wrapInboundOut(try WireMessage(payload: payload, maxFrameSize: maxFrameSize)))
+        return .continue
+    }
+
+    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        while try decode(context: context, buffer: &buffer) == .continue {}
+        if buffer.readableBytes > 0 {
+            let left = buffer.readableBytes
+            buffer.moveReaderIndex(forwardBy: left)
+            throw WireError(.truncatedFrame, "the connection ended \(left) bytes into a frame")
+        }
+        return .needMoreData
+    }
+}
+
+/// Writes each `WireMessage` as one frame.
+public struct WireMessageEncoder: MessageToByteEncoder, Sendable {
+    public typealias OutboundIn = WireMessage
+
+    public init() {}
+
+    public func encode(data: WireMessage, out: inout ByteBuffer) throws {
+        let payload = CBOREncoder.encode(data.cbor)
+        out.writeInteger(UInt32(payload.count))
+        out.writeBytes(payload)
+    }
+}

@@ -1,0 +1,128 @@
+import CBOR
+import NIOCore
+import NIOEmbedded
+import NIOTestUtils
+import Testing
+
+@testable import EnclaveWire
+
+func frame(_ payload: [UInt8]) -> ByteBuffer {
+    var b = ByteBuffer()
+    b.writeInteger(UInt32(payload.count))
+    b.writeBytes(payload)
+    return b
+}
+
+func frame(_ message: WireMessage) -> ByteBuffer { frame(CBOREncoder.encode(message.cbor)) }
+
+@Suite struct WireMessageTests {
+    static let messages: [WireMessage] = [
+        .hello(version: 1, channel: .control, attestation: [0x84, 0x40]),
+        .hello(version: 1, channel: .ingress, attestation: nil),
+        .heartbeat(sequence: 7, time: 1_700_000_000_000),
+        .data([]),
+        .data([UInt8](repeating: 0xAB, count: 70_000)),
+        .close(code: "shutdown", reason: "host stopping"),
+    ]
+
+    @Test(arguments: messages)
+    func messagesRoundTrip(message: WireMessage) throws {
+        #expect(try WireMessage(payload: CBOREncoder.encode(message.cbor)) == message)
+    }
+
+    static let refused: [(CBOR, WireError.Code)] = [
+        ([.unsigned(0), 2, "control", nil], .unsupportedVersion),
+        ([.unsigned(0), 1, "telnet", nil], .unknownChannel),
+        ([.unsigned(0), 1, "control"], .malformedMessage),
+        ([.unsigned(0), 1, "control", "attestation"], .malformedMessage),
+        ([.unsigned(1), 1], .malformedMessage),
+        ([.unsigned(1), 1, -1], .malformedMessage),
+        ([.unsigned(2), "text"], .malformedMessage),
+        ([.unsigned(9), 1], .malformedMessage),
+        (.map(["type": 0]), .malformedMessage),
+        ([], .malformedMessage),
+        ([[.unsigned(2)], .bytes([])], .malformedMessage),
+    ]
+
+    @Test(arguments: refused)
+    func malformedMessagesAreRefusedWithTheirCode(item: CBOR, code: WireError.Code) {
+        #expect(throws: WireError(code)) { try WireMessage(payload: CBOREncoder.encode(item)) }
+    }
+
+    @Test func notCBORIsMalformedCBOR() {
+        #expect(throws: WireError(.malformedCBOR)) { try WireMessage(payload: [0x1C]) }
+        #expect(throws: WireError(.malformedCBOR)) { try WireMessage(payload: [0x82, 0x02]) }
+        // Duplicated keys and deep nesting are refused by the CBOR layer's bounds.
+        #expect(throws: WireError(.malformedCBOR)) { try WireMessage(payload: [0xA2, 0x01, 0x01, 0x01, 0x01]) }
+        #expect(throws: WireError(.malformedCBOR)) { try WireMessage(payload: [UInt8](repeating: 0x81, count: 10) + [0x00]) }
+    }
+}
+
+@Suite struct WireMessageDecoderTests {
+    /// Drip-fed one byte at a time, and in every other split the verifier tries, the same messages come out.
+    @Test func decoderSurvivesEverySplit() throws {
+        // Small messages only: the verifier drip-feeds byte by byte, and a 70 KB frame adds seconds, not coverage.
+        let small = WireMessageTests.messages.filter { CBOREncoder.encode($0.cbor).count < 1024 }
+        let inputs: [(ByteBuffer, [WireMessage])] = small.map { (frame($0), [$0]) }
+        try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: inputs) { WireMessageDecoder() }
+    }
+
+    @Test func severalFramesInOneReadAllArrive() throws {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(WireMessageDecoder()))
+        var all = frame(.heartbeat(sequence: 1, time: 2))
+        var second = frame(.data([1, 2, 3]))
+        all.writeBuffer(&second)
+        try channel.writeInbound(all)
+        #expect(try channel.readInbound(as: WireMessage.self) == .heartbeat(sequence: 1, time: 2))
+        #expect(try channel.readInbound(as: WireMessage.self) == .data([1, 2, 3]))
+        #expect(try channel.finish().isClean)
+    }
+
+    @Test func oversizedFrameIsRefusedFromItsHeaderAlone() throws {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(WireMessageDecoder(maxFrameSize: 1024)))
+        var header = ByteBuffer()
+        header.writeInteger(UInt32(1025))
+        #expect(throws: WireError(.frameTooLarge)) { try channel.writeInbound(header) }
+        _ = try? channel.finish()
+    }
+
+    @Test func hugeDeclaredLengthIsRefusedWithoutBuffering() throws {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(WireMessageDecoder()))
+        var header = ByteBuffer()
+        header.writeInteger(UInt32.max)
+        #expect(throws: WireError(.frameTooLarge)) { try channel.writeInbound(header) }
+        _ = try? channel.finish()
+    }
+
+    @Test func emptyFrameIsRefused() throws {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(WireMessageDecoder()))
+        #expect(throws: WireError(.emptyFrame)) { try channel.writeInbound(frame([])) }
+        _ = try? channel.finish()
+    }
+
+    @Test func malformedPayloadIsRefused() throws {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(WireMessageDecoder()))
+        #expect(throws: WireError(.malformedCBOR)) { try channel.writeInbound(frame([0xFF])) }
+        _ = try? channel.finish()
+    }
+
+    @Test func connectionEndingInsideAFrameIsReported() throws {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(WireMessageDecoder()))
+        var partial = frame(.data([1, 2, 3, 4]))
+        partial.moveWriterIndex(to: partial.writerIndex - 2)
+        try channel.writeInbound(partial)
+        #expect(throws: WireError(.truncatedFrame)) { try channel.finish() }
+    }
+
+    @Test func encoderWritesWhatTheDecoderReads() throws {
+        let channel = EmbeddedChannel(handlers: [ByteToMessageHandler(WireMessageDecoder()), MessageToByteHandler(WireMessageEncoder())])
+        for message in WireMessageTests.messages {
+            try channel.writeOutbound(message)
+            let bytes = try #require(try channel.readOutbound(as: ByteBuffer.self))
+            #expect(bytes == frame(message))
+            try channel.writeInbound(bytes)
+            #expect(try channel.readInbound(as: WireMessage.self) == message)
+        }
+        #expect(try channel.finish().isClean)
+    }
+}
