@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "NitroAttestation", targets: ["NitroAttestation"]),
         .library(name: "SecureModule", targets: ["SecureModule"]),
         .library(name: "EnclaveWire", targets: ["EnclaveWire"]),
+        .library(name: "VsockBridge", targets: ["VsockBridge"]),
         .executable(name: "cloister", targets: ["cloister"]),
     ],
     dependencies: [
@@ -31,6 +32,14 @@ let package = Package(
         .target(name: "CBOR", dependencies: ["CCBOR"]),
         .target(name: "NitroAttestation", dependencies: ["CBOR", "COpenSSL"]),
         .target(name: "CNSM"),
+        .target(
+            name: "VsockBridge",
+            dependencies: [
+                "EnclaveWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "EnclaveWire",
             dependencies: ["CBOR", .product(name: "NIOCore", package: "swift-nio")]
@@ -59,6 +68,10 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "VsockBridgeTests",
+            dependencies: ["VsockBridge", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(name: "SecureModuleTests", dependencies: ["SecureModule", "NitroAttestation", "CBOR"]),
     ]
