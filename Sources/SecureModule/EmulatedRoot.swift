@@ -27,7 +27,23 @@ public final class EmulatedRoot: Sendable {
     }
 
     /// Loads the root from `directory`, creating it first if there is none. `created` says which happened.
+    /// Creation holds an exclusive lock on `directory/.lock`, so concurrent callers (threads or processes)
+    /// agree on one root.
     public static func loadOrCreate(directory: String = defaultDirectory, now: Int64 = Clock.milliseconds()) throws(NSMError) -> (root: EmulatedRoot, created: Bool) {
+        if FileManager.default.fileExists(atPath: certificatePath(directory)) {
+            return (try load(directory: directory), false)
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw NSMError(.internalError, "cannot create \(directory): \(error)")
+        }
+        let lock = open(directory + "/.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { throw NSMError(.internalError, "cannot open \(directory)/.lock: \(String(cString: strerror(errno)))") }
+        defer { close(lock) }
+        while flock(lock, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw NSMError(.internalError, "cannot lock \(directory)/.lock: \(String(cString: strerror(errno)))") }
+        }
         if FileManager.default.fileExists(atPath: certificatePath(directory)) {
             return (try load(directory: directory), false)
         }
@@ -53,8 +69,15 @@ public final class EmulatedRoot: Sendable {
         return EmulatedRoot(certificate: certificate, key: key)
     }
 
-    /// Creates a new root in `directory` (which must not already hold one).
+    /// Creates a new root in `directory`, which must not already hold one (nor half of one).
+    ///
+    /// The key is written first, mode 0600, then the certificate; each goes in with link(2), which never
+    /// replaces an existing file, so an existing root is never overwritten and two processes cannot both win.
+    /// A crash between the two leaves a key without a certificate, which `create` then refuses by name.
     public static func create(directory: String = defaultDirectory, now: Int64 = Clock.milliseconds()) throws(NSMError) -> EmulatedRoot {
+        if FileManager.default.fileExists(atPath: keyPath(directory)) {
+            throw NSMError(.internalError, "\(keyPath(directory)) exists without a usable root.pem beside it; remove it to create a new root")
+        }
         let key = try P384Key.generate()
         let seconds = now / 1000
         let certificate = try CertificateIssuer.issue(
@@ -64,22 +87,24 @@ public final class EmulatedRoot: Sendable {
         let keyPEM = try key.privateKeyPEM()
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            // The key goes first, created 0600 and never readable by others, then the certificate, both renamed into place.
-            let tmpKey = keyPath(directory) + ".tmp.\(getpid())"
-            guard FileManager.default.createFile(atPath: tmpKey, contents: Data(keyPEM), attributes: [.posixPermissions: 0o600]) else {
-                throw NSMError(.internalError, "cannot write \(tmpKey)")
-            }
-            let tmpCert = certificatePath(directory) + ".tmp.\(getpid())"
-            try Data(certificate.pem.utf8).write(to: URL(fileURLWithPath: tmpCert))
-            guard rename(tmpKey, keyPath(directory)) == 0, rename(tmpCert, certificatePath(directory)) == 0 else {
-                throw NSMError(.internalError, "cannot move the root into \(directory)")
-            }
-        } catch let error as NSMError {
-            throw error
         } catch {
-            throw NSMError(.internalError, "cannot write the emulated root to \(directory): \(error)")
+            throw NSMError(.internalError, "cannot create \(directory): \(error)")
         }
+        try install(Data(keyPEM), at: keyPath(directory), mode: 0o600)
+        try install(Data(certificate.pem.utf8), at: certificatePath(directory), mode: 0o644)
         return EmulatedRoot(certificate: certificate, key: key)
+    }
+
+    /// Writes `data` to a temporary file with `mode`, then links it to `path`, failing if `path` exists.
+    private static func install(_ data: Data, at path: String, mode: Int) throws(NSMError) {
+        let temporary = path + ".tmp.\(getpid()).\(Hex.encode(Random.bytes(4)))"
+        defer { unlink(temporary) }
+        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: mode]) else {
+            throw NSMError(.internalError, "cannot write \(temporary)")
+        }
+        guard link(temporary, path) == 0 else {
+            throw NSMError(.internalError, "cannot install \(path): \(String(cString: strerror(errno)))")
+        }
     }
 }
 

@@ -188,6 +188,39 @@ enum TestRoot {
         #expect(!TrustedRoots.isAWS(root.certificate))
     }
 
+    @Test func anExistingRootIsNeverOverwritten() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cloister-root-\(UUID().uuidString)").path
+        let first = try EmulatedRoot.create(directory: dir)
+        #expect(throws: NSMError(.internalError)) { try EmulatedRoot.create(directory: dir) }
+        #expect(try EmulatedRoot.load(directory: dir).certificate.sha256 == first.certificate.sha256)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
+        #expect(leftovers.filter { $0.contains(".tmp") }.isEmpty, "no temporary files stay behind: \(leftovers)")
+    }
+
+    /// A crash after the key was installed but before the certificate: refused by name, never silently replaced.
+    @Test func aHalfCreatedRootIsRefusedByName() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cloister-root-\(UUID().uuidString)").path
+        _ = try EmulatedRoot.create(directory: dir)
+        try FileManager.default.removeItem(atPath: dir + "/root.pem")
+        do {
+            _ = try EmulatedRoot.loadOrCreate(directory: dir)
+            Issue.record("a half-created root was replaced")
+        } catch {
+            #expect(error.message.contains("root-key.pem"))
+        }
+    }
+
+    @Test func concurrentInitsAgreeOnOneRoot() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cloister-root-\(UUID().uuidString)").path
+        let fingerprints = await withTaskGroup(of: [UInt8]?.self) { group in
+            for _ in 0..<8 { group.addTask { try? EmulatedRoot.loadOrCreate(directory: dir).root.certificate.sha256 } }
+            return await group.reduce(into: [[UInt8]?]()) { $0.append($1) }
+        }
+        #expect(fingerprints.allSatisfy { $0 != nil })
+        #expect(Set(fingerprints.compactMap { $0 }).count == 1)
+        #expect(try EmulatedRoot.load(directory: dir).certificate.sha256 == fingerprints.first!!)
+    }
+
     @Test func aRootWithAForeignKeyIsRefused() throws {
         let a = FileManager.default.temporaryDirectory.appendingPathComponent("cloister-root-\(UUID().uuidString)").path
         let b = FileManager.default.temporaryDirectory.appendingPathComponent("cloister-root-\(UUID().uuidString)").path
