@@ -64,7 +64,7 @@ struct NSMCommand: ParsableCommand {
 
     /// Which module to open, and what the emulator measures.
     struct ModuleOptions: ParsableArguments {
-        @Option(help: ArgumentHelp("Which module: auto (the device when /dev/nsm opens), device or software.", valueName: "auto|device|software"))
+        @Option(help: ArgumentHelp("Which module: auto (the device when /dev/nsm exists, else the emulator), device or software.", valueName: "auto|device|software"))
         var module: String = "auto"
 
         @Option(help: "The executable the software module measures (default: cloister-enclave beside this program, else this program).")

@@ -1,4 +1,5 @@
 import CBOR
+import Foundation
 import NitroAttestation
 import Testing
 
@@ -97,6 +98,23 @@ func hex(_ s: String) -> [UInt8] { Hex.decode(s.filter { !$0.isWhitespace })! }
 
     @Test func missingDeviceIsAnInternalError() {
         #expect(throws: NSMError(.internalError)) { try NSMDevice(path: "/nonexistent/nsm") }
+    }
+
+    /// `auto` emulates only where there is no device; a device that will not open is an error.
+    @Test func autoSelectionFallsBackOnlyWhenTheDeviceIsAbsent() throws {
+        let image = { () throws(NSMError) -> EnclaveImage in TestRoot.image }
+        let root = { () throws(NSMError) -> EmulatedRoot in TestRoot.root }
+        let absent = try SecureModuleSelection.auto.open(devicePath: "/nonexistent/nsm", image: image, root: root)
+        #expect(absent.isEmulated)
+        #expect(absent.description.contains("SOFTWARE EMULATION"))
+        // Present but unopenable (a directory): refused, not emulated.
+        #expect(throws: NSMError(.internalError)) {
+            try SecureModuleSelection.auto.open(devicePath: FileManager.default.temporaryDirectory.path, image: image, root: root)
+        }
+        #expect(throws: NSMError(.internalError)) {
+            try SecureModuleSelection.device.open(devicePath: "/nonexistent/nsm", image: image, root: root)
+        }
+        #expect(try SecureModuleSelection.software.open(devicePath: "/dev/null", image: image, root: root).isEmulated)
     }
 
     @Test func realDeviceDescribesItself() async throws {
