@@ -72,6 +72,8 @@ public struct TrustManifest: Sendable, Hashable {
             }
             maxAge = Int(n)
         }
+        // A pin file that pins nothing is a mistake, not a policy: refuse it rather than report "not checked".
+        guard !pcrs.isEmpty else { throw Error("\"attestation.pcrs\" pins no PCR") }
         return TrustManifest(pcrs: pcrs, allowDebug: allowDebug, maxAgeSeconds: maxAge, format: "cloister")
     }
 

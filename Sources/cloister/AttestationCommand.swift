@@ -33,14 +33,14 @@ extension AttestationCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify attestation documents: structure, certificate chain, signature and policy.",
             discussion: """
-                Each FILE holds one document as raw CBOR, hex or base64. A document verifies when its COSE_Sign1
-                and fields follow AWS's rules, its chain runs from a trusted root (AWS Nitro Enclaves Root-G1, or
-                a --root you pass) to the signing certificate with every certificate valid at the validation time,
-                its ES384 signature verifies, and it meets the policy: PCRs pinned by --manifest, --nonce,
-                --max-age and debug mode. Debug-mode documents (PCR0-2 all zero) are refused when a manifest is
+                Each FILE holds one document as raw CBOR, hex or base64. A document verifies when its COSE_Sign1 \
+                and fields follow AWS's rules, its chain runs from a trusted root (AWS Nitro Enclaves Root-G1, or \
+                a --root you pass) to the signing certificate with every certificate valid at the validation time, \
+                its ES384 signature verifies, and it meets the policy: PCRs pinned by --manifest, --nonce, \
+                --max-age and debug mode. Debug-mode documents (PCR0-2 all zero) are refused when a manifest is \
                 given unless it or --allow-debug allows them; without a manifest they are reported, not refused.
 
-                Exit status: 0 when every file verified, 1 when any failed (each failure names its check),
+                Exit status: 0 when every file verified, 1 when any failed (each failure names its check), \
                 64 for a usage error.
                 """
         )

@@ -39,8 +39,8 @@ struct MeasureCommand: ParsableCommand {
         commandName: "measure",
         abstract: "Print the PCRs the emulated secure module reports for a build, as nitro-cli build-enclave prints them.",
         discussion: """
-            PCR0 measures the executable then the manifest, PCR1 the executable, PCR2 the manifest; each is
-            SHA384(48 zero bytes || SHA384(input)), as nitro-cli measures an EIF. Pin an emulated build with this output
+            PCR0 measures the executable then the manifest, PCR1 the executable, PCR2 the manifest; each is \
+            SHA384(48 zero bytes || SHA384(input)), as nitro-cli measures an EIF. Pin an emulated build with this output \
             exactly as a real build is pinned with nitro-cli's: cloister attestation verify --manifest FILE.
             """
     )
@@ -98,9 +98,9 @@ struct NSMCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create (init) or show (root) the emulated root CA of this machine.",
             discussion: """
-                The root is created once per machine: root.pem and root-key.pem (mode 0600) in the state directory
-                ($CLOISTER_EMULATOR_DIR, else $XDG_STATE_HOME/cloister/emulator, else ~/.local/state/cloister/emulator).
-                Emulated documents verify only against this root: pass it to `cloister attestation verify --root`.
+                The root is created once per machine: root.pem and root-key.pem (mode 0600) in the state directory \
+                ($CLOISTER_EMULATOR_DIR, else $XDG_STATE_HOME/cloister/emulator, else ~/.local/state/cloister/emulator). \
+                Emulated documents verify only against this root: pass it to `cloister attestation verify --root`. \
                 Whoever holds root-key.pem can forge emulated documents; emulation protects nothing from this machine's owner.
                 """
         )

@@ -53,6 +53,8 @@ import Testing
         (#"{"attestation": {"pcrs": {}, "allowDebug": "yes"}}"#, "true or false"),
         (#"{"attestation": {"pcrs": {}, "maxAgeSeconds": 0}}"#, "whole number"),
         (#"{"attestation": {"pcrs": {}, "maxAgeSeconds": 1.5}}"#, "whole number"),
+        (#"{"attestation": {"pcrs": {}}}"#, "pins no PCR"),
+        (#"{"attestation": {"pcrs": {}, "allowDebug": true, "maxAgeSeconds": 60}}"#, "pins no PCR"),
         (#"{"Measurements": {"HashAlgorithm": "Sha256 { }", "PCR0": "00"}}"#, "SHA-384"),
         (#"{"Measurements": {"HashAlgorithm": "Sha384 { }"}}"#, "no PCR"),
         (#"{"Measurements": {"PCR0": "zz"}}"#, "hex"),
