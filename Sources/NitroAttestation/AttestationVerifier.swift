@@ -61,8 +61,13 @@ public struct AttestationVerifier: Sendable {
     /// Order: CBOR, COSE_Sign1, the document's fields, the root pin, every certificate's validity at `time`,
     /// the path from root to leaf, the leaf key, and the document's signature.
     public func verify(_ bytes: [UInt8], at time: ValidationTime = .now) throws(AttestationError) -> VerifiedAttestation {
-        let now = time == .now ? Self.currentMilliseconds() : 0
         let (envelope, document) = try Self.parse(bytes)
+        return try verify(envelope, document, at: time)
+    }
+
+    /// Verifies what `parse` returned (chain and signature), for callers that already parsed the document.
+    public func verify(_ envelope: COSESign1, _ document: AttestationDocument, at time: ValidationTime = .now) throws(AttestationError) -> VerifiedAttestation {
+        let now = time == .now ? Self.currentMilliseconds() : 0
         let instant = time.resolve(now: now, documentTimestamp: document.timestamp)
         let chain = try ChainValidator.validate(
             cabundle: document.cabundle, leaf: document.certificate, roots: roots, at: instant, cache: cache)

@@ -16,8 +16,9 @@ struct VerificationOutcome {
         var outcome = VerificationOutcome(file: file)
         do {
             let bytes = try readDocument(file)
-            outcome.document = try? AttestationVerifier.parse(bytes).1
-            let verified = try verifier.verify(bytes, at: time)
+            let (envelope, document) = try AttestationVerifier.parse(bytes)
+            outcome.document = document
+            let verified = try verifier.verify(envelope, document, at: time)
             outcome.verified = verified
             let report = policy.evaluate(verified)
             outcome.report = report
