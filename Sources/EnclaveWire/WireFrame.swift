@@ -7,6 +7,27 @@ public enum WireFrame {
     public static let defaultMaxFrameSize = 1 << 20
     /// Bytes in the length prefix.
     public static let headerSize = 4
+
+    /// Takes one whole frame off the front of `buffer` and decodes it; nil (consuming nothing) until a whole frame
+    /// is there. An oversized length is refused as soon as its four bytes arrive, before the payload is buffered.
+    public static func next(from buffer: inout ByteBuffer, maxFrameSize: Int) throws(WireError) -> WireMessage? {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
+        guard length > 0 else { throw WireError(.emptyFrame, "a frame of zero bytes") }
+        guard Int(length) <= maxFrameSize else {
+            throw WireError(.frameTooLarge, "a frame of \(length) bytes, limit \(maxFrameSize)")
+        }
+        guard buffer.readableBytes >= headerSize + Int(length) else { return nil }
+        buffer.moveReaderIndex(forwardBy: headerSize)
+        let payload = buffer.readBytes(length: Int(length))!
+        return try WireMessage(payload: payload, maxFrameSize: maxFrameSize)
+    }
+
+    /// Appends `message` to `buffer` as one frame.
+    public static func write(_ message: WireMessage, to buffer: inout ByteBuffer) {
+        let payload = CBOREncoder.encode(message.cbor)
+        buffer.writeInteger(UInt32(payload.count))
+        buffer.writeBytes(payload)
+    }
 }
 
 /// Reads frames and decodes each into a `WireMessage`. An oversized length is refused as soon as its four bytes
@@ -21,15 +42,8 @@ public struct WireMessageDecoder: ByteToMessageDecoder, Sendable {
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
-        guard length > 0 else { throw WireError(.emptyFrame, "a frame of zero bytes") }
-        guard Int(length) <= maxFrameSize else {
-            throw WireError(.frameTooLarge, "a frame of \(length) bytes, limit \(maxFrameSize)")
-        }
-        guard buffer.readableBytes >= WireFrame.headerSize + Int(length) else { return .needMoreData }
-        buffer.moveReaderIndex(forwardBy: WireFrame.headerSize)
-        let payload = buffer.readBytes(length: Int(length))!
-        context.fireChannelRead(wrapInboundOut(try WireMessage(payload: payload, maxFrameSize: maxFrameSize)))
+        guard let message = try WireFrame.next(from: &buffer, maxFrameSize: maxFrameSize) else { return .needMoreData }
+        context.fireChannelRead(wrapInboundOut(message))
         return .continue
     }
 
@@ -51,8 +65,6 @@ public struct WireMessageEncoder: MessageToByteEncoder, Sendable {
     public init() {}
 
     public func encode(data: WireMessage, out: inout ByteBuffer) throws {
-        let payload = CBOREncoder.encode(data.cbor)
-        out.writeInteger(UInt32(payload.count))
-        out.writeBytes(payload)
+        WireFrame.write(data, to: &out)
     }
 }

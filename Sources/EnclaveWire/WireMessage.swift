@@ -28,12 +28,31 @@ public enum WireMessage: Sendable, Hashable {
     case data([UInt8])
     /// The sender is closing the connection, with a stable code and a reason for logs.
     case close(code: String, reason: String)
+    /// Host to enclave on an idle ingress tunnel: a client connected to the listener for enclave port `port`
+    /// (`peer` is its address, for logs). Raw tunnel bytes follow this frame, unframed, in both directions.
+    case open(port: UInt32, peer: String)
+    /// Enclave to host on an egress connection: connect me to `host:port`.
+    case connect(host: String, port: UInt16)
+    /// Host to enclave on an egress connection: connected to `address`. Raw bytes follow, unframed, both ways.
+    case connected(address: String)
+    /// Enclave to host on the log channel: one structured log record.
+    case log(LogRecord)
+    /// Enclave to host on the control channel: tunnel counts and uptime, sent with each heartbeat.
+    case status(EnclaveStatus)
 
     /// The only protocol version this build speaks.
     public static let protocolVersion: UInt64 = 1
 
     enum Tag: UInt64 {
-        case hello = 0, heartbeat = 1, data = 2, close = 3
+        case hello = 0, heartbeat = 1, data = 2, close = 3, open = 4, connect = 5, connected = 6, log = 7, status = 8
+    }
+
+    /// Whether raw (unframed) bytes follow this message on its connection.
+    public var startsRawStream: Bool {
+        switch self {
+        case .open, .connected: return true
+        default: return false
+        }
     }
 
     /// The message as CBOR.
@@ -44,12 +63,21 @@ public enum WireMessage: Sendable, Hashable {
         case .heartbeat(let s, let t): return [.unsigned(Tag.heartbeat.rawValue), .unsigned(s), .unsigned(t)]
         case .data(let b): return [.unsigned(Tag.data.rawValue), .bytes(b)]
         case .close(let c, let r): return [.unsigned(Tag.close.rawValue), .text(c), .text(r)]
+        case .open(let port, let peer): return [.unsigned(Tag.open.rawValue), .unsigned(UInt64(port)), .text(peer)]
+        case .connect(let host, let port): return [.unsigned(Tag.connect.rawValue), .text(host), .unsigned(UInt64(port))]
+        case .connected(let address): return [.unsigned(Tag.connected.rawValue), .text(address)]
+        case .log(let r):
+            var metadata = CBORMap()
+            for (k, v) in r.metadata.sorted(by: { $0.key < $1.key }) { metadata[.text(k)] = .text(v) }
+            return [.unsigned(Tag.log.rawValue), .unsigned(r.time), .text(r.level.rawValue), .text(r.message), .map(metadata)]
+        case .status(let s):
+            return [.unsigned(Tag.status.rawValue), .unsigned(s.idleTunnels), .unsigned(s.activeTunnels), .unsigned(s.uptimeMilliseconds)]
         }
     }
 
     /// Decoding bounds for one message: shallow, few items, never larger than a frame.
     static func limits(maxFrameSize: Int) -> CBORDecoder.Limits {
-        CBORDecoder.Limits(maxInputSize: maxFrameSize, maxDepth: 2, maxItems: 8)
+        CBORDecoder.Limits(maxInputSize: maxFrameSize, maxDepth: 2, maxItems: 6 + 2 * LogRecord.maxMetadataEntries)
     }
 
     /// Parses one frame's payload strictly: the exact field count and types of its message type.
@@ -84,6 +112,36 @@ public enum WireMessage: Sendable, Hashable {
         case (.close, 3):
             guard let c = fields[1].text, let r = fields[2].text else { throw WireError(.malformedMessage, "close fields") }
             self = .close(code: c, reason: r)
+        case (.open, 3):
+            guard let port = fields[1].uint64, port <= UInt32.max, let peer = fields[2].text else {
+                throw WireError(.malformedMessage, "open fields")
+            }
+            self = .open(port: UInt32(port), peer: peer)
+        case (.connect, 3):
+            guard let host = fields[1].text, let port = fields[2].uint64, port > 0, port <= UInt16.max else {
+                throw WireError(.malformedMessage, "connect fields")
+            }
+            self = .connect(host: host, port: UInt16(port))
+        case (.connected, 2):
+            guard let address = fields[1].text else { throw WireError(.malformedMessage, "connected fields") }
+            self = .connected(address: address)
+        case (.log, 5):
+            guard let time = fields[1].uint64, let name = fields[2].text, let message = fields[3].text,
+                case .map(let map) = fields[4]
+            else { throw WireError(.malformedMessage, "log fields") }
+            guard let level = LogRecord.Level(rawValue: name) else { throw WireError(.malformedMessage, "log level \"\(name.prefix(32))\"") }
+            guard map.count <= LogRecord.maxMetadataEntries else { throw WireError(.malformedMessage, "more than \(LogRecord.maxMetadataEntries) log metadata entries") }
+            var metadata: [String: String] = [:]
+            for entry in map {
+                guard let key = entry.key.text, let value = entry.value.text else { throw WireError(.malformedMessage, "log metadata must map text to text") }
+                metadata[key] = value
+            }
+            self = .log(LogRecord(time: time, level: level, message: message, metadata: metadata))
+        case (.status, 4):
+            guard let idle = fields[1].uint64, let active = fields[2].uint64, let uptime = fields[3].uint64 else {
+                throw WireError(.malformedMessage, "status fields")
+            }
+            self = .status(EnclaveStatus(idleTunnels: idle, activeTunnels: active, uptimeMilliseconds: uptime))
         default:
             throw WireError(.malformedMessage, "\(tag) with \(fields.count - 1) fields")
         }

@@ -23,6 +23,13 @@ func frame(_ message: WireMessage) -> ByteBuffer { frame(CBOREncoder.encode(mess
         .data([]),
         .data([UInt8](repeating: 0xAB, count: 70_000)),
         .close(code: "shutdown", reason: "host stopping"),
+        .open(port: 8443, peer: "203.0.113.7:50312"),
+        .open(port: UInt32.max, peer: ""),
+        .connect(host: "kms.us-east-1.amazonaws.com", port: 443),
+        .connected(address: "198.51.100.1:443"),
+        .log(LogRecord(time: 1, level: .warning, message: "ingress pool empty", metadata: ["idle": "0", "port": "8443"])),
+        .log(LogRecord(time: 2, level: .critical, message: "")),
+        .status(EnclaveStatus(idleTunnels: 32, activeTunnels: 500, uptimeMilliseconds: 86_400_000)),
     ]
 
     @Test(arguments: messages)
@@ -42,7 +49,33 @@ func frame(_ message: WireMessage) -> ByteBuffer { frame(CBOREncoder.encode(mess
         (.map(["type": 0]), .malformedMessage),
         ([], .malformedMessage),
         ([[.unsigned(2)], .bytes([])], .malformedMessage),
+        // open: a port past 32 bits, a peer that is not text, a missing field.
+        ([.unsigned(4), .unsigned(1 << 32), "peer"], .malformedMessage),
+        ([.unsigned(4), 8443, .bytes([1])], .malformedMessage),
+        ([.unsigned(4), 8443], .malformedMessage),
+        // connect: port 0, a port past 16 bits, a host that is not text.
+        ([.unsigned(5), "example.com", 0], .malformedMessage),
+        ([.unsigned(5), "example.com", 65536], .malformedMessage),
+        ([.unsigned(5), 1, 443], .malformedMessage),
+        ([.unsigned(6)], .malformedMessage),
+        // log: an unknown level, metadata that is not text to text, too many entries, not a map.
+        ([.unsigned(7), 1, "loud", "m", .map([:])], .malformedMessage),
+        ([.unsigned(7), 1, "info", "m", .map(["k": 1])], .malformedMessage),
+        // 33 metadata entries pass the message's item bound of the CBOR layer, which refuses them first.
+        ([.unsigned(7), 1, "info", "m", .map(CBORMap((0..<33).map { (.text("k\($0)"), .text("v")) }))], .malformedCBOR),
+        ([.unsigned(7), 1, "info", "m", ["k", "v"]], .malformedMessage),
+        ([.unsigned(8), 1, 2], .malformedMessage),
+        ([.unsigned(8), 1, 2, -3], .malformedMessage),
     ]
+
+    @Test func onlyOpenAndConnectedStartARawStream() {
+        for message in Self.messages {
+            switch message {
+            case .open, .connected: #expect(message.startsRawStream)
+            default: #expect(!message.startsRawStream)
+            }
+        }
+    }
 
     @Test(arguments: refused)
     func malformedMessagesAreRefusedWithTheirCode(item: CBOR, code: WireError.Code) {
