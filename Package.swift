@@ -12,11 +12,20 @@ let package = Package(
         .library(name: "SecureModule", targets: ["SecureModule"]),
         .library(name: "EnclaveWire", targets: ["EnclaveWire"]),
         .library(name: "VsockBridge", targets: ["VsockBridge"]),
+        .library(name: "EnclaveRuntime", targets: ["EnclaveRuntime"]),
+        .library(name: "HostRuntime", targets: ["HostRuntime"]),
         .executable(name: "cloister", targets: ["cloister"]),
+        .executable(name: "cloister-host", targets: ["cloister-host"]),
+        .executable(name: "cloister-enclave", targets: ["cloister-enclave"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         .systemLibrary(
@@ -35,10 +44,44 @@ let package = Package(
         .target(
             name: "VsockBridge",
             dependencies: [
-                "EnclaveWire",
+                "EnclaveWire", "NitroAttestation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // What runs inside the enclave. It must never depend on HostRuntime, Hummingbird or GRDB: the enclave
+        // binary is what the PCRs measure.
+        .target(
+            name: "EnclaveRuntime",
+            dependencies: [
+                "VsockBridge", "EnclaveWire", "SecureModule", "NitroAttestation", "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "HostRuntime",
+            dependencies: [
+                "VsockBridge", "EnclaveWire", "NitroAttestation", "SecureModule",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+        .executableTarget(
+            name: "cloister-host",
+            dependencies: ["HostRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "cloister-enclave",
+            dependencies: ["EnclaveRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(
             name: "EnclaveWire",
@@ -71,7 +114,11 @@ let package = Package(
         ),
         .testTarget(
             name: "VsockBridgeTests",
-            dependencies: ["VsockBridge", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: ["VsockBridge", "EnclaveWire", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "RuntimeTests",
+            dependencies: ["VsockBridge", "EnclaveWire", "HostRuntime", "EnclaveRuntime", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(name: "SecureModuleTests", dependencies: ["SecureModule", "NitroAttestation", "CBOR"]),
     ]

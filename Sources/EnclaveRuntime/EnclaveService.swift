@@ -1,0 +1,177 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EnclaveWire
+import Logging
+import NIOCore
+import NIOPosix
+import NitroAttestation
+import SecureModule
+import ServiceLifecycle
+import VsockBridge
+
+/// Everything the enclave process runs: it boots its secure module and takes its boot attestation, then dials
+/// the host for control, logs, the ingress pool and egress, serves its workloads, and on graceful shutdown closes
+/// all of it. It never listens on anything the host can reach (the egress proxy is enclave-local).
+public final class EnclaveService: Service, Sendable {
+    /// What the enclave needs to start.
+    public struct Configuration: Sendable {
+        public var manifest: DeploymentManifest
+        /// The manifest file as read, which the software module measures into PCR0 and PCR2.
+        public var manifestBytes: [UInt8]
+        public var bridge: BridgeAddress
+        public var secureModule: SecureModuleSelection = .auto
+        /// The emulated root's directory (software module only).
+        public var emulatorDirectory: String = EmulatedRoot.defaultDirectory
+        /// This executable, which the software module measures into PCR0 and PCR1.
+        public var executablePath: String = "/proc/self/exe"
+
+        public init(manifest: DeploymentManifest, manifestBytes: [UInt8], bridge: BridgeAddress) {
+            self.manifest = manifest
+            self.manifestBytes = manifestBytes
+            self.bridge = bridge
+        }
+    }
+
+    public let configuration: Configuration
+    private let group: EventLoopGroup
+    private let logger: Logger
+    private let shipper: LogShipper?
+    private let started = NIODeadline.now()
+
+    public init(configuration: Configuration, group: EventLoopGroup, logger: Logger, shipper: LogShipper? = nil) {
+        self.configuration = configuration
+        self.group = group
+        self.logger = logger
+        self.shipper = shipper
+    }
+
+    public func run() async throws {
+        let c = configuration
+        let m = c.manifest
+        shipper?.connect(bridge: c.bridge, group: group, maxFrameSize: m.bridge.maxFrameBytes, logger: logger)
+
+        let opened = try openSecureModule()
+        logger.info("\(opened.description)")
+        let attestation = try await opened.module.attestation(userData: nil, nonce: nil, publicKey: nil)
+        logger.info("boot attestation taken", metadata: ["bytes": "\(attestation.count)"])
+
+        let routes = try Self.routes(m)
+        let tunnels = IngressTunnels(
+            bridge: c.bridge, poolSize: m.bridge.ingressPool, maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger,
+            route: { [logger, group] port, peer, tunnel, rest in
+                Self.serve(port: port, peer: peer, tunnel: tunnel, rest: rest, routes: routes, group: group, logger: logger)
+            })
+        let control = ControlClient(
+            bridge: c.bridge, attestation: attestation, heartbeat: .milliseconds(Int64(m.bridge.heartbeatMs)),
+            maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger,
+            status: { [started] in
+                EnclaveStatus(
+                    idleTunnels: UInt64(tunnels.idleCount), activeTunnels: UInt64(max(0, tunnels.activeCount)),
+                    uptimeMilliseconds: UInt64((NIODeadline.now() - started).nanoseconds / 1_000_000))
+            })
+        var proxy: EgressProxy?
+        if let port = m.egress.proxyPort {
+            let p = EgressProxy(listenPort: port, bridge: c.bridge, allowlist: m.egress.allow, maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger)
+            try await p.start()
+            proxy = p
+            logger.info("egress proxy listening", metadata: ["port": "\(port)", "allowed": "\(m.egress.allow.entries.count)"])
+        }
+        control.start()
+        tunnels.start()
+        logger.info("enclave up", metadata: ["bridge": "\(c.bridge)", "pool": "\(m.bridge.ingressPool)", "routes": "\(routes.count)"])
+
+        try? await gracefulShutdown()
+
+        logger.info("enclave stopping")
+        tunnels.stop()
+        await proxy?.stop()
+        control.stop()
+        shipper?.stop()
+    }
+
+    private func openSecureModule() throws -> SecureModuleSelection.Opened {
+        let c = configuration
+        return try c.secureModule.open(
+            image: { () throws(NSMError) -> EnclaveImage in
+                guard let executable = readWholeFile(c.executablePath) else {
+                    throw NSMError(.invalidArgument, "cannot read \(c.executablePath) to measure it")
+                }
+                return EnclaveImage(executable: executable, manifest: c.manifestBytes, debug: c.manifest.enclave.debugMode)
+            },
+            root: { () throws(NSMError) -> EmulatedRoot in try EmulatedRoot.load(directory: c.emulatorDirectory) })
+    }
+
+    /// What serves each enclave port: a built-in workload, or a splice to a local port.
+    enum Route: Sendable {
+        case workload(any Workload)
+        case local(port: Int)
+    }
+
+    static func routes(_ m: DeploymentManifest) throws -> [UInt32: Route] {
+        var routes: [UInt32: Route] = [:]
+        for r in m.ingress {
+            if let name = r.workload {
+                guard let w = Workloads.named(name) else {
+                    throw DeploymentManifest.Error("ingress", "unknown workload \"\(name)\" (this build has: \(Workloads.names.joined(separator: ", ")))")
+                }
+                routes[r.enclavePort] = .workload(w)
+            } else {
+                routes[r.enclavePort] = .local(port: Int(r.enclavePort))
+            }
+        }
+        return routes
+    }
+
+    static func serve(port: UInt32, peer: String, tunnel: Channel, rest: ByteBuffer, routes: [UInt32: Route], group: EventLoopGroup, logger: Logger) {
+        switch routes[port] {
+        case .workload(let w)?:
+            do { try w.serve(tunnel, rest: rest) } catch {
+                logger.error("workload \(w.name) could not take a connection: \(error)")
+                tunnel.close(promise: nil)
+            }
+        case .local(let local)?:
+            do {
+                let t = try SpliceHandler.attach(to: tunnel, prefix: rest)
+                ClientBootstrap(group: tunnel.eventLoop)
+                    .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+                    .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                    .connect(host: "127.0.0.1", port: local)
+                    .whenComplete { result in
+                        switch result {
+                        case .success(let channel):
+                            do {
+                                let l = try SpliceHandler.attach(to: channel)
+                                SpliceHandler.link(t, on: tunnel, l, on: channel)
+                            } catch {
+                                channel.close(promise: nil)
+                                tunnel.close(promise: nil)
+                            }
+                        case .failure(let error):
+                            logger.warning("ingress: nothing serves enclave port \(local)", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                            tunnel.close(promise: nil)
+                        }
+                    }
+            } catch {
+                tunnel.close(promise: nil)
+            }
+        case nil:
+            logger.warning("ingress for an enclave port no route serves; closing", metadata: ["port": "\(port)", "peer": "\(peer)"])
+            tunnel.close(promise: nil)
+        }
+    }
+}
+
+/// The bytes of a file, or nil.
+func readWholeFile(_ path: String) -> [UInt8]? {
+    guard let f = fopen(path, "rb") else { return nil }
+    defer { fclose(f) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = fread(&chunk, 1, chunk.count, f)
+        if n > 0 { out.append(contentsOf: chunk[0..<n]) }
+        if n < chunk.count { break }
+    }
+    return ferror(f) == 0 ? out : nil
+}

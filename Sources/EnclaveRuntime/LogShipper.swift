@@ -1,0 +1,104 @@
+import EnclaveWire
+import Logging
+import NIOCore
+import Synchronization
+import VsockBridge
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Ships the enclave's log records to the host over the log channel. Records made while the channel is down wait
+/// in a bounded queue (the oldest are dropped first, and the next record says how many); errors and worse are also
+/// written to standard error, which is the enclave console.
+public final class LogShipper: Sendable {
+    /// Records kept while the log channel is down.
+    public static let queueLimit = 1000
+
+    private struct State {
+        var queue: [LogRecord] = []
+        var dropped = 0
+        var link: BridgeLink?
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Connects to the bridge and flushes what is queued.
+    public func connect(bridge: BridgeAddress, group: EventLoopGroup, maxFrameSize: Int, logger: Logger) {
+        let link = BridgeLink(
+            bridge: bridge, hello: .hello(version: WireMessage.protocolVersion, channel: .log, attestation: nil),
+            maxFrameSize: maxFrameSize, group: group, logger: logger,
+            onConnect: { [self] channel in
+                let queued = state.withLock { s -> [LogRecord] in
+                    defer { s.queue.removeAll() }
+                    return s.queue
+                }
+                for r in queued { channel.write(WireMessage.log(r), promise: nil) }
+                channel.flush()
+            },
+            onMessage: { message, channel in
+                if case .close = message { channel.close(promise: nil) }
+            })
+        state.withLock { $0.link = link }
+        link.start()
+    }
+
+    public func stop() {
+        state.withLock { $0.link }?.stop()
+    }
+
+    func ship(_ record: LogRecord) {
+        if record.level == .error || record.level == .critical {
+            let line = "\(record.level.rawValue): \(record.message) \(record.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))\n"
+            var bytes = Array(line.utf8)
+            _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+        }
+        let channel: Channel? = state.withLock { s in
+            if let c = s.link?.channel, c.isActive { return c }
+            if s.queue.count >= Self.queueLimit {
+                s.queue.removeFirst()
+                s.dropped += 1
+            }
+            var r = record
+            if s.dropped > 0 { r.metadata["dropped_before"] = "\(s.dropped)" }
+            s.queue.append(r)
+            return nil
+        }
+        channel?.writeAndFlush(WireMessage.log(record), promise: nil)
+    }
+
+    /// A swift-log handler that ships through this shipper.
+    public func handler(label: String) -> some LogHandler {
+        ShippingLogHandler(shipper: self, label: label)
+    }
+}
+
+struct ShippingLogHandler: LogHandler {
+    let shipper: LogShipper
+    let label: String
+    var metadata: Logger.Metadata = [:]
+    var metadataProvider: Logger.MetadataProvider?
+    var logLevel: Logger.Level = .info
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var fields: [String: String] = ["label": label]
+        for (k, v) in metadata { fields[k] = "\(v)" }
+        for (k, v) in metadataProvider?.get() ?? [:] { fields[k] = "\(v)" }
+        for (k, v) in event.metadata ?? [:] { fields[k] = "\(v)" }
+        // A record must fit the wire's bounds, or the host would drop the whole log connection.
+        if fields.count > LogRecord.maxMetadataEntries - 1 {
+            fields = Dictionary(uniqueKeysWithValues: fields.sorted { $0.key < $1.key }.prefix(LogRecord.maxMetadataEntries - 1).map { ($0.key, $0.value) })
+        }
+        let level = LogRecord.Level(rawValue: event.level.rawValue) ?? .info
+        var text = "\(event.message)"
+        if text.utf8.count > 16384 { text = String(text.utf8.prefix(16384)) ?? String(text.prefix(4096)) }
+        shipper.ship(LogRecord(time: UInt64(WallClock.milliseconds()), level: level, message: text, metadata: fields))
+    }
+}

@@ -1,0 +1,111 @@
+import EnclaveWire
+import Logging
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The host's end of the control channel: answers each heartbeat with its own clock (the enclave's only time
+/// source besides its own counter) and reports hello, heartbeats, status and the end of the connection.
+final class ControlConnectionHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = WireMessage
+    typealias OutboundOut = WireMessage
+
+    let session: UInt64
+    let logger: Logger
+    let onEvent: @Sendable (ControlEvent) -> Void
+
+    init(session: UInt64, logger: Logger, onEvent: @escaping @Sendable (ControlEvent) -> Void) {
+        self.session = session
+        self.logger = logger
+        self.onEvent = onEvent
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .heartbeat(let sequence, let time):
+            context.writeAndFlush(wrapOutboundOut(.heartbeat(sequence: sequence, time: UInt64(WallClock.milliseconds()))), promise: nil)
+            onEvent(.heartbeat(session: session, sequence: sequence, time: time))
+        case .status(let status):
+            onEvent(.status(session: session, status))
+        case .close(let code, let reason):
+            logger.notice("enclave closed its control channel", metadata: ["code": "\(code)", "reason": "\(reason.prefix(200))"])
+            context.close(promise: nil)
+        case let other:
+            logger.warning("control channel: unexpected \(other.name); closing")
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        onEvent(.closed(session: session))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        logger.warning("control channel: \(error); closing")
+        context.close(promise: nil)
+    }
+}
+
+/// The host's end of the log channel: each record goes to `onLog`.
+final class LogConnectionHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = WireMessage
+
+    let logger: Logger
+    let onLog: @Sendable (LogRecord) -> Void
+
+    init(logger: Logger, onLog: @escaping @Sendable (LogRecord) -> Void) {
+        self.logger = logger
+        self.onLog = onLog
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .log(let record): onLog(record)
+        case .close: context.close(promise: nil)
+        case let other:
+            logger.warning("log channel: unexpected \(other.name); closing")
+            context.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        logger.warning("log channel: \(error); closing")
+        context.close(promise: nil)
+    }
+}
+
+/// Sits on an idle ingress tunnel until the pool hands it out: the enclave has nothing to say on an idle tunnel,
+/// so a byte from it is a protocol error and closes the tunnel.
+final class IdleTunnelGuard: ChannelInboundHandler, RemovableChannelHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    let logger: Logger
+    init(logger: Logger) { self.logger = logger }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        logger.warning("idle ingress tunnel sent \(unwrapInboundIn(data).readableBytes) bytes before it was paired; closing")
+        context.close(promise: nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}
+
+/// Milliseconds since 1970 from the system clock.
+public enum WallClock {
+    public static func milliseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    /// Milliseconds from a monotonic clock, for intervals.
+    public static func monotonicMilliseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+}

@@ -1,0 +1,171 @@
+import EnclaveWire
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// What happens on the enclave's control channel, as the host's supervisor sees it.
+public enum ControlEvent: Sendable, Hashable {
+    /// An enclave said hello on a new control connection (`session` numbers connections on this host).
+    case hello(session: UInt64, attestation: [UInt8]?)
+    case heartbeat(session: UInt64, sequence: UInt64, time: UInt64)
+    case status(session: UInt64, EnclaveStatus)
+    case closed(session: UInt64)
+}
+
+/// The host's bridge listener. Every connection the enclave dials arrives here, says hello with its channel
+/// kind, and goes where that kind belongs: control and log to the supervisor, ingress to the pool, egress to the
+/// allowlisted connector. The host never dials the enclave.
+public final class BridgeServer: Sendable {
+    /// Bridge settings.
+    public struct Configuration: Sendable {
+        public var address: BridgeAddress
+        public var maxFrameSize = WireFrame.defaultMaxFrameSize
+        /// How long a new connection has to say hello.
+        public var helloTimeout = TimeAmount.seconds(10)
+        public var egress: EgressConnector.Configuration
+
+        public init(address: BridgeAddress, egress: EgressConnector.Configuration) {
+            self.address = address
+            self.egress = egress
+        }
+    }
+
+    public let configuration: Configuration
+    public let pool: IngressPool
+    private let group: EventLoopGroup
+    private let logger: Logger
+    private let onControl: @Sendable (ControlEvent) -> Void
+    private let onLog: @Sendable (LogRecord) -> Void
+    private let egress: EgressConnector
+    private let listener = Mutex<Channel?>(nil)
+    private let sessions = Mutex<UInt64>(0)
+
+    public init(
+        configuration: Configuration, group: EventLoopGroup, pool: IngressPool, logger: Logger,
+        onControl: @escaping @Sendable (ControlEvent) -> Void, onLog: @escaping @Sendable (LogRecord) -> Void
+    ) {
+        self.configuration = configuration
+        self.group = group
+        self.pool = pool
+        self.logger = logger
+        self.onControl = onControl
+        self.onLog = onLog
+        self.egress = EgressConnector(configuration: configuration.egress, group: group, logger: logger)
+    }
+
+    /// Binds the listener; returns the bound port (useful when the configured port is 0).
+    @discardableResult
+    public func start() async throws -> Int? {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(ChannelOptions.backlog, value: 1024)
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture { try self.accept(channel) }
+            }
+        let channel = try await configuration.address.bind(bootstrap).get()
+        listener.withLock { $0 = channel }
+        return channel.localAddress?.port
+    }
+
+    /// Stops accepting and closes the pool.
+    public func stop() async {
+        let channel = listener.withLock { c -> Channel? in
+            defer { c = nil }
+            return c
+        }
+        try? await channel?.close()
+        pool.close()
+    }
+
+    private func accept(_ channel: Channel) throws {
+        final class Hello {
+            var kind: ChannelKind = .control
+            var attestation: [UInt8]?
+        }
+        let hello = Hello()
+        let reader = FrameReader(
+            maxFrameSize: configuration.maxFrameSize, deadline: configuration.helloTimeout, logger: logger,
+            onMessage: { [logger] message, context in
+                guard case .hello(_, let kind, let attestation) = message else {
+                    logger.warning("bridge connection sent \(message.name) before hello; closing")
+                    context.close(promise: nil)
+                    return .keepReading
+                }
+                if kind != .control && attestation != nil {
+                    logger.warning("bridge connection sent an attestation on \(kind.rawValue); closing")
+                    context.close(promise: nil)
+                    return .keepReading
+                }
+                hello.kind = kind
+                hello.attestation = attestation
+                return .detach
+            },
+            onDetach: { [self] channel, rest in
+                self.route(channel, kind: hello.kind, attestation: hello.attestation, rest: rest)
+            })
+        try channel.pipeline.syncOperations.addHandler(reader)
+    }
+
+    /// Called on the channel's loop right after its hello.
+    private func route(_ channel: Channel, kind: ChannelKind, attestation: [UInt8]?, rest: ByteBuffer) {
+        switch kind {
+        case .control:
+            let session = sessions.withLock { s -> UInt64 in
+                s += 1
+                return s
+            }
+            framed(channel, rest: rest, handler: ControlConnectionHandler(session: session, logger: logger, onEvent: onControl))
+            onControl(.hello(session: session, attestation: attestation))
+        case .log:
+            framed(channel, rest: rest, handler: LogConnectionHandler(logger: logger, onLog: onLog))
+        case .ingress:
+            guard rest.readableBytes == 0 else {
+                refuse(channel, code: "protocol", reason: "bytes after an ingress hello")
+                return
+            }
+            try? channel.pipeline.syncOperations.addHandler(IdleTunnelGuard(logger: logger))
+            pool.add(channel)
+        case .egress:
+            egress.handle(channel, rest: rest)
+        case .queue, .store:
+            refuse(channel, code: "unsupportedChannel", reason: "this host serves no \(kind.rawValue) channel")
+        }
+    }
+
+    private func framed(_ channel: Channel, rest: ByteBuffer, handler: some ChannelHandler & Sendable) {
+        do {
+            let ops = channel.pipeline.syncOperations
+            try ops.addHandler(ByteToMessageHandler(WireMessageDecoder(maxFrameSize: configuration.maxFrameSize)))
+            try ops.addHandler(MessageToByteHandler(WireMessageEncoder()))
+            try ops.addHandler(handler)
+            if rest.readableBytes > 0 { channel.pipeline.fireChannelRead(rest) }
+        } catch {
+            channel.close(promise: nil)
+        }
+    }
+
+    private func refuse(_ channel: Channel, code: String, reason: String) {
+        logger.warning("closing bridge connection", metadata: ["code": "\(code)", "reason": "\(reason)"])
+        channel.writeFrame(.close(code: code, reason: reason)).whenComplete { _ in channel.close(promise: nil) }
+    }
+}
+
+extension WireMessage {
+    /// The message type's name, for logs.
+    public var name: String {
+        switch self {
+        case .hello: "hello"
+        case .heartbeat: "heartbeat"
+        case .data: "data"
+        case .close: "close"
+        case .open: "open"
+        case .connect: "connect"
+        case .connected: "connected"
+        case .log: "log"
+        case .status: "status"
+        }
+    }
+}

@@ -1,0 +1,231 @@
+import NitroAttestation
+
+/// How one deployment runs: the enclave's size and image, the bridge, the ingress listeners and the egress
+/// allowlist, and the host's timings. It lives in the same JSON file as the attestation pins (`Manifests/*.json`);
+/// every key is optional with the default documented in `docs/manifest.md`, and an unknown key is an error.
+public struct DeploymentManifest: Sendable, Hashable {
+    /// The enclave, as `nitro-cli run-enclave` starts it (or, in emulation, as a child process).
+    public struct Enclave: Sendable, Hashable {
+        /// The EIF to run on Nitro.
+        public var eif: String = "/opt/cloister/cloister-enclave.eif"
+        /// The `cloister-enclave` executable to run in emulation; nil: the one beside `cloister-host`.
+        public var binary: String? = nil
+        public var cpuCount: Int = 2
+        public var memoryMiB: Int = 512
+        /// The enclave's vsock context id (3 and below are reserved).
+        public var cid: UInt32 = 16
+        /// Debug mode: console readable, PCRs all zero. Never for production.
+        public var debugMode: Bool = false
+    }
+
+    /// The host's bridge listener and the heartbeat contract.
+    public struct Bridge: Sendable, Hashable {
+        public var port: UInt32 = BridgeConstants.bridgePort
+        public var heartbeatMs: Int = 1000
+        /// Heartbeats missed in a row before the host declares the enclave silent and restarts it.
+        public var missedHeartbeats: Int = 3
+        /// Idle ingress tunnels the enclave keeps dialed.
+        public var ingressPool: Int = 32
+        public var maxFrameBytes: Int = WireFrameLimit.default
+    }
+
+    /// One public listener on the host, paired with a port inside the enclave.
+    public struct IngressRoute: Sendable, Hashable {
+        /// Where the host listens, `HOST:PORT`.
+        public var listenHost: String
+        public var listenPort: Int
+        /// The port inside the enclave the connection is for.
+        public var enclavePort: UInt32
+        /// A built-in workload serving this port inside the enclave; nil: splice to the enclave's local port.
+        public var workload: String?
+    }
+
+    /// The egress proxy inside the enclave and the destinations both sides allow.
+    public struct Egress: Sendable, Hashable {
+        /// The enclave-local port of the HTTP CONNECT proxy workloads use; nil: no egress.
+        public var proxyPort: Int? = nil
+        public var allow = EgressAllowlist()
+    }
+
+    /// The host's own settings.
+    public struct Host: Sendable, Hashable {
+        /// The admin listener (`/healthz`, `/metrics`), `HOST:PORT`; loopback by default.
+        public var adminHost = "127.0.0.1"
+        public var adminPort = 9090
+        /// How long a client waits for an enclave tunnel before the host closes it.
+        public var ingressHoldMs = 5000
+        /// How long a started enclave has to say hello on its control channel.
+        public var bootTimeoutMs = 30_000
+        public var restartMinMs = 200
+        public var restartMaxMs = 10_000
+        /// How long SIGTERM waits for open ingress connections before closing them.
+        public var drainMs = 5000
+    }
+
+    public var name: String = "unnamed"
+    public var enclave = Enclave()
+    public var bridge = Bridge()
+    public var ingress: [IngressRoute] = []
+    public var egress = Egress()
+    public var host = Host()
+
+    public init() {}
+
+    /// Why a manifest was refused, with the JSON path of the offending key.
+    public struct Error: Swift.Error, Hashable, Sendable, CustomStringConvertible {
+        public let path: String
+        public let reason: String
+        public init(_ path: String, _ reason: String) {
+            self.path = path
+            self.reason = reason
+        }
+        public var description: String { path.isEmpty ? "manifest: \(reason)" : "manifest: \(path): \(reason)" }
+    }
+
+    /// The largest manifest file read, so that a wrong path (a disk image, say) fails fast.
+    public static let maxFileSize = 256 * 1024
+
+    /// Parses and validates a manifest. The `attestation` section is left to `TrustManifest`, which reads the
+    /// same file; the enclave's copy of a manifest has none.
+    public static func parse(_ json: [UInt8]) throws(Error) -> DeploymentManifest {
+        guard json.count <= maxFileSize else { throw Error("", "larger than \(maxFileSize) bytes") }
+        let value: JSONValue
+        do { value = try JSONValue.parse(json) } catch { throw Error("", "not JSON: \(error)") }
+        var m = DeploymentManifest()
+        let top = try Reader(value, path: "")
+        try top.only(["name", "version", "attestation", "enclave", "bridge", "ingress", "egress", "host"])
+        if let name = try top.string("name") { m.name = name }
+        if let e = try top.object("enclave") {
+            try e.only(["eif", "binary", "cpuCount", "memoryMiB", "cid", "debugMode"])
+            if let v = try e.string("eif") { m.enclave.eif = v }
+            m.enclave.binary = try e.string("binary")
+            if let v = try e.int("cpuCount", 1...1024) { m.enclave.cpuCount = v }
+            if let v = try e.int("memoryMiB", 64...1 << 22) { m.enclave.memoryMiB = v }
+            if let v = try e.int("cid", 4...Int(UInt32.max - 1)) { m.enclave.cid = UInt32(v) }
+            if let v = try e.bool("debugMode") { m.enclave.debugMode = v }
+        }
+        if let b = try top.object("bridge") {
+            try b.only(["port", "heartbeatMs", "missedHeartbeats", "ingressPool", "maxFrameBytes"])
+            if let v = try b.int("port", 1...Int(UInt32.max - 1)) { m.bridge.port = UInt32(v) }
+            if let v = try b.int("heartbeatMs", 50...60_000) { m.bridge.heartbeatMs = v }
+            if let v = try b.int("missedHeartbeats", 1...100) { m.bridge.missedHeartbeats = v }
+            if let v = try b.int("ingressPool", 1...4096) { m.bridge.ingressPool = v }
+            if let v = try b.int("maxFrameBytes", 4096...WireFrameLimit.ceiling) { m.bridge.maxFrameBytes = v }
+        }
+        if let list = try top.array("ingress") {
+            var seen = Set<Int>()
+            for (i, item) in list.enumerated() {
+                let r = try Reader(item, path: "ingress[\(i)]")
+                try r.only(["listen", "enclavePort", "workload"])
+                guard let listen = try r.string("listen") else { throw Error(r.path, "needs \"listen\": \"HOST:PORT\"") }
+                let (host, port) = try hostPort(listen, path: r.path + ".listen")
+                guard let enclavePort = try r.int("enclavePort", 1...65535) else { throw Error(r.path, "needs \"enclavePort\"") }
+                let workload = try r.string("workload")
+                guard seen.insert(port).inserted else { throw Error(r.path + ".listen", "port \(port) is listed twice") }
+                m.ingress.append(IngressRoute(listenHost: host, listenPort: port, enclavePort: UInt32(enclavePort), workload: workload))
+            }
+        }
+        if let e = try top.object("egress") {
+            try e.only(["proxyPort", "allow"])
+            m.egress.proxyPort = try e.int("proxyPort", 1...65535)
+            if let list = try e.array("allow") {
+                for (i, item) in list.enumerated() {
+                    guard let text = item.string else { throw Error("egress.allow[\(i)]", "must be \"HOST:PORT\"") }
+                    do { try m.egress.allow.add(text) } catch { throw Error("egress.allow[\(i)]", error.description) }
+                }
+            }
+        }
+        if let h = try top.object("host") {
+            try h.only(["admin", "ingressHoldMs", "bootTimeoutMs", "restartMinMs", "restartMaxMs", "drainMs"])
+            if let admin = try h.string("admin") { (m.host.adminHost, m.host.adminPort) = try hostPort(admin, path: "host.admin") }
+            if let v = try h.int("ingressHoldMs", 0...600_000) { m.host.ingressHoldMs = v }
+            if let v = try h.int("bootTimeoutMs", 100...600_000) { m.host.bootTimeoutMs = v }
+            if let v = try h.int("restartMinMs", 10...600_000) { m.host.restartMinMs = v }
+            if let v = try h.int("restartMaxMs", 10...3_600_000) { m.host.restartMaxMs = v }
+            if let v = try h.int("drainMs", 0...600_000) { m.host.drainMs = v }
+        }
+        try m.validate()
+        return m
+    }
+
+    /// Checks what single keys cannot: relations between settings.
+    public func validate() throws(Error) {
+        guard host.restartMinMs <= host.restartMaxMs else { throw Error("host", "restartMinMs is above restartMaxMs") }
+        for route in ingress where route.listenPort == host.adminPort && route.listenHost == host.adminHost {
+            throw Error("ingress", "listener \(route.listenHost):\(route.listenPort) is the admin port")
+        }
+        if !egress.allow.isEmpty && egress.proxyPort == nil {
+            throw Error("egress", "an allowlist without a proxyPort: no workload could use it")
+        }
+    }
+
+    /// Splits `HOST:PORT` (IPv6 in brackets).
+    static func hostPort(_ text: String, path: String) throws(Error) -> (String, Int) {
+        do {
+            guard case .tcp(let host, let port) = try BridgeAddress("tcp://" + text) else { throw Error(path, "not HOST:PORT") }
+            return (host, port)
+        } catch let error as BridgeAddress.ParseError {
+            throw Error(path, "\"\(text.prefix(100))\" is not HOST:PORT: \(error.reason)")
+        } catch {
+            throw Error(path, "not HOST:PORT")
+        }
+    }
+}
+
+/// Frame size bounds a manifest may choose from.
+public enum WireFrameLimit {
+    public static let `default` = 1 << 20
+    public static let ceiling = 16 << 20
+}
+
+/// Typed, path-aware access to one JSON object of a manifest.
+private struct Reader {
+    let object: [String: JSONValue]
+    let path: String
+
+    init(_ value: JSONValue, path: String) throws(DeploymentManifest.Error) {
+        guard let o = value.object else { throw DeploymentManifest.Error(path, "must be an object") }
+        object = o
+        self.path = path
+    }
+
+    func key(_ k: String) -> String { path.isEmpty ? k : path + "." + k }
+
+    func only(_ keys: Set<String>) throws(DeploymentManifest.Error) {
+        for k in object.keys.sorted() where !keys.contains(k) {
+            throw DeploymentManifest.Error(key(k), "unknown key (known: \(keys.sorted().joined(separator: ", ")))")
+        }
+    }
+
+    func string(_ k: String) throws(DeploymentManifest.Error) -> String? {
+        guard let v = object[k], v != .null else { return nil }
+        guard let s = v.string, !s.isEmpty, s.utf8.count <= 4096 else { throw DeploymentManifest.Error(key(k), "must be a non-empty string") }
+        return s
+    }
+
+    func bool(_ k: String) throws(DeploymentManifest.Error) -> Bool? {
+        guard let v = object[k] else { return nil }
+        guard let b = v.bool else { throw DeploymentManifest.Error(key(k), "must be true or false") }
+        return b
+    }
+
+    func int(_ k: String, _ range: ClosedRange<Int>) throws(DeploymentManifest.Error) -> Int? {
+        guard let v = object[k], v != .null else { return nil }
+        guard let n = v.number, n.rounded() == n, n >= Double(range.lowerBound), n <= Double(range.upperBound) else {
+            throw DeploymentManifest.Error(key(k), "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return Int(n)
+    }
+
+    func object(_ k: String) throws(DeploymentManifest.Error) -> Reader? {
+        guard let v = object[k] else { return nil }
+        return try Reader(v, path: key(k))
+    }
+
+    func array(_ k: String) throws(DeploymentManifest.Error) -> [JSONValue]? {
+        guard let v = object[k] else { return nil }
+        guard case .array(let a) = v else { throw DeploymentManifest.Error(key(k), "must be an array") }
+        guard a.count <= 1024 else { throw DeploymentManifest.Error(key(k), "more than 1024 entries") }
+        return a
+    }
+}

@@ -1,0 +1,99 @@
+import ArgumentParser
+import EnclaveRuntime
+import Logging
+import NIOPosix
+import SecureModule
+import ServiceLifecycle
+import VsockBridge
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct CloisterEnclave: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cloister-enclave",
+        abstract: "The trusted half of Cloister: runs inside the Nitro Enclave (or, in emulation, as a child of cloister-host).",
+        discussion: """
+            Boots the secure module (/dev/nsm, or the software module where /dev/nsm is absent), takes its boot \
+            attestation, and dials the host's bridge: a control channel (hello with the attestation, heartbeats), a \
+            log channel, a pool of idle ingress tunnels and, when the manifest allows egress, an enclave-local HTTP \
+            CONNECT proxy. It never accepts a connection from the host.
+
+            It is normally started by cloister-host (emulation) or by nitro-cli from the EIF (Nitro). Run by hand, \
+            it needs a host listening on the bridge address.
+            """)
+
+    @Option(help: "The deployment manifest (JSON). Its attestation section, if any, is ignored here.")
+    var manifest: String
+
+    @Option(help: "auto (vsock when /dev/nsm exists), vsock or tcp.")
+    var transport: Transport = .auto
+
+    @Option(help: "The host's bridge address (vsock://CID:PORT or tcp://HOST:PORT); default from the transport and the manifest's bridge.port.")
+    var bridge: String?
+
+    @Option(name: .customLong("secure-module"), help: "auto (the device when /dev/nsm exists), device or software.")
+    var secureModule: SecureModuleSelection = .auto
+
+    @Option(help: "The emulated root's directory, for the software secure module.")
+    var emulatorDir: String = EmulatedRoot.defaultDirectory
+
+    @Option(help: "Log level shipped to the host: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        guard let bytes = readFile(manifest) else {
+            throw ValidationError("cannot read the manifest \(manifest)")
+        }
+        let parsed: DeploymentManifest
+        do { parsed = try DeploymentManifest.parse(bytes) } catch { throw ValidationError("\(error)") }
+        let address: BridgeAddress
+        if let bridge {
+            do { address = try BridgeAddress(bridge) } catch { throw ValidationError("\(error)") }
+        } else {
+            address = transport.resolved(nitroDevice: Transport.enclaveDevice).bridgeAddressForEnclave(port: parsed.bridge.port)
+        }
+
+        let shipper = LogShipper()
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var h = shipper.handler(label: label)
+            h.logLevel = level
+            return h
+        }
+        let logger = Logger(label: "enclave")
+        var configuration = EnclaveService.Configuration(manifest: parsed, manifestBytes: bytes, bridge: address)
+        configuration.secureModule = secureModule
+        configuration.emulatorDirectory = emulatorDir
+        let service = EnclaveService(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: logger, shipper: shipper)
+        let group = ServiceGroup(
+            configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            let line = "cloister-enclave: \(error)\n"
+            var b = Array(line.utf8)
+            _ = b.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+            throw ExitCode(1)
+        }
+    }
+}
+
+extension Transport: ExpressibleByArgument {}
+extension SecureModuleSelection: ExpressibleByArgument {}
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+func readFile(_ path: String) -> [UInt8]? {
+    guard let f = fopen(path, "rb") else { return nil }
+    defer { fclose(f) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while out.count <= DeploymentManifest.maxFileSize {
+        let n = fread(&chunk, 1, chunk.count, f)
+        if n > 0 { out.append(contentsOf: chunk[0..<n]) }
+        if n < chunk.count { break }
+    }
+    return out
+}
