@@ -37,6 +37,14 @@ final class ControlConnectionHandler: ChannelInboundHandler, Sendable {
         }
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         onEvent(.closed(session: session))
         context.fireChannelInactive()
@@ -74,6 +82,14 @@ final class LogConnectionHandler: ChannelInboundHandler, Sendable {
         logger.warning("log channel: \(error); closing")
         context.close(promise: nil)
     }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
 }
 
 /// Sits on an idle ingress tunnel until the pool hands it out: the enclave has nothing to say on an idle tunnel,
@@ -91,6 +107,14 @@ final class IdleTunnelGuard: ChannelInboundHandler, RemovableChannelHandler, Sen
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }
 

@@ -75,6 +75,15 @@ public final class FrameReader: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // While framed, a half-close is the end: nothing more will come.
+        if let event = event as? ChannelEvent, event == .inputClosed, !done {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     public func channelInactive(context: ChannelHandlerContext) {
         if !done && buffer.readableBytes > 0 {
             logger.notice("bridge connection ended inside a frame", metadata: ["bytes": "\(buffer.readableBytes)"])

@@ -50,7 +50,9 @@ public final class IngressListener: Sendable {
             // Nothing is read from a client until it has a tunnel: its bytes wait in the kernel.
             .childChannelOption(ChannelOptions.autoRead, value: false)
             .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture { self.accept(channel) }
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(OnActive { self.accept($0) })
+                }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
         listener.withLock { $0 = channel }
@@ -127,5 +129,19 @@ public final class IngressListener: Sendable {
                 tunnel.close(promise: nil)
             }
         }
+    }
+}
+
+/// Calls `body` once the channel is active (a child channel is not yet, inside its initializer), then leaves.
+final class OnActive: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    let body: (Channel) -> Void
+    init(_ body: @escaping (Channel) -> Void) { self.body = body }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        let channel = context.channel
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        body(channel)
     }
 }

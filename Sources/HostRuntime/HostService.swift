@@ -1,0 +1,108 @@
+import EnclaveWire
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import VsockBridge
+
+/// The whole host: the bridge listener, the supervisor and its launcher, the ingress listeners and the admin
+/// listener, run as one `ServiceGroup`. On SIGTERM or SIGINT it stops in this order: ingress (stop accepting,
+/// drain open connections up to `drainMs`), admin, the enclave (terminated), the bridge; then exits 0.
+public struct HostService: Sendable {
+    /// What the host needs to start.
+    public struct Configuration: Sendable {
+        public var manifest: DeploymentManifest
+        public var bridge: BridgeAddress
+        public var launcher: any EnclaveLauncher
+        public var egressResolver: any EgressResolver = SystemResolver()
+
+        public init(manifest: DeploymentManifest, bridge: BridgeAddress, launcher: any EnclaveLauncher) {
+            self.manifest = manifest
+            self.bridge = bridge
+            self.launcher = launcher
+        }
+    }
+
+    public let configuration: Configuration
+    let logger: Logger
+    let sink: LineSink
+
+    public init(configuration: Configuration, logger: Logger, sink: LineSink = .standardOutput) {
+        self.configuration = configuration
+        self.logger = logger
+        self.sink = sink
+    }
+
+    public func run() async throws {
+        let m = configuration.manifest
+        let logger = self.logger
+        let configuration = self.configuration
+        let group = MultiThreadedEventLoopGroup.singleton
+        let pool = IngressPool()
+        let supervisor = Supervisor(launcher: configuration.launcher, timing: .init(m), logger: logger)
+        var bridgeConfiguration = BridgeServer.Configuration(
+            address: configuration.bridge,
+            egress: .init(allowlist: m.egress.allow, resolver: configuration.egressResolver))
+        bridgeConfiguration.maxFrameSize = m.bridge.maxFrameBytes
+        let sink = self.sink
+        let bridge = BridgeServer(
+            configuration: bridgeConfiguration, group: group, pool: pool, logger: logger,
+            onControl: { supervisor.receive($0) },
+            onLog: { sink.write(JSONLine.make(enclave: $0)) })
+        let listeners = m.ingress.map {
+            IngressListener(
+                host: $0.listenHost, port: $0.listenPort, enclavePort: $0.enclavePort, hold: .milliseconds(Int64(m.host.ingressHoldMs)),
+                pool: pool, group: group, logger: logger)
+        }
+        let state = HostState(supervisor: supervisor, pool: pool, listeners: listeners)
+        let admin = AdminServer(host: m.host.adminHost, port: m.host.adminPort, state: state, logger: logger)
+
+        let bridgeService = LifecycleService(
+            start: {
+                try await bridge.start()
+                logger.info("bridge listening", metadata: ["address": "\(configuration.bridge)"])
+            },
+            stop: { await bridge.stop() })
+        let drain = TimeAmount.milliseconds(Int64(m.host.drainMs))
+        let ingressService = LifecycleService(
+            start: {
+                for l in listeners {
+                    try await l.start()
+                    logger.info("ingress listening", metadata: ["listen": "\(l.host):\(l.port)", "enclave_port": "\(l.enclavePort)"])
+                }
+            },
+            stop: {
+                logger.info("stopping ingress and draining open connections", metadata: ["drain_ms": "\(m.host.drainMs)"])
+                await withTaskGroup(of: Void.self) { g in
+                    for l in listeners { g.addTask { await l.stop(drain: drain) } }
+                }
+            })
+        let adminApp = admin.application(onRunning: { port in
+            logger.info("admin listening", metadata: ["address": "\(m.host.adminHost):\(port)", "paths": "/healthz /metrics"])
+        })
+        let serviceGroup = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: bridgeService),
+                    .init(service: supervisor),
+                    .init(service: adminApp),
+                    .init(service: ingressService),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await serviceGroup.run()
+        logger.info("host stopped")
+    }
+}
+
+/// A service made of a start and a stop: it starts, waits for graceful shutdown, and stops.
+struct LifecycleService: Service {
+    let start: @Sendable () async throws -> Void
+    let stop: @Sendable () async -> Void
+
+    func run() async throws {
+        try await start()
+        try? await gracefulShutdown()
+        await stop()
+    }
+}

@@ -1,0 +1,82 @@
+import Prometheus
+import Synchronization
+import VsockBridge
+
+/// What the admin endpoints report, read from the supervisor, the pool and the listeners at request time.
+public final class HostState: Sendable {
+    let supervisor: Supervisor
+    let pool: IngressPool
+    let listeners: [IngressListener]
+    private let registry = PrometheusCollectorRegistry()
+    private let mirrors = Mutex<[String: Int64]>([:])
+
+    init(supervisor: Supervisor, pool: IngressPool, listeners: [IngressListener]) {
+        self.supervisor = supervisor
+        self.pool = pool
+        self.listeners = listeners
+    }
+
+    /// Whether the enclave is up, and the health document.
+    func healthJSON() -> (Bool, String) {
+        let h = supervisor.snapshot
+        let ago = h.lastHeartbeat.map { WallClock.monotonicMilliseconds() - $0 }
+        var enclave: [(String, String)] = [
+            ("state", q(h.state.rawValue)), ("reason", h.reason.map(q) ?? "null"), ("id", h.identifier.map(q) ?? "null"),
+            ("launches", "\(h.launches)"), ("restarts", "\(h.restarts)"), ("heartbeats", "\(h.heartbeats)"),
+            ("lastHeartbeatAgoMs", ago.map { "\($0)" } ?? "null"),
+        ]
+        if let s = h.status {
+            enclave += [("idleTunnels", "\(s.idleTunnels)"), ("activeTunnels", "\(s.activeTunnels)"), ("uptimeMs", "\(s.uptimeMilliseconds)")]
+        }
+        let ls = listeners.map { l -> String in
+            let c = l.snapshot
+            return obj([("listen", q("\(l.host):\(l.port)")), ("enclavePort", "\(l.enclavePort)"), ("accepted", "\(c.accepted)"),
+                        ("paired", "\(c.paired)"), ("refused", "\(c.refused)"), ("active", "\(c.active)")])
+        }
+        let ingress = obj([("idleTunnels", "\(pool.idleCount)"), ("waitingClients", "\(pool.waitingCount)"), ("listeners", "[" + ls.joined(separator: ",") + "]")])
+        let json = obj([("status", q(h.isHealthy ? "ok" : "degraded")), ("enclave", obj(enclave)), ("ingress", ingress)])
+        return (h.isHealthy, json)
+    }
+
+    /// Prometheus text exposition of the host's gauges and counters.
+    func metricsText() -> String {
+        let h = supervisor.snapshot
+        gauge("enclave", "up", "1 while the enclave says hello and heartbeats on time").set(Int64(h.isHealthy ? 1 : 0))
+        mirror("enclave", "restarts", "Enclave restarts by the supervisor", Int64(h.restarts))
+        mirror("enclave", "heartbeats", "Heartbeats received from the enclave", Int64(h.heartbeats))
+        gauge("ingress", "idle_tunnels", "Idle reverse tunnels the enclave has dialed").set(Int64(pool.idleCount))
+        gauge("ingress", "waiting_clients", "Clients waiting for a tunnel").set(Int64(pool.waitingCount))
+        for l in listeners {
+            let c = l.snapshot
+            let labels = [("listener", "\(l.host):\(l.port)")]
+            mirror("ingress", "accepted", "Client connections accepted", Int64(c.accepted), labels)
+            mirror("ingress", "refused", "Clients closed without a tunnel", Int64(c.refused), labels)
+            gauge("ingress", "active_connections", "Client connections open", labels).set(c.active)
+        }
+        return registry.emitToString()
+    }
+
+    /// Brings a Prometheus counter up to a value counted elsewhere.
+    private func mirror(_ subsystem: String, _ name: String, _ help: String, _ value: Int64, _ labels: [(String, String)] = []) {
+        let key = subsystem + name + labels.map { "\($0.0)=\($0.1)" }.joined()
+        let delta = mirrors.withLock { m -> Int64 in
+            let d = value - (m[key] ?? 0)
+            m[key] = value
+            return d
+        }
+        let descriptor = MetricNameDescriptor(namespace: "cloister", subsystem: subsystem, metricName: name, unitName: "total", helpText: help)
+        let counter = registry.makeCounter(descriptor: descriptor, labels: labels)
+        if delta > 0 { counter.increment(by: delta) }
+    }
+
+    private func gauge(_ subsystem: String, _ name: String, _ help: String, _ labels: [(String, String)] = []) -> Gauge {
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(namespace: "cloister", subsystem: subsystem, metricName: name, unitName: "", helpText: help),
+            labels: labels)
+    }
+
+    private func q(_ s: String) -> String { "\"" + JSONLine.escape(s) + "\"" }
+    private func obj(_ fields: [(String, String)]) -> String {
+        "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+    }
+}

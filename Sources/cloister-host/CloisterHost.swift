@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import HostRuntime
+import Logging
+import SecureModule
+import VsockBridge
+
+@main
+struct CloisterHost: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cloister-host",
+        abstract: "The untrusted half of Cloister: starts and supervises the enclave and bridges its traffic.",
+        discussion: """
+            Reads a deployment manifest, listens on the bridge port for the connections the enclave dials \
+            (control, log, ingress tunnels, egress), starts the enclave and restarts it if it exits or goes \
+            silent, serves the manifest's ingress listeners, and /healthz and /metrics on the admin port. \
+            Logs are JSON lines on standard output; the enclave's own lines carry "label": "enclave".
+
+            On a Nitro parent instance (/dev/nitro_enclaves present) the transport is vsock and the enclave is \
+            the manifest's EIF, run with nitro-cli. Elsewhere the transport is TCP on 127.0.0.1 and the enclave is \
+            cloister-enclave run as a child process with the software secure module (emulation: nothing is \
+            protected from this machine's owner). SIGTERM or SIGINT drains ingress, terminates the enclave and \
+            exits 0.
+            """)
+
+    @Option(help: "The deployment manifest (JSON; see docs/manifest.md).")
+    var manifest: String
+
+    @Option(help: "auto (vsock when /dev/nitro_enclaves exists), vsock or tcp.")
+    var transport: Transport = .auto
+
+    @Option(help: "Emulation: the cloister-enclave executable (default: the manifest's enclave.binary, else the one beside cloister-host).")
+    var enclaveBinary: String?
+
+    @Option(help: "Emulation: the emulated root's directory (created if missing).")
+    var emulatorDir: String = EmulatedRoot.defaultDirectory
+
+    @Option(help: "nitro-cli to use on Nitro.")
+    var nitroCli: String = "nitro-cli"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        guard let data = FileManager.default.contents(atPath: manifest) else {
+            throw ValidationError("cannot read the manifest \(manifest)")
+        }
+        let parsed: DeploymentManifest
+        do { parsed = try DeploymentManifest.parse(Array(data)) } catch { throw ValidationError("\(error)") }
+        let level = logLevel
+        LoggingSystem.bootstrap { JSONLogHandler(label: $0, level: level) }
+        let logger = Logger(label: "host")
+
+        let mode = transport.resolved(nitroDevice: Transport.hostDevice)
+        let launcher: any EnclaveLauncher
+        switch mode {
+        case .vsock:
+            launcher = NitroCLILauncher(nitroCLI: nitroCli, enclave: parsed.enclave)
+            logger.info("mode: Nitro (vsock, nitro-cli)", metadata: ["eif": "\(parsed.enclave.eif)", "cid": "\(parsed.enclave.cid)"])
+        case .tcp, .auto:
+            let binary = enclaveBinary ?? parsed.enclave.binary ?? Self.besideMe("cloister-enclave")
+            do {
+                let (root, created) = try EmulatedRoot.loadOrCreate(directory: emulatorDir)
+                logger.notice(
+                    "mode: EMULATION (TCP loopback, child process, software secure module); nothing is protected from this machine's owner",
+                    metadata: ["enclave": "\(binary)", "emulated_root": "\(EmulatedRoot.certificatePath(emulatorDir))", "root_created": "\(created)",
+                               "root_sha256": "\(root.certificate.sha256.map { String(format: "%02X", $0) }.joined())"])
+            } catch {
+                throw ValidationError("cannot prepare the emulated root in \(emulatorDir): \(error)")
+            }
+            let bridge = "tcp://\(BridgeConstants.emulatedBridgeHost):\(parsed.bridge.port)"
+            launcher = ChildProcessLauncher(
+                executable: binary,
+                arguments: ["--manifest", manifest, "--transport", "tcp", "--bridge", bridge, "--emulator-dir", emulatorDir, "--log-level", level.rawValue])
+        }
+        let configuration = HostService.Configuration(
+            manifest: parsed, bridge: mode.bridgeAddressForHost(port: parsed.bridge.port), launcher: launcher)
+        try await HostService(configuration: configuration, logger: logger).run()
+    }
+
+    static func besideMe(_ name: String) -> String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent(name).path
+    }
+}
+
+extension Transport: ExpressibleByArgument {}
+extension Logger.Level: @retroactive ExpressibleByArgument {}
