@@ -56,9 +56,9 @@ public final class EgressConnector: Sendable {
             },
             onDetach: { [self] channel, rest in
                 // Nothing more is read from the enclave until the destination is connected and spliced.
-                channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+                guard let handler = try? SpliceHandler.attach(to: channel, prefix: rest) else { return channel.close(promise: nil) }
                 let host = request.host, port = request.port
-                Task { await self.connect(channel, host: host, port: port, rest: rest) }
+                Task { await self.connect(channel, handler, host: host, port: port) }
             })
         do {
             try channel.pipeline.syncOperations.addHandler(reader)
@@ -68,7 +68,7 @@ public final class EgressConnector: Sendable {
         }
     }
 
-    private func connect(_ enclave: Channel, host: String, port: UInt16, rest: ByteBuffer) async {
+    private func connect(_ enclave: Channel, _ enclaveHandler: NIOLoopBound<SpliceHandler>, host: String, port: UInt16) async {
         let destination = "\(host.prefix(253)):\(port)"
         guard configuration.allowlist.permits(host: host, port: port) else {
             logger.warning("egress refused: not on the allowlist", metadata: ["destination": "\(destination)"])
@@ -85,10 +85,15 @@ public final class EgressConnector: Sendable {
                         .connectTimeout(configuration.connectTimeout)
                         .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
                         .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-                        .channelOption(ChannelOptions.autoRead, value: false)
+                        .channelInitializer { channel in
+                            channel.eventLoop.makeCompletedFuture { _ = try SpliceHandler.attach(to: channel) }
+                        }
                         .connect(to: address).get()
                     try await enclave.writeFrame(.connected(address: "\(address)")).get()
-                    try await SpliceHandler.join(enclave, remote, aPrefix: rest).get()
+                    try await remote.eventLoop.submit {
+                        let remoteHandler = try remote.pipeline.syncOperations.handler(type: SpliceHandler.self)
+                        SpliceHandler.link(enclaveHandler, on: enclave, NIOLoopBound(remoteHandler, eventLoop: remote.eventLoop), on: remote)
+                    }.get()
                     logger.info("egress connected", metadata: ["destination": "\(destination)", "address": "\(address)"])
                     return
                 } catch {

@@ -73,7 +73,7 @@ public final class EgressProxy: Sendable {
     }
 
     /// Called once the workload's request head is parsed (on its loop, reading paused).
-    func connect(_ workload: Channel, host: String, port: UInt16, rest: ByteBuffer) {
+    func connect(_ workload: Channel, _ workloadHandler: NIOLoopBound<SpliceHandler>, host: String, port: UInt16) {
         let destination = "\(host):\(port)"
         guard allowlist.permits(host: host, port: port) else {
             refuse(workload, status: "403 Forbidden", code: "egressRefused", reason: "\(destination) is not on the enclave's egress allowlist", destination: destination)
@@ -131,13 +131,7 @@ public final class EgressProxy: Sendable {
                                     var ok = workload.allocator.buffer(capacity: 64)
                                     ok.writeString("HTTP/1.1 200 Connection Established\r\n\r\n")
                                     workload.writeAndFlush(ok, promise: nil)
-                                    do {
-                                        let w = try SpliceHandler.attach(to: workload, prefix: rest)
-                                        SpliceHandler.link(w, on: workload, handler, on: bridgeChannel)
-                                    } catch {
-                                        workload.close(promise: nil)
-                                        bridgeChannel.close(promise: nil)
-                                    }
+                                    SpliceHandler.link(workloadHandler, on: workload, handler, on: bridgeChannel)
                                 }
                             }))
                 }
@@ -190,8 +184,9 @@ final class ConnectRequestReader: ChannelInboundHandler, RemovableChannelHandler
         case .success(let (host, port)):
             let channel = context.channel
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-            channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-            proxy.connect(channel, host: host, port: port, rest: rest)
+            // The splice handler holds the workload's further bytes (and keeps those already read) until linked.
+            guard let handler = try? SpliceHandler.attach(to: channel, prefix: rest) else { return channel.close(promise: nil) }
+            proxy.connect(channel, handler, host: host, port: port)
         }
     }
 

@@ -47,8 +47,6 @@ public final class IngressListener: Sendable {
             .serverChannelOption(ChannelOptions.backlog, value: 4096)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            // Nothing is read from a client until it has a tunnel: its bytes wait in the kernel.
-            .childChannelOption(ChannelOptions.autoRead, value: false)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(OnActive { self.accept($0) })
@@ -76,6 +74,13 @@ public final class IngressListener: Sendable {
     }
 
     private func accept(_ client: Channel) {
+        // The splice handler goes in at once: until it has a partner it reads nothing, so the client's bytes wait
+        // in the kernel.
+        let handler: NIOLoopBound<SpliceHandler>
+        do { handler = try SpliceHandler.attach(to: client) } catch {
+            client.close(promise: nil)
+            return
+        }
         let id = ObjectIdentifier(client)
         children.withLock { $0[id] = client }
         counters.withLock {
@@ -90,7 +95,7 @@ public final class IngressListener: Sendable {
         pool.take(on: client.eventLoop, hold: hold).whenComplete { [self] result in
             switch result {
             case .success(let tunnel):
-                self.pair(client, tunnel, peer: peer)
+                self.pair(client, handler, tunnel, peer: peer)
             case .failure(let error):
                 counters.withLock { $0.refused += 1 }
                 logger.warning("ingress client refused: no enclave tunnel", metadata: ["peer": "\(peer)", "port": "\(port)", "reason": "\(error)"])
@@ -99,7 +104,7 @@ public final class IngressListener: Sendable {
         }
     }
 
-    private func pair(_ client: Channel, _ tunnel: Channel, peer: String) {
+    private func pair(_ client: Channel, _ clientHandler: NIOLoopBound<SpliceHandler>, _ tunnel: Channel, peer: String) {
         guard client.isActive else {
             // The client left while waiting: the tunnel is still idle and goes back.
             pool.add(tunnel)
@@ -115,15 +120,7 @@ public final class IngressListener: Sendable {
                 }
                 tunnel.writeFrame(.open(port: enclavePort, peer: peer))
                 let t = try SpliceHandler.attach(to: tunnel)
-                client.eventLoop.execute {
-                    do {
-                        let c = try SpliceHandler.attach(to: client)
-                        SpliceHandler.link(c, on: client, t, on: tunnel)
-                    } catch {
-                        client.close(promise: nil)
-                        tunnel.close(promise: nil)
-                    }
-                }
+                SpliceHandler.link(clientHandler, on: client, t, on: tunnel)
             } catch {
                 client.close(promise: nil)
                 tunnel.close(promise: nil)

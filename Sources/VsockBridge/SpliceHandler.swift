@@ -65,7 +65,6 @@ public final class SpliceHandler: ChannelDuplexHandler {
             onPartner { $0.partnerInputClosed() }
             return
         }
-        context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
         pendingRead = false
         context.read()
     }

@@ -1,0 +1,197 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// A real `cloister-host` process with its real `cloister-enclave` child, on free loopback ports, with its own
+/// emulated root and its JSON log captured to a file.
+final class HostProcess: @unchecked Sendable {
+    struct Ports {
+        var bridge = 0
+        var ingress = 0
+        var admin = 0
+        var proxy = 0
+    }
+
+    let process: Process
+    let ports: Ports
+    let logURL: URL
+    let directory: URL
+
+    static let buildDirectory: URL = {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        if FileManager.default.isExecutableFile(atPath: beside.appendingPathComponent("cloister-host").path) { return beside }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug")
+    }()
+
+    /// Starts a host. `edit` may change the manifest (a JSON object) before it is written.
+    static func start(
+        pool: Int = 8, holdMs: Int = 5000, heartbeatMs: Int = 200, egressAllow: [String] = [], enclaveBinary: String? = nil,
+        edit: (inout [String: Any]) -> Void = { _ in }
+    ) throws -> HostProcess {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cloister-host-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var ports = Ports()
+        ports.bridge = try freePort()
+        ports.ingress = try freePort()
+        ports.admin = try freePort()
+        ports.proxy = try freePort()
+        var enclave: [String: Any] = ["cpuCount": 2, "memoryMiB": 512]
+        if let enclaveBinary { enclave["binary"] = enclaveBinary }
+        var manifest: [String: Any] = [
+            "name": "test",
+            "enclave": enclave,
+            "bridge": ["port": ports.bridge, "heartbeatMs": heartbeatMs, "missedHeartbeats": 3, "ingressPool": pool],
+            "ingress": [["listen": "127.0.0.1:\(ports.ingress)", "enclavePort": 8443, "workload": "echo-hash"]],
+            "egress": ["proxyPort": ports.proxy, "allow": egressAllow],
+            "host": ["admin": "127.0.0.1:\(ports.admin)", "ingressHoldMs": holdMs, "restartMinMs": 100, "restartMaxMs": 1000, "drainMs": 2000, "bootTimeoutMs": 10000],
+        ]
+        edit(&manifest)
+        let manifestURL = directory.appendingPathComponent("manifest.json")
+        try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys]).write(to: manifestURL)
+        let logURL = directory.appendingPathComponent("host.log")
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let process = Process()
+        process.executableURL = buildDirectory.appendingPathComponent("cloister-host")
+        process.arguments = ["--manifest", manifestURL.path, "--transport", "tcp", "--emulator-dir", directory.appendingPathComponent("emulator").path]
+        let log = try FileHandle(forWritingTo: logURL)
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        return HostProcess(process: process, ports: ports, logURL: logURL, directory: directory)
+    }
+
+    private init(process: Process, ports: Ports, logURL: URL, directory: URL) {
+        self.process = process
+        self.ports = ports
+        self.logURL = logURL
+        self.directory = directory
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        // The child enclave dies with its pipe; make sure of it.
+        if let pid = try? enclavePIDFromLog() { kill(pid, SIGKILL) }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// The JSON log lines so far.
+    var logLines: [[String: Any]] {
+        guard let data = try? Data(contentsOf: logURL) else { return [] }
+        return data.split(separator: UInt8(ascii: "\n")).compactMap { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] }
+    }
+
+    func log(containing text: String, label: String? = nil) -> [[String: Any]] {
+        logLines.filter { ($0["message"] as? String)?.contains(text) == true && (label == nil || $0["label"] as? String == label) }
+    }
+
+    /// `GET path` on the admin port: status and body.
+    func admin(_ path: String) throws -> (Int, String) {
+        let response = try RawTCP.exchange(port: ports.admin, send: Array("GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+        let text = String(decoding: response, as: UTF8.self)
+        let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
+        let body = text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
+        return (status, body)
+    }
+
+    func health() throws -> (Int, [String: Any]) {
+        let (status, body) = try admin("/healthz")
+        let json = (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:]
+        return (status, json)
+    }
+
+    /// The enclave's process id, as /healthz reports it.
+    func enclavePID() throws -> Int32? {
+        let (_, json) = try health()
+        guard let enclave = json["enclave"] as? [String: Any], let id = enclave["id"] as? String, id.hasPrefix("pid ") else { return nil }
+        return Int32(id.dropFirst(4))
+    }
+
+    private func enclavePIDFromLog() throws -> Int32? {
+        guard let last = log(containing: "enclave launched").last, let id = last["enclave"] as? String, id.hasPrefix("pid ") else { return nil }
+        return Int32(id.dropFirst(4))
+    }
+
+    /// Waits until /healthz says ok (and, if given, with an enclave other than `notPID`) and idle tunnels are dialed.
+    @discardableResult
+    func waitHealthy(within seconds: Double = 30, notPID: Int32? = nil) async throws -> Double {
+        let start = Date()
+        while Date().timeIntervalSince(start) < seconds {
+            if let (status, json) = try? health(), status == 200,
+                let ingress = json["ingress"] as? [String: Any], (ingress["idleTunnels"] as? Int ?? 0) > 0
+            {
+                if notPID == nil || (try? enclavePID()) != notPID { return Date().timeIntervalSince(start) }
+            }
+            guard process.isRunning else { throw HarnessError("cloister-host exited with \(process.terminationStatus): \(tail())") }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        throw HarnessError("not healthy within \(seconds) s: \(tail())")
+    }
+
+    /// Sends a signal and waits for the host to exit; returns its status.
+    func stop(_ signal: Int32 = SIGTERM, within seconds: Double = 20) async throws -> Int32 {
+        kill(process.processIdentifier, signal)
+        let start = Date()
+        while process.isRunning {
+            guard Date().timeIntervalSince(start) < seconds else { throw HarnessError("still running \(seconds) s after signal \(signal)") }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        return process.terminationStatus
+    }
+
+    func tail(_ n: Int = 15) -> String {
+        let text = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(n).joined(separator: "\n")
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+func freePort() throws -> Int {
+    let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
+    let port = channel.localAddress!.port!
+    try channel.close().wait()
+    return port
+}
+
+/// Blocking loopback TCP for small exchanges: connect, send, optionally half-close, read to the end.
+enum RawTCP {
+    static func exchange(port: Int, send: [UInt8], halfClose: Bool = false, timeoutSeconds: Int = 10) throws -> [UInt8] {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw HarnessError("socket failed") }
+        defer { close(fd) }
+        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard rc == 0 else { throw HarnessError("connect to \(port) failed: errno \(errno)") }
+        var offset = 0
+        while offset < send.count {
+            let n = send[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { break }
+            offset += n
+        }
+        if halfClose { shutdown(fd, Int32(SHUT_WR)) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = recv(fd, &chunk, chunk.count, 0)
+            if n <= 0 {
+                if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { throw HarnessError("read timed out after \(timeoutSeconds) s with \(out.count) bytes") }
+                break
+            }
+            out.append(contentsOf: chunk[0..<n])
+        }
+        return out
+    }
+}
