@@ -114,7 +114,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VsockBridgeTests",
-            dependencies: ["VsockBridge", "EnclaveWire", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: ["VsockBridge", "EnclaveWire", "CBOR", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "RuntimeTests",
