@@ -132,4 +132,40 @@ import Testing
         #expect(!host.log(containing: "host stopped").isEmpty)
         #expect(!host.log(containing: "enclave stopping", label: "enclave").isEmpty)
     }
+
+    /// Egress end to end: a workload's CONNECT to an allowed destination reaches it through the enclave's proxy,
+    /// the bridge and the host; a CONNECT elsewhere is refused by the enclave with 403 and logged on both sides.
+    @Test func egressAllowedWorksAndUnlistedIsRefused() async throws {
+        let echo = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { c in c.eventLoop.makeCompletedFuture { try c.pipeline.syncOperations.addHandler(EchoBack()) } }
+            .bind(host: "127.0.0.1", port: 0).wait()
+        defer { try? echo.close().wait() }
+        let echoPort = echo.localAddress!.port!
+        let host = try HostProcess.start(egressAllow: ["127.0.0.1:\(echoPort)"])
+        try await host.waitHealthy()
+
+        let allowed = try RawTCP.exchange(port: host.ports.proxy, send: Array("CONNECT 127.0.0.1:\(echoPort) HTTP/1.1\r\n\r\nping over egress".utf8), halfClose: true)
+        let text = String(decoding: allowed, as: UTF8.self)
+        #expect(text.hasPrefix("HTTP/1.1 200"))
+        #expect(text.hasSuffix("\r\n\r\nping over egress"))
+
+        let refused = try RawTCP.exchange(port: host.ports.proxy, send: Array("CONNECT 127.0.0.1:\(echoPort + 1) HTTP/1.1\r\n\r\n".utf8))
+        let refusal = String(decoding: refused, as: UTF8.self)
+        #expect(refusal.hasPrefix("HTTP/1.1 403"))
+        #expect(refusal.contains("egressRefused"))
+        try await Task.sleep(nanoseconds: 300_000_000)
+        #expect(!host.log(containing: "egress refused", label: "enclave").isEmpty)
+        #expect(!host.log(containing: "egress connected", label: "host").isEmpty)
+        #expect(!host.log(containing: "egress connected", label: "enclave").isEmpty)
+    }
+}
+
+/// Echoes and closes when the peer half-closes.
+final class EchoBack: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { context.writeAndFlush(data, promise: nil) }
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let e = event as? ChannelEvent, e == .inputClosed { context.close(promise: nil) }
+    }
 }

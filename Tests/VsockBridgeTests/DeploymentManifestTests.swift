@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+
+@testable import VsockBridge
+
+@Suite struct DeploymentManifestTests {
+    static func parse(_ json: String) throws(DeploymentManifest.Error) -> DeploymentManifest {
+        try DeploymentManifest.parse(Array(json.utf8))
+    }
+
+    @Test func emptyObjectGivesTheDocumentedDefaults() throws {
+        let m = try Self.parse("{}")
+        #expect(m.bridge.port == 7050)
+        #expect(m.bridge.heartbeatMs == 1000)
+        #expect(m.bridge.missedHeartbeats == 3)
+        #expect(m.bridge.ingressPool == 32)
+        #expect(m.enclave.cid == 16)
+        #expect(m.enclave.debugMode == false)
+        #expect(m.host.adminHost == "127.0.0.1" && m.host.adminPort == 9090)
+        #expect(m.ingress.isEmpty && m.egress.allow.isEmpty && m.egress.proxyPort == nil)
+    }
+
+    @Test func theShippedManifestsParse() throws {
+        for name in ["emulation.json", "example.json"] {
+            let path = #filePath.components(separatedBy: "/Tests/")[0] + "/Manifests/" + name
+            let bytes = try #require(FileManager.default.contents(atPath: path), "\(path)")
+            _ = try DeploymentManifest.parse(Array(bytes))
+        }
+    }
+
+    @Test func aFullManifestParses() throws {
+        let m = try Self.parse("""
+            {"name": "prod", "attestation": {"pcrs": {}},
+             "enclave": {"eif": "/x.eif", "cpuCount": 4, "memoryMiB": 2048, "cid": 20, "debugMode": true},
+             "bridge": {"port": 9000, "heartbeatMs": 500, "missedHeartbeats": 5, "ingressPool": 64, "maxFrameBytes": 65536},
+             "ingress": [{"listen": "0.0.0.0:443", "enclavePort": 8443}, {"listen": "[::1]:80", "enclavePort": 80, "workload": "echo-hash"}],
+             "egress": {"proxyPort": 3128, "allow": ["KMS.us-east-1.amazonaws.com.:443", "[2001:db8::1]:8443"]},
+             "host": {"admin": "127.0.0.1:9191", "ingressHoldMs": 100, "bootTimeoutMs": 1000, "restartMinMs": 50, "restartMaxMs": 500, "drainMs": 0}}
+            """)
+        #expect(m.name == "prod")
+        #expect(m.enclave.cpuCount == 4 && m.enclave.memoryMiB == 2048 && m.enclave.cid == 20 && m.enclave.debugMode)
+        #expect(m.bridge.port == 9000 && m.bridge.maxFrameBytes == 65536)
+        #expect(m.ingress.count == 2)
+        #expect(m.ingress[1].listenHost == "::1" && m.ingress[1].workload == "echo-hash")
+        #expect(m.egress.allow.permits(host: "kms.us-east-1.amazonaws.com", port: 443))
+        #expect(m.egress.allow.permits(host: "2001:db8::1", port: 8443))
+        #expect(!m.egress.allow.permits(host: "kms.us-east-1.amazonaws.com", port: 80))
+        #expect(m.host.adminPort == 9191 && m.host.drainMs == 0)
+    }
+
+    @Test(arguments: [
+        (#"{"colour": 1}"#, "colour"),
+        (#"{"enclave": {"cpus": 2}}"#, "enclave.cpus"),
+        (#"{"bridge": {"port": 0}}"#, "bridge.port"),
+        (#"{"bridge": {"port": "7050"}}"#, "bridge.port"),
+        (#"{"bridge": {"heartbeatMs": 1.5}}"#, "bridge.heartbeatMs"),
+        (#"{"bridge": {"maxFrameBytes": 999999999}}"#, "bridge.maxFrameBytes"),
+        (#"{"enclave": {"cid": 3}}"#, "enclave.cid"),
+        (#"{"enclave": {"debugMode": "yes"}}"#, "enclave.debugMode"),
+        (#"{"ingress": {"listen": "x"}}"#, "ingress"),
+        (#"{"ingress": [{"listen": "127.0.0.1", "enclavePort": 1}]}"#, "ingress[0].listen"),
+        (#"{"ingress": [{"listen": "127.0.0.1:80"}]}"#, "ingress[0]"),
+        (#"{"ingress": [{"listen": "127.0.0.1:80", "enclavePort": 1, "tls": true}]}"#, "ingress[0].tls"),
+        (#"{"ingress": [{"listen": "127.0.0.1:80", "enclavePort": 1}, {"listen": "0.0.0.0:80", "enclavePort": 2}]}"#, "ingress[1].listen"),
+        (#"{"egress": {"proxyPort": 3128, "allow": ["no-port"]}}"#, "egress.allow[0]"),
+        (#"{"egress": {"proxyPort": 3128, "allow": [443]}}"#, "egress.allow[0]"),
+        (#"{"egress": {"allow": ["a.example:443"]}}"#, "egress"),
+        (#"{"host": {"restartMinMs": 5000, "restartMaxMs": 100}}"#, "host"),
+        (#"{"host": {"admin": "127.0.0.1:9090"}, "ingress": [{"listen": "127.0.0.1:9090", "enclavePort": 1}]}"#, "ingress"),
+        (#"[]"#, ""),
+        (#"{"enclave": []}"#, "enclave"),
+        ("{", ""),
+        ("", ""),
+    ] as [(String, String)])
+    func badManifestsAreRefusedNamingTheKey(json: String, path: String) {
+        #expect(throws: DeploymentManifest.Error.self) { try Self.parse(json) }
+        do {
+            _ = try Self.parse(json)
+        } catch {
+            #expect(error.path == path, "\(error)")
+        }
+    }
+
+    @Test func anOversizedFileIsRefusedBeforeParsing() {
+        let big = "{\"name\": \"" + String(repeating: "a", count: DeploymentManifest.maxFileSize) + "\"}"
+        #expect(throws: DeploymentManifest.Error.self) { try Self.parse(big) }
+    }
+}
+
+@Suite struct EgressAllowlistTests {
+    @Test func namesCompareWithoutCaseOrTrailingDot() throws {
+        let list = try EgressAllowlist(["Api.Example.com:443", "10.0.0.1:5432", "[fd00::1]:22"])
+        #expect(list.permits(host: "api.example.com", port: 443))
+        #expect(list.permits(host: "API.EXAMPLE.COM.", port: 443))
+        #expect(!list.permits(host: "api.example.com", port: 444))
+        #expect(!list.permits(host: "evil.api.example.com", port: 443))
+        #expect(!list.permits(host: "example.com", port: 443))
+        #expect(list.permits(host: "10.0.0.1", port: 5432))
+        #expect(list.permits(host: "fd00::1", port: 22))
+        #expect(!list.permits(host: "10.0.0.2", port: 5432))
+    }
+
+    @Test(arguments: ["", "host", "host:", ":443", "host:0", "host:65536", "ho st:1", "*.example.com:443", "[::1:443", "a:b:c"])
+    func malformedEntriesAreRefused(entry: String) {
+        #expect(throws: EgressAllowlist.Error.self) { try EgressAllowlist([entry]) }
+    }
+}
+
+@Suite struct ConnectRequestTests {
+    @Test func aConnectHeadGivesItsDestination() throws {
+        let r = ConnectRequestReader.parse("CONNECT kms.example.com:443 HTTP/1.1\r\nHost: kms.example.com:443\r\nProxy-Connection: keep-alive")
+        let (host, port) = try r.get()
+        #expect(host == "kms.example.com" && port == 443)
+        #expect(try ConnectRequestReader.parse("CONNECT [::1]:8443 HTTP/1.0").get() == ("::1", 8443))
+    }
+
+    @Test(arguments: [
+        ("GET http://x/ HTTP/1.1", "405"),
+        ("CONNECT x:443 HTTP/2", "400"),
+        ("CONNECT x HTTP/1.1", "400"),
+        ("CONNECT x:0 HTTP/1.1", "400"),
+        ("CONNECT  x:443 HTTP/1.1", "400"),
+        ("", "400"),
+        ("CONNECT x:443", "400"),
+    ])
+    func malformedHeadsGetAnHTTPError(head: String, status: String) {
+        guard case .failure(let e) = ConnectRequestReader.parse(head) else {
+            Issue.record("accepted \(head)")
+            return
+        }
+        #expect(e.status.hasPrefix(status))
+    }
+}
