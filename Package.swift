@@ -50,6 +50,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "DNSStub",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+        ),
         // What runs inside the enclave. It must never depend on HostRuntime, Hummingbird or GRDB: the enclave
         // binary is what the PCRs measure.
         .target(
@@ -65,7 +69,7 @@ let package = Package(
         .target(
             name: "HostRuntime",
             dependencies: [
-                "VsockBridge", "EnclaveWire", "NitroAttestation", "SecureModule",
+                "VsockBridge", "EnclaveWire", "NitroAttestation", "SecureModule", "DNSStub",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -115,6 +119,10 @@ let package = Package(
         .testTarget(
             name: "VsockBridgeTests",
             dependencies: ["VsockBridge", "EnclaveWire", "CBOR", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "DNSStubTests",
+            dependencies: ["DNSStub", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(
             name: "RuntimeTests",

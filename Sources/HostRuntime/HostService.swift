@@ -14,7 +14,7 @@ public struct HostService: Sendable {
         public var manifest: DeploymentManifest
         public var bridge: BridgeAddress
         public var launcher: any EnclaveLauncher
-        public var egressResolver: any EgressResolver = SystemResolver()
+        public var egressResolver: any EgressResolver = TTLResolver()
 
         public init(manifest: DeploymentManifest, bridge: BridgeAddress, launcher: any EnclaveLauncher) {
             self.manifest = manifest
