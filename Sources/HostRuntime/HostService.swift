@@ -59,7 +59,9 @@ public struct HostService: Sendable {
 
         let bridgeService = LifecycleService(
             start: {
-                try await bridge.start()
+                do { try await bridge.start() } catch {
+                    throw HostStartError("cannot listen on the bridge address \(configuration.bridge): \(error)")
+                }
                 logger.info("bridge listening", metadata: ["address": "\(configuration.bridge)"])
             },
             stop: { await bridge.stop() })
@@ -67,7 +69,9 @@ public struct HostService: Sendable {
         let ingressService = LifecycleService(
             start: {
                 for l in listeners {
-                    try await l.start()
+                    do { try await l.start() } catch {
+                        throw HostStartError("cannot listen on the ingress address \(l.host):\(l.port): \(error)")
+                    }
                     logger.info("ingress listening", metadata: ["listen": "\(l.host):\(l.port)", "enclave_port": "\(l.enclavePort)"])
                 }
             },
@@ -93,6 +97,12 @@ public struct HostService: Sendable {
         try await serviceGroup.run()
         logger.info("host stopped")
     }
+}
+
+/// Why the host could not start, in a sentence.
+public struct HostStartError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// A service made of a start and a stop: it starts, waits for graceful shutdown, and stops.

@@ -16,6 +16,8 @@ public struct DeploymentManifest: Sendable, Hashable {
         public var cid: UInt32 = 16
         /// Debug mode: console readable, PCRs all zero. Never for production.
         public var debugMode: Bool = false
+
+        public init() {}
     }
 
     /// The host's bridge listener and the heartbeat contract.
@@ -27,6 +29,8 @@ public struct DeploymentManifest: Sendable, Hashable {
         /// Idle ingress tunnels the enclave keeps dialed.
         public var ingressPool: Int = 32
         public var maxFrameBytes: Int = WireFrameLimit.default
+
+        public init() {}
     }
 
     /// One public listener on the host, paired with a port inside the enclave.
@@ -45,6 +49,8 @@ public struct DeploymentManifest: Sendable, Hashable {
         /// The enclave-local port of the HTTP CONNECT proxy workloads use; nil: no egress.
         public var proxyPort: Int? = nil
         public var allow = EgressAllowlist()
+
+        public init() {}
     }
 
     /// The host's own settings.
@@ -60,6 +66,8 @@ public struct DeploymentManifest: Sendable, Hashable {
         public var restartMaxMs = 10_000
         /// How long SIGTERM waits for open ingress connections before closing them.
         public var drainMs = 5000
+
+        public init() {}
     }
 
     public var name: String = "unnamed"

@@ -75,7 +75,22 @@ struct CloisterHost: AsyncParsableCommand {
         }
         let configuration = HostService.Configuration(
             manifest: parsed, bridge: mode.bridgeAddressForHost(port: parsed.bridge.port), launcher: launcher)
-        try await HostService(configuration: configuration, logger: logger).run()
+        do {
+            try await HostService(configuration: configuration, logger: logger).run()
+        } catch {
+            logger.critical("cloister-host stopped: \(error)")
+            FileHandle.standardError.write(Data("cloister-host: \(Self.describe(error))\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    /// The innermost useful sentence of an error the service group wraps.
+    static func describe(_ error: Error) -> String {
+        let text = "\(error)"
+        if let range = text.range(of: "cannot listen on") {
+            return String(text[range.lowerBound...]).replacingOccurrences(of: "\n", with: " ")
+        }
+        return text
     }
 
     static func besideMe(_ name: String) -> String {

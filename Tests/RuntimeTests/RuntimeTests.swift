@@ -136,11 +136,11 @@ import Testing
     /// Egress end to end: a workload's CONNECT to an allowed destination reaches it through the enclave's proxy,
     /// the bridge and the host; a CONNECT elsewhere is refused by the enclave with 403 and logged on both sides.
     @Test func egressAllowedWorksAndUnlistedIsRefused() async throws {
-        let echo = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let echo = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { c in c.eventLoop.makeCompletedFuture { try c.pipeline.syncOperations.addHandler(EchoBack()) } }
-            .bind(host: "127.0.0.1", port: 0).wait()
-        defer { try? echo.close().wait() }
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { echo.close(promise: nil) }
         let echoPort = echo.localAddress!.port!
         let host = try HostProcess.start(egressAllow: ["127.0.0.1:\(echoPort)"])
         try await host.waitHealthy()
