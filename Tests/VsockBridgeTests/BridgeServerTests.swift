@@ -167,4 +167,30 @@ import Testing
         #expect(Array(buffer.readableBytesView) == payload)
         try await echo.channel.close()
     }
+
+    /// The bridge listener binds on AF_VSOCK (CID any), as on a parent instance; a full hello over vsock needs
+    /// the vsock_loopback kernel module.
+    @Test func bridgeListensOnVsock() async throws {
+        guard VsockListenerTests.hasVsock else {
+            print("SKIP: /dev/vsock is absent; the bridge-on-vsock test did not run")
+            return
+        }
+        let port = UInt32.random(in: 20_000...60_000)
+        let events = Events()
+        let server = BridgeServer(
+            configuration: .init(address: .vsock(cid: UInt32.max, port: port), egress: .init(allowlist: EgressAllowlist(), resolver: SystemResolver())),
+            group: MultiThreadedEventLoopGroup.singleton, pool: IngressPool(), logger: Logger(label: "test"),
+            onControl: { e in events.control.withLock { $0.append(e) } }, onLog: { _ in })
+        try await server.start()
+        defer { Task { await server.stop() } }
+        guard VsockListenerTests.hasVsockLoopback else {
+            print("SKIP: the vsock_loopback kernel module is not loaded; the hello over vsock did not run (the listener bound)")
+            return
+        }
+        let client = try await BridgeAddress.vsock(cid: 1, port: port).connect(ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)).get()
+        try await client.writeAndFlush(ByteBuffer(bytes: Self.frame(.hello(version: 1, channel: .control, attestation: [7])))).get()
+        for _ in 0..<100 where events.control.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(events.control.withLock { $0.first } == .hello(session: 1, attestation: [7]))
+        try await client.close()
+    }
 }
