@@ -68,9 +68,10 @@ import Testing
                 try await resolver([server], timeout: .milliseconds(200), attempts: 2).resolve("service.test")
             }
             let elapsed = ContinuousClock.now - start
-            // Two attempts of 200 ms each, the A and AAAA queries side by side.
+            // Two attempts of 200 ms each, the A and AAAA queries side by side. The upper bound only says that
+            // it ends: this machine is shared, so it is generous.
             #expect(elapsed >= .milliseconds(380))
-            #expect(elapsed < .milliseconds(1_400))
+            #expect(elapsed < .seconds(10))
             #expect(server.counter.total == 4)
         }
     }
