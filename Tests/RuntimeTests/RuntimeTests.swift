@@ -93,6 +93,20 @@ import Testing
         #expect((json["enclave"] as? [String: Any])?["restarts"] as? Int == 1)
     }
 
+    /// A silent enclave (stopped with SIGSTOP: alive, but no heartbeats) is noticed after the missed heartbeats,
+    /// killed and replaced.
+    @Test func silentEnclaveIsReplaced() async throws {
+        let host = try HostProcess.start(heartbeatMs: 200)
+        try await host.waitHealthy()
+        let pid = try #require(try host.enclavePID())
+        kill(pid, SIGSTOP)
+        defer { kill(pid, SIGKILL) }
+        try await host.waitHealthy(within: 10, notPID: pid)
+        #expect(!host.log(containing: "heartbeats missed").isEmpty)
+        let answer = try await StreamClient.send(port: host.ports.ingress, command: "echo", payload: Array("after silence".utf8))
+        #expect(answer == Array("after silence".utf8))
+    }
+
     /// With no enclave able to start, health is degraded (503, with the reason) and a client is closed after the
     /// hold time instead of hanging.
     @Test func deadEnclaveMeansDegradedHealthAndRefusedIngress() async throws {
