@@ -81,7 +81,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "cloister-host",
-            dependencies: ["HostRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["HostRuntime", "NitroAttestation", "SecureModule", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "cloister-enclave",

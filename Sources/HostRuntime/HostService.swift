@@ -1,6 +1,7 @@
 import EnclaveWire
 import Logging
 import NIOCore
+import NitroAttestation
 import NIOPosix
 import ServiceLifecycle
 import VsockBridge
@@ -15,6 +16,9 @@ public struct HostService: Sendable {
         public var bridge: BridgeAddress
         public var launcher: any EnclaveLauncher
         public var egressResolver: any EgressResolver = TTLResolver()
+        /// The roots the enclave's boot attestation is checked against, for the log (AWS's on Nitro, the emulated
+        /// root in emulation). The host trusts nothing it checks: clients verify for themselves.
+        public var attestationRoots: TrustedRoots = .aws
 
         public init(manifest: DeploymentManifest, bridge: BridgeAddress, launcher: any EnclaveLauncher) {
             self.manifest = manifest
@@ -47,7 +51,10 @@ public struct HostService: Sendable {
         let sink = self.sink
         let bridge = BridgeServer(
             configuration: bridgeConfiguration, group: group, pool: pool, logger: logger,
-            onControl: { supervisor.receive($0) },
+            onControl: { [roots = configuration.attestationRoots] event in
+                if case .hello(_, let document?) = event { Self.logAttestation(document, roots: roots, logger: logger) }
+                supervisor.receive(event)
+            },
             onLog: { sink.write(JSONLine.make(enclave: $0)) })
         let listeners = m.ingress.map {
             IngressListener(
@@ -96,6 +103,21 @@ public struct HostService: Sendable {
                 logger: logger))
         try await serviceGroup.run()
         logger.info("host stopped")
+    }
+}
+
+extension HostService {
+    /// Logs what the enclave's boot attestation says (module, PCR0) and whether it verified.
+    static func logAttestation(_ document: [UInt8], roots: TrustedRoots, logger: Logger) {
+        do {
+            let verified = try AttestationVerifier(roots: roots, cache: nil).verify(document)
+            let d = verified.document
+            logger.info(
+                "enclave boot attestation verified",
+                metadata: ["module_id": "\(d.moduleID)", "pcr0": "\(Hex.encode(d.pcrs[0] ?? []))", "bytes": "\(document.count)"])
+        } catch {
+            logger.warning("enclave boot attestation did not verify", metadata: ["code": "\(error.code.rawValue)", "error": "\(error)"])
+        }
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HostRuntime
 import Logging
+import NitroAttestation
 import SecureModule
 import VsockBridge
 
@@ -53,6 +54,7 @@ struct CloisterHost: AsyncParsableCommand {
 
         let mode = transport.resolved(nitroDevice: Transport.hostDevice)
         let launcher: any EnclaveLauncher
+        var roots = TrustedRoots.aws
         switch mode {
         case .vsock:
             launcher = NitroCLILauncher(nitroCLI: nitroCli, enclave: parsed.enclave)
@@ -61,6 +63,7 @@ struct CloisterHost: AsyncParsableCommand {
             let binary = enclaveBinary ?? parsed.enclave.binary ?? Self.besideMe("cloister-enclave")
             do {
                 let (root, created) = try EmulatedRoot.loadOrCreate(directory: emulatorDir)
+                roots = TrustedRoots(certificates: [root.certificate])
                 logger.notice(
                     "mode: EMULATION (TCP loopback, child process, software secure module); nothing is protected from this machine's owner",
                     metadata: ["enclave": "\(binary)", "emulated_root": "\(EmulatedRoot.certificatePath(emulatorDir))", "root_created": "\(created)",
@@ -73,8 +76,9 @@ struct CloisterHost: AsyncParsableCommand {
                 executable: binary,
                 arguments: ["--manifest", manifest, "--transport", "tcp", "--bridge", bridge, "--emulator-dir", emulatorDir, "--log-level", level.rawValue])
         }
-        let configuration = HostService.Configuration(
+        var configuration = HostService.Configuration(
             manifest: parsed, bridge: mode.bridgeAddressForHost(port: parsed.bridge.port), launcher: launcher)
+        configuration.attestationRoots = roots
         do {
             try await HostService(configuration: configuration, logger: logger).run()
         } catch {

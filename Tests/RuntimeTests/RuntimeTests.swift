@@ -17,6 +17,8 @@ import Testing
         // The enclave's logs reach the host with the enclave label.
         #expect(!host.log(containing: "enclave up", label: "enclave").isEmpty)
         #expect(!host.log(containing: "boot attestation taken", label: "enclave").isEmpty)
+        // The host checked that boot attestation against the emulated root.
+        #expect(host.log(containing: "enclave boot attestation verified", label: "host").first?["module_id"] as? String != nil)
     }
 
     /// At least 1 GiB, generated on the fly, arrives with the SHA-256 the sender computed.
