@@ -37,6 +37,7 @@ public func attestationFuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) 
 
 private func fuzzOne(_ input: [UInt8]) {
     checkNSMRoundTrip(input)
+    checkWireRoundTrip(input)
 
     // File decoding (raw CBOR, hex, base64).
     var document = input
@@ -293,6 +294,17 @@ private func die(_ message: String, _ input: [UInt8]) -> Never {
 private func hex(_ bytes: some Sequence<UInt8>) -> String { Hex.encode(bytes) }
 
 /// Invariant 7: the NSM codec (what the enclave reads back from /dev/nsm, and what the emulator reads).
+/// A bridge message that parses must re-encode to a frame payload that parses to the same message, and must
+/// respect the bounds the wire promises.
+private func checkWireRoundTrip(_ input: [UInt8]) {
+    guard let message = try? WireMessage(payload: input, maxFrameSize: 1 << 16) else { return }
+    let again = try? WireMessage(payload: CBOREncoder.encode(message.cbor), maxFrameSize: 1 << 17)
+    check(again == message, "WireMessage does not survive re-encoding", input)
+    if case .log(let record) = message {
+        check(record.metadata.count <= LogRecord.maxMetadataEntries, "a log record over the metadata bound parsed", input)
+    }
+}
+
 private func checkNSMRoundTrip(_ input: [UInt8]) {
     if let request = try? NSMRequest(input) {
         check((try? NSMRequest(request.encoded)) == request, "NSMRequest does not survive re-encoding", input)

@@ -1,13 +1,7 @@
 import CBOR
 import NIOCore
 
-/// Framing on a bridge connection: a 4-byte big-endian length, then that many bytes of one CBOR message.
-public enum WireFrame {
-    /// Largest frame payload accepted by default (1 MiB): tunnel data travels in chunks well below it.
-    public static let defaultMaxFrameSize = 1 << 20
-    /// Bytes in the length prefix.
-    public static let headerSize = 4
-
+extension WireFrame {
     /// Takes one whole frame off the front of `buffer` and decodes it; nil (consuming nothing) until a whole frame
     /// is there. An oversized length is refused as soon as its four bytes arrive, before the payload is buffered.
     public static func next(from buffer: inout ByteBuffer, maxFrameSize: Int) throws(WireError) -> WireMessage? {

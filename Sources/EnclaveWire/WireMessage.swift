@@ -1,5 +1,13 @@
 import CBOR
 
+/// Framing on a bridge connection: a 4-byte big-endian length, then that many bytes of one CBOR message.
+public enum WireFrame {
+    /// Largest frame payload accepted by default (1 MiB): tunnel data travels in chunks well below it.
+    public static let defaultMaxFrameSize = 1 << 20
+    /// Bytes in the length prefix.
+    public static let headerSize = 4
+}
+
 /// The kinds of connection an enclave opens to its host's bridge port (the enclave always dials).
 public enum ChannelKind: String, Sendable, Hashable, CaseIterable {
     /// Hello with the boot attestation, heartbeats, status, clock sync.
