@@ -105,6 +105,15 @@ let package = Package(
             dependencies: ["NitroAttestation"],
             path: "Benchmarks/AttestationBenchmark"
         ),
+        .executableTarget(
+            name: "BridgeBenchmark",
+            dependencies: [
+                "EnclaveRuntime",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/BridgeBenchmark"
+        ),
         .testTarget(name: "CBORTests", dependencies: ["CBOR"]),
         .testTarget(name: "NitroAttestationTests", dependencies: ["NitroAttestation", "CBOR", "COpenSSL"]),
         .testTarget(
