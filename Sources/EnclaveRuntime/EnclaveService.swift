@@ -94,7 +94,7 @@ public final class EnclaveService: Service, Sendable {
         let c = configuration
         return try c.secureModule.open(
             image: { () throws(NSMError) -> EnclaveImage in
-                guard let executable = readWholeFile(c.executablePath) else {
+                guard let executable = readFileBytes(c.executablePath) else {
                     throw NSMError(.invalidArgument, "cannot read \(c.executablePath) to measure it")
                 }
                 return EnclaveImage(executable: executable, manifest: c.manifestBytes, debug: c.manifest.enclave.debugMode)
@@ -162,13 +162,14 @@ public final class EnclaveService: Service, Sendable {
     }
 }
 
-/// The bytes of a file, or nil.
-func readWholeFile(_ path: String) -> [UInt8]? {
+/// The bytes of a file, or nil when it cannot be read. Reading stops past `limit` bytes, so that a wrong path (a
+/// device, a disk image) fails fast: a result longer than `limit` means "too large".
+public func readFileBytes(_ path: String, limit: Int = Int.max) -> [UInt8]? {
     guard let f = fopen(path, "rb") else { return nil }
     defer { fclose(f) }
     var out: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
+    while out.count <= limit {
         let n = fread(&chunk, 1, chunk.count, f)
         if n > 0 { out.append(contentsOf: chunk[0..<n]) }
         if n < chunk.count { break }

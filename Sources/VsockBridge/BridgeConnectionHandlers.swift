@@ -38,11 +38,7 @@ final class ControlConnectionHandler: ChannelInboundHandler, Sendable {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, event == .inputClosed {
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
+        closeOnHalfClose(context: context, event: event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -84,11 +80,7 @@ final class LogConnectionHandler: ChannelInboundHandler, Sendable {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, event == .inputClosed {
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
+        closeOnHalfClose(context: context, event: event)
     }
 }
 
@@ -110,11 +102,7 @@ final class IdleTunnelGuard: ChannelInboundHandler, RemovableChannelHandler, Sen
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, event == .inputClosed {
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
+        closeOnHalfClose(context: context, event: event)
     }
 }
 
@@ -131,5 +119,15 @@ public enum WallClock {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+}
+
+/// Bridge connections allow half-closure (tunnels need it); on a framed connection a half-close is the end, so it
+/// closes the connection. Any other event goes on.
+func closeOnHalfClose(context: ChannelHandlerContext, event: Any) {
+    if let event = event as? ChannelEvent, event == .inputClosed {
+        context.close(promise: nil)
+    } else {
+        context.fireUserInboundEventTriggered(event)
     }
 }

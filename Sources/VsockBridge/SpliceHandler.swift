@@ -14,19 +14,13 @@ public final class SpliceHandler: ChannelDuplexHandler {
     private var pendingRead = false
     private var inputClosed = false
     private var batch: [ByteBuffer] = []
-    private let onClose: (@Sendable () -> Void)?
-
-    private init(onClose: (@Sendable () -> Void)?) {
-        self.onClose = onClose
-    }
+    private init() {}
 
     /// Adds a splice handler to `channel`, which must be called on its event loop. Until the handler is linked to
     /// a partner it reads nothing more and keeps what already arrived; `prefix` (bytes read before the handler was
-    /// there) goes first. `onClose` runs once, when this channel goes inactive.
-    public static func attach(
-        to channel: Channel, prefix: ByteBuffer? = nil, onClose: (@Sendable () -> Void)? = nil
-    ) throws -> NIOLoopBound<SpliceHandler> {
-        let h = SpliceHandler(onClose: onClose)
+    /// there) goes first.
+    public static func attach(to channel: Channel, prefix: ByteBuffer? = nil) throws -> NIOLoopBound<SpliceHandler> {
+        let h = SpliceHandler()
         if let prefix, prefix.readableBytes > 0 { h.batch.append(prefix) }
         try channel.pipeline.syncOperations.addHandler(h)
         return NIOLoopBound(h, eventLoop: channel.eventLoop)
@@ -36,20 +30,6 @@ public final class SpliceHandler: ChannelDuplexHandler {
     public static func link(_ a: NIOLoopBound<SpliceHandler>, on aChannel: Channel, _ b: NIOLoopBound<SpliceHandler>, on bChannel: Channel) {
         a.eventLoop.execute { a.value.pair(with: b, channel: bChannel) }
         b.eventLoop.execute { b.value.pair(with: a, channel: aChannel) }
-    }
-
-    /// Attaches a handler to each channel (at once on a channel whose loop is the current one) and links them.
-    public static func join(
-        _ a: Channel, _ b: Channel, aPrefix: ByteBuffer? = nil, bPrefix: ByteBuffer? = nil,
-        onClose: (@Sendable () -> Void)? = nil
-    ) -> EventLoopFuture<Void> {
-        func attachOnLoop(_ c: Channel, _ prefix: ByteBuffer?) -> EventLoopFuture<NIOLoopBound<SpliceHandler>> {
-            if c.eventLoop.inEventLoop {
-                return c.eventLoop.makeCompletedFuture { try attach(to: c, prefix: prefix, onClose: onClose) }
-            }
-            return c.eventLoop.submit { try attach(to: c, prefix: prefix, onClose: onClose) }
-        }
-        return attachOnLoop(a, aPrefix).and(attachOnLoop(b, bPrefix)).map { (l, r) in link(l, on: a, r, on: b) }
     }
 
     private func pair(with partner: NIOLoopBound<SpliceHandler>, channel: Channel) {
@@ -90,7 +70,6 @@ public final class SpliceHandler: ChannelDuplexHandler {
     public func channelInactive(context: ChannelHandlerContext) {
         flushBatchToPartner()
         closePartner()
-        onClose?()
         context.fireChannelInactive()
     }
 

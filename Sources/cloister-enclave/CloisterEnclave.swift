@@ -44,7 +44,7 @@ struct CloisterEnclave: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
 
     func run() async throws {
-        guard let bytes = readFile(manifest) else {
+        guard let bytes = readFileBytes(manifest, limit: DeploymentManifest.maxFileSize) else {
             throw ValidationError("cannot read the manifest \(manifest)")
         }
         let parsed: DeploymentManifest
@@ -84,16 +84,3 @@ struct CloisterEnclave: AsyncParsableCommand {
 extension Transport: ExpressibleByArgument {}
 extension SecureModuleSelection: ExpressibleByArgument {}
 extension Logger.Level: @retroactive ExpressibleByArgument {}
-
-func readFile(_ path: String) -> [UInt8]? {
-    guard let f = fopen(path, "rb") else { return nil }
-    defer { fclose(f) }
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while out.count <= DeploymentManifest.maxFileSize {
-        let n = fread(&chunk, 1, chunk.count, f)
-        if n > 0 { out.append(contentsOf: chunk[0..<n]) }
-        if n < chunk.count { break }
-    }
-    return out
-}

@@ -43,7 +43,10 @@ struct CloisterHost: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
 
     func run() async throws {
-        guard let data = FileManager.default.contents(atPath: manifest) else {
+        // Read at most one byte past the limit: the parser refuses what is too large without reading it all.
+        guard let handle = FileHandle(forReadingAtPath: manifest),
+            let data = try? handle.read(upToCount: DeploymentManifest.maxFileSize + 1)
+        else {
             throw ValidationError("cannot read the manifest \(manifest)")
         }
         let parsed: DeploymentManifest
