@@ -25,6 +25,10 @@ public final class EnclaveService: Service, Sendable {
         public var emulatorDirectory: String = EmulatedRoot.defaultDirectory
         /// This executable, which the software module measures into PCR0 and PCR1.
         public var executablePath: String = "/proc/self/exe"
+        /// Emulation: the host process this enclave is a child of. When it is gone (even killed with SIGKILL, which
+        /// gives it no chance to stop its child), the enclave stops too, so that a restarted host never finds an
+        /// orphan from its previous life serving beside the enclave it starts.
+        public var parentProcess: Int32?
 
         public init(manifest: DeploymentManifest, manifestBytes: [UInt8], bridge: BridgeAddress) {
             self.manifest = manifest
@@ -81,7 +85,19 @@ public final class EnclaveService: Service, Sendable {
         tunnels.start()
         logger.info("enclave up", metadata: ["bridge": "\(c.bridge)", "pool": "\(m.bridge.ingressPool)", "routes": "\(routes.count)"])
 
-        try? await gracefulShutdown()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await gracefulShutdown() }
+            if let parent = c.parentProcess {
+                group.addTask { [logger] in
+                    while !Task.isCancelled, getppid() == parent {
+                        try? await Task.sleep(nanoseconds: 200_000_000)
+                    }
+                    if !Task.isCancelled { logger.warning("the host process \(parent) is gone; stopping") }
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
 
         logger.info("enclave stopping")
         tunnels.stop()

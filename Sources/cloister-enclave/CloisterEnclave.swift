@@ -40,6 +40,9 @@ struct CloisterEnclave: AsyncParsableCommand {
     @Option(help: "The emulated root's directory, for the software secure module.")
     var emulatorDir: String = EmulatedRoot.defaultDirectory
 
+    @Option(help: "Emulation: stop when this process (the host that started us) is no longer the parent.")
+    var parentPid: Int32?
+
     @Option(help: "Log level shipped to the host: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -67,6 +70,7 @@ struct CloisterEnclave: AsyncParsableCommand {
         var configuration = EnclaveService.Configuration(manifest: parsed, manifestBytes: bytes, bridge: address)
         configuration.secureModule = secureModule
         configuration.emulatorDirectory = emulatorDir
+        configuration.parentProcess = parentPid
         let service = EnclaveService(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: logger, shipper: shipper)
         let group = ServiceGroup(
             configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

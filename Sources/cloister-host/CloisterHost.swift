@@ -77,7 +77,8 @@ struct CloisterHost: AsyncParsableCommand {
             let bridge = "tcp://\(BridgeConstants.emulatedBridgeHost):\(parsed.bridge.port)"
             launcher = ChildProcessLauncher(
                 executable: binary,
-                arguments: ["--manifest", manifest, "--transport", "tcp", "--bridge", bridge, "--emulator-dir", emulatorDir, "--log-level", level.rawValue])
+                arguments: ["--manifest", manifest, "--transport", "tcp", "--bridge", bridge, "--emulator-dir", emulatorDir, "--log-level", level.rawValue,
+                            "--parent-pid", String(getpid())])
         }
         var configuration = HostService.Configuration(
             manifest: parsed, bridge: mode.bridgeAddressForHost(port: parsed.bridge.port), launcher: launcher)

@@ -109,6 +109,21 @@ import Testing
         #expect(answer == Array("after silence".utf8))
     }
 
+    /// kill -9 of the host: its emulated enclave notices it is orphaned and stops, instead of serving on beside the
+    /// enclave the next host starts.
+    @Test func enclaveStopsWhenItsHostIsKilled() async throws {
+        let host = try HostProcess.start()
+        try await host.waitHealthy()
+        let pid = try #require(try host.enclavePID())
+        _ = try await host.stop(SIGKILL)
+        var alive = true
+        for _ in 0..<100 where alive {
+            try await Task.sleep(nanoseconds: 50_000_000)
+            alive = kill(pid, 0) == 0 && !isZombie(pid)
+        }
+        #expect(!alive, "enclave \(pid) still runs 5 s after its host was killed")
+    }
+
     /// With no enclave able to start, health is degraded (503, with the reason) and a client is closed after the
     /// hold time instead of hanging.
     @Test func deadEnclaveMeansDegradedHealthAndRefusedIngress() async throws {
@@ -184,4 +199,10 @@ final class EchoBack: ChannelInboundHandler, Sendable {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let e = event as? ChannelEvent, e == .inputClosed { context.close(promise: nil) }
     }
+}
+
+/// Whether a process has exited but not been reaped (its parent is gone, so init reaps it soon).
+func isZombie(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+    return stat.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") ?? false
 }
