@@ -102,14 +102,33 @@ enum Command {
         p.standardOutput = out
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
+        // Both pipes are drained while the command runs: a command that writes more than a pipe holds must not
+        // block forever waiting for a reader.
+        final class Collected: @unchecked Sendable {
+            var stdout = Data()
+            var stderr = Data()
+        }
+        let collected = Collected()
+        let drained = DispatchGroup()
+        drained.enter()
+        drained.enter()
+        DispatchQueue.global().async {
+            collected.stdout = out.fileHandleForReading.readDataToEndOfFile()
+            drained.leave()
+        }
+        DispatchQueue.global().async {
+            collected.stderr = err.fileHandleForReading.readDataToEndOfFile()
+            drained.leave()
+        }
         return try await withCheckedThrowingContinuation { continuation in
             p.terminationHandler = { p in
-                let o = out.fileHandleForReading.readDataToEndOfFile()
-                let e = err.fileHandleForReading.readDataToEndOfFile()
-                continuation.resume(returning: Output(status: p.terminationStatus, stdout: Array(o), stderr: Array(e)))
+                drained.wait()
+                continuation.resume(returning: Output(status: p.terminationStatus, stdout: Array(collected.stdout), stderr: Array(collected.stderr)))
             }
             do { try p.run() } catch {
                 p.terminationHandler = nil
+                try? out.fileHandleForWriting.close()
+                try? err.fileHandleForWriting.close()
                 continuation.resume(throwing: LaunchError("cannot run \(program): \(error)"))
             }
         }

@@ -76,4 +76,12 @@ import VsockBridge
             #expect("\(error)".contains("E26"))
         }
     }
+
+    /// Output larger than a pipe holds is drained while the command runs, not after (which would never come).
+    @Test func largeOutputDoesNotDeadlock() async throws {
+        let out = try await Command.run("/bin/sh", ["-c", "head -c 300000 /dev/zero; echo to-stderr >&2; exit 3"])
+        #expect(out.status == 3)
+        #expect(out.stdout.count == 300_000)
+        #expect(out.stderrText == "to-stderr\n")
+    }
 }
