@@ -114,6 +114,12 @@ let package = Package(
             ],
             path: "Benchmarks/BridgeBenchmark"
         ),
+        // Sockets and servers the tests of several modules share.
+        .target(
+            name: "CloisterTestSupport",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            path: "Tests/Support"
+        ),
         .testTarget(name: "CBORTests", dependencies: ["CBOR"]),
         .testTarget(name: "NitroAttestationTests", dependencies: ["NitroAttestation", "CBOR", "COpenSSL"]),
         .testTarget(
@@ -127,7 +133,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VsockBridgeTests",
-            dependencies: ["VsockBridge", "EnclaveWire", "CBOR", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VsockBridge", "EnclaveWire", "CBOR", "CloisterTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "DNSStubTests",
@@ -135,7 +141,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RuntimeTests",
-            dependencies: ["VsockBridge", "EnclaveWire", "HostRuntime", "EnclaveRuntime", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: ["CloisterTestSupport", "VsockBridge", "EnclaveWire", "HostRuntime", "EnclaveRuntime", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(name: "SecureModuleTests", dependencies: ["SecureModule", "NitroAttestation", "CBOR"]),
     ]

@@ -190,6 +190,11 @@ final class ConnectRequestReader: ChannelInboundHandler, RemovableChannelHandler
         }
     }
 
+    // A workload that ends its side before a whole request head has nothing more to say.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        closeOnHalfClose(context: context, event: event)
+    }
+
     struct BadRequest: Error {
         let status: String
         let text: String

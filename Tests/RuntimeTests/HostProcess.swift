@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import CloisterTestSupport
 
 /// A real `cloister-host` process with its real `cloister-enclave` child, on free loopback ports, with its own
 /// emulated root and its JSON log captured to a file.
@@ -90,7 +91,7 @@ final class HostProcess: @unchecked Sendable {
 
     /// `GET path` on the admin port: status and body.
     func admin(_ path: String) throws -> (Int, String) {
-        let response = try RawTCP.exchange(port: ports.admin, send: Array("GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+        let response = try RawSocket.blockingExchange(port: ports.admin, send: Array("GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8), halfClose: false)
         let text = String(decoding: response, as: UTF8.self)
         let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
         let body = text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
@@ -151,47 +152,4 @@ final class HostProcess: @unchecked Sendable {
 struct HarnessError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
-}
-
-/// A port that was free a moment ago on 127.0.0.1.
-func freePort() throws -> Int {
-    let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
-    let port = channel.localAddress!.port!
-    try channel.close().wait()
-    return port
-}
-
-/// Blocking loopback TCP for small exchanges: connect, send, optionally half-close, read to the end.
-enum RawTCP {
-    static func exchange(port: Int, send: [UInt8], halfClose: Bool = false, timeoutSeconds: Int = 10) throws -> [UInt8] {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw HarnessError("socket failed") }
-        defer { close(fd) }
-        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard rc == 0 else { throw HarnessError("connect to \(port) failed: errno \(errno)") }
-        var offset = 0
-        while offset < send.count {
-            let n = send[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { break }
-            offset += n
-        }
-        if halfClose { shutdown(fd, Int32(SHUT_WR)) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = recv(fd, &chunk, chunk.count, 0)
-            if n <= 0 {
-                if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { throw HarnessError("read timed out after \(timeoutSeconds) s with \(out.count) bytes") }
-                break
-            }
-            out.append(contentsOf: chunk[0..<n])
-        }
-        return out
-    }
 }

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import Testing
+import CloisterTestSupport
 
 /// The host and the enclave as real processes, talking over real sockets.
 @Suite(.serialized) struct RuntimeTests {
@@ -141,7 +142,7 @@ import Testing
         #expect(degraded.0 == 503)
         #expect(degraded.1["status"] as? String == "degraded")
         let started = Date()
-        let answer = try RawTCP.exchange(port: host.ports.ingress, send: Array("echo\nx".utf8), timeoutSeconds: 5)
+        let answer = try await RawSocket.exchange(port: host.ports.ingress, send: Array("echo\nx".utf8), timeoutSeconds: 5)
         let waited = Date().timeIntervalSince(started)
         #expect(answer.isEmpty)
         #expect(waited >= 0.25 && waited < 4.5, "closed after \(waited) s")
@@ -167,37 +168,28 @@ import Testing
     /// Egress end to end: a workload's CONNECT to an allowed destination reaches it through the enclave's proxy,
     /// the bridge and the host; a CONNECT elsewhere is refused by the enclave with 403 and logged on both sides.
     @Test func egressAllowedWorksAndUnlistedIsRefused() async throws {
-        let echo = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-            .childChannelInitializer { c in c.eventLoop.makeCompletedFuture { try c.pipeline.syncOperations.addHandler(EchoBack()) } }
-            .bind(host: "127.0.0.1", port: 0).get()
-        defer { echo.close(promise: nil) }
-        let echoPort = echo.localAddress!.port!
+        let echo = try await EchoServer.start()
+        defer { echo.channel.close(promise: nil) }
+        let echoPort = echo.port
         let host = try HostProcess.start(egressAllow: ["127.0.0.1:\(echoPort)"])
         try await host.waitHealthy()
 
-        let allowed = try RawTCP.exchange(port: host.ports.proxy, send: Array("CONNECT 127.0.0.1:\(echoPort) HTTP/1.1\r\n\r\nping over egress".utf8), halfClose: true)
+        let allowed = try await RawSocket.exchange(port: host.ports.proxy, send: Array("CONNECT 127.0.0.1:\(echoPort) HTTP/1.1\r\n\r\nping over egress".utf8), halfClose: true)
         let text = String(decoding: allowed, as: UTF8.self)
         #expect(text.hasPrefix("HTTP/1.1 200"))
         #expect(text.hasSuffix("\r\n\r\nping over egress"))
 
-        let refused = try RawTCP.exchange(port: host.ports.proxy, send: Array("CONNECT 127.0.0.1:\(echoPort + 1) HTTP/1.1\r\n\r\n".utf8))
+        let refused = try await RawSocket.exchange(port: host.ports.proxy, send: Array("CONNECT 127.0.0.1:\(echoPort + 1) HTTP/1.1\r\n\r\n".utf8))
         let refusal = String(decoding: refused, as: UTF8.self)
         #expect(refusal.hasPrefix("HTTP/1.1 403"))
         #expect(refusal.contains("egressRefused"))
+        // A workload that gives up halfway through its request is closed, not left waiting.
+        let partial = try await RawSocket.exchange(port: host.ports.proxy, send: Array("CONNECT 127.0.0.1:1 HT".utf8))
+        #expect(partial.isEmpty)
         try await Task.sleep(nanoseconds: 300_000_000)
         #expect(!host.log(containing: "egress refused", label: "enclave").isEmpty)
         #expect(!host.log(containing: "egress connected", label: "host").isEmpty)
         #expect(!host.log(containing: "egress connected", label: "enclave").isEmpty)
-    }
-}
-
-/// Echoes and closes when the peer half-closes.
-final class EchoBack: ChannelInboundHandler, Sendable {
-    typealias InboundIn = ByteBuffer
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) { context.writeAndFlush(data, promise: nil) }
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let e = event as? ChannelEvent, e == .inputClosed { context.close(promise: nil) }
     }
 }
 

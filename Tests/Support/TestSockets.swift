@@ -6,14 +6,16 @@ import NIOPosix
 import Glibc
 #endif
 
-struct SocketError: Error, CustomStringConvertible {
-    let description: String
+/// Why a test socket failed.
+public struct SocketError: Error, CustomStringConvertible {
+    public let description: String
 }
 
-/// Blocking loopback TCP for tests: connect, send, optionally half-close, read until EOF (or `readUntil` bytes).
-enum RawSocket {
+/// Blocking loopback TCP for tests: connect, send, optionally half-close, read until EOF (or one whole frame when
+/// `readUntil` is given).
+public enum RawSocket {
     /// The same, on a thread of its own: a blocking read must not hold one of the few threads async code runs on.
-    static func exchange(port: Int, send: [UInt8], halfClose: Bool = true, readUntil: Int? = nil, timeoutSeconds: Int = 5) async throws -> [UInt8] {
+    public static func exchange(port: Int, send: [UInt8], halfClose: Bool = true, readUntil: Int? = nil, timeoutSeconds: Int = 5) async throws -> [UInt8] {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
                 continuation.resume(with: Result { try blockingExchange(port: port, send: send, halfClose: halfClose, readUntil: readUntil, timeoutSeconds: timeoutSeconds) })
@@ -22,7 +24,7 @@ enum RawSocket {
         }
     }
 
-    static func blockingExchange(port: Int, send: [UInt8], halfClose: Bool, readUntil: Int?, timeoutSeconds: Int) throws -> [UInt8] {
+    public static func blockingExchange(port: Int, send: [UInt8], halfClose: Bool = true, readUntil: Int? = nil, timeoutSeconds: Int = 5) throws -> [UInt8] {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw SocketError(description: "socket failed") }
         defer { close(fd) }
@@ -50,6 +52,9 @@ enum RawSocket {
                 if (try? WireFrameProbe.complete(&b)) == true { break }
             }
             let n = recv(fd, &chunk, chunk.count, 0)
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                throw SocketError(description: "read timed out after \(timeoutSeconds) s with \(out.count) bytes")
+            }
             if n <= 0 { break }
             out.append(contentsOf: chunk[0..<n])
         }
@@ -64,12 +69,12 @@ enum WireFrameProbe {
     }
 }
 
-/// A NIO echo server on a free loopback port.
-struct EchoServer {
-    let channel: Channel
-    let port: Int
+/// A NIO echo server on a free loopback port; it closes when the peer half-closes.
+public struct EchoServer: Sendable {
+    public let channel: Channel
+    public let port: Int
 
-    static func start() async throws -> EchoServer {
+    public static func start() async throws -> EchoServer {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { c in c.eventLoop.makeCompletedFuture { try c.pipeline.syncOperations.addHandler(Echo()) } }
@@ -85,4 +90,12 @@ struct EchoServer {
             if let e = event as? ChannelEvent, e == .inputClosed { context.close(promise: nil) }
         }
     }
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+public func freePort() throws -> Int {
+    let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
+    let port = channel.localAddress!.port!
+    try channel.close().wait()
+    return port
 }
