@@ -57,23 +57,24 @@ public final class IngressTunnels: Sendable {
 
     private func dial(attempt: Int) {
         guard !state.withLock({ $0.stopped }) else { return }
+        let tunnel = Tunnel()
         let bootstrap = ClientBootstrap(group: group)
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(5))
             .channelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture { try self.setUp(channel) }
+                channel.eventLoop.makeCompletedFuture { try self.setUp(channel, tunnel) }
             }
         bridge.connect(bootstrap).whenComplete { [self] result in
             switch result {
             case .success(let channel):
-                let tracked = state.withLock { s -> Bool in
-                    guard !s.stopped else { return false }
+                // On the channel's loop, before any of its close callbacks: from here on the close callback counts.
+                tunnel.connected = true
+                state.withLock { s in
                     s.channels[ObjectIdentifier(channel)] = channel
                     s.idle += 1
-                    return true
                 }
-                guard tracked else {
+                if state.withLock({ $0.stopped }) || !channel.isActive {
                     channel.close(promise: nil)
                     return
                 }
@@ -89,17 +90,19 @@ public final class IngressTunnels: Sendable {
         }
     }
 
-    private func setUp(_ channel: Channel) throws {
-        final class Opened {
-            var port: UInt32 = 0
-            var peer = ""
-            var paired = false
-        }
-        let opened = Opened()
+    /// What one tunnel connection has been through. Touched only on its channel's event loop.
+    private final class Tunnel: @unchecked Sendable {
+        var connected = false
+        var port: UInt32 = 0
+        var peer = ""
+        var paired = false
+    }
+
+    private func setUp(_ channel: Channel, _ opened: Tunnel) throws {
         let id = ObjectIdentifier(channel)
-        let bound = NIOLoopBound(opened, eventLoop: channel.eventLoop)
         channel.closeFuture.whenComplete { [self] _ in
-            let opened = bound.value
+            // A connection that never connected is the failure branch's to retry.
+            guard opened.connected else { return }
             let redial = state.withLock { s -> Bool in
                 s.channels[id] = nil
                 if opened.paired { s.active -= 1 } else { s.idle -= 1 }
