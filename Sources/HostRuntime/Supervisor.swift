@@ -151,7 +151,7 @@ public final class Supervisor: Service, Sendable {
             logger.error("enclave down: \(reason)", metadata: ["launch": "\(thisLaunch)"])
             await enclave?.terminate(grace: .milliseconds(500))
             if wasUp && ContinuousClock.now - started > .seconds(60) { backoff = timing.restartMin }
-            logger.notice("restarting the enclave", metadata: ["in_ms": "\(backoff.components.seconds * 1000 + backoff.components.attoseconds / 1_000_000_000_000_000)"])
+            logger.notice("restarting the enclave", metadata: ["in": "\(backoff)"])
             if await sleepOrShutdown(backoff, iterator: &iterator) {
                 health.withLock { $0.state = .stopped; $0.reason = "host stopping" }
                 return
