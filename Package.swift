@@ -41,6 +41,7 @@ let package = Package(
         .target(name: "CBOR", dependencies: ["CCBOR"]),
         .target(name: "NitroAttestation", dependencies: ["CBOR", "COpenSSL"]),
         .target(name: "CNSM"),
+        .target(name: "CLoopback"),
         .target(
             name: "VsockBridge",
             dependencies: [
@@ -59,7 +60,7 @@ let package = Package(
         .target(
             name: "EnclaveRuntime",
             dependencies: [
-                "VsockBridge", "EnclaveWire", "SecureModule", "NitroAttestation", "COpenSSL",
+                "VsockBridge", "EnclaveWire", "SecureModule", "NitroAttestation", "COpenSSL", "CLoopback",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -61,6 +61,14 @@ public final class EnclaveService: Service, Sendable {
         logger.info("boot attestation taken", metadata: ["bytes": "\(attestation.count)"])
 
         let routes = try Self.routes(m)
+        do {
+            if try Loopback.ensureUp() == .broughtUp { logger.info("loopback interface brought up (127.0.0.1/8)") }
+        } catch {
+            // Only the egress proxy and local ingress routes need it; say so clearly if one of them will fail.
+            let needsLoopback = m.egress.proxyPort != nil || routes.values.contains { if case .local = $0 { true } else { false } }
+            if needsLoopback { throw error }
+            logger.warning("\(error)")
+        }
         let tunnels = IngressTunnels(
             bridge: c.bridge, poolSize: m.bridge.ingressPool, maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger,
             route: { [logger, group] port, peer, tunnel, rest in

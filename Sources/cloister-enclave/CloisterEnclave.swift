@@ -26,7 +26,10 @@ struct CloisterEnclave: AsyncParsableCommand {
             """)
 
     @Option(help: "The deployment manifest (JSON). Its attestation section, if any, is ignored here.")
-    var manifest: String
+    var manifest: String?
+
+    @Flag(help: "Bring the loopback interface up if it is down, check that a connection to 127.0.0.1 works, and exit.")
+    var checkNetwork = false
 
     @Option(help: "auto (vsock when /dev/nsm exists), vsock or tcp.")
     var transport: Transport = .auto
@@ -46,7 +49,33 @@ struct CloisterEnclave: AsyncParsableCommand {
     @Option(help: "Log level shipped to the host: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
+    func validate() throws {
+        if !checkNetwork && manifest == nil { throw ValidationError("--manifest is required") }
+    }
+
     func run() async throws {
+        if checkNetwork {
+            let outcome: Loopback.Outcome
+            do { outcome = try Loopback.ensureUp() } catch {
+                print("loopback: \(error)")
+                throw ExitCode(1)
+            }
+            let state = outcome == .alreadyUp ? "already up" : "brought up"
+            do {
+                let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+                let port = listener.localAddress?.port ?? 0
+                let client = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .connectTimeout(.seconds(2)).connect(host: "127.0.0.1", port: port).get()
+                try await client.close()
+                try await listener.close()
+                print("loopback: \(state); connected to 127.0.0.1:\(port)")
+            } catch {
+                print("loopback: \(state), but a connection to 127.0.0.1 failed: \(error)")
+                throw ExitCode(1)
+            }
+            return
+        }
+        guard let manifest else { throw ValidationError("--manifest is required") }
         guard let bytes = readFileBytes(manifest, limit: DeploymentManifest.maxFileSize) else {
             throw ValidationError("cannot read the manifest \(manifest)")
         }
