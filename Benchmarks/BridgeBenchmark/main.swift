@@ -64,27 +64,13 @@ func serve(port: Int) throws -> Never {
         .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
         .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
         .childChannelInitializer { channel in
-            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(ServeWhenActive()) }
+            channel.eventLoop.makeCompletedFuture { try EchoHashWorkload().serve(channel, rest: ByteBuffer()) }
         }
         .bind(host: "127.0.0.1", port: port).wait()
     print("serving echo-hash on 127.0.0.1:\(channel.localAddress?.port ?? port)")
     fflush(nil)
     try channel.closeFuture.wait()
     exit(0)
-}
-
-/// Hands the connection to the workload once it is active, the way the enclave hands it a paired tunnel. Not in
-/// the initializer itself: `serve` calls `channel.read()`, and a read asked for before the channel is registered
-/// marks the read pending without ever registering for readability, so the server would see nothing but the EOF.
-final class ServeWhenActive: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-
-    func channelActive(context: ChannelHandlerContext) {
-        context.fireChannelActive()
-        let channel = context.channel
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-        do { try EchoHashWorkload().serve(channel, rest: ByteBuffer()) } catch { channel.close(promise: nil) }
-    }
 }
 
 // MARK: throughput

@@ -14,7 +14,8 @@ public struct EchoHashWorkload: Workload {
     public func serve(_ channel: Channel, rest: ByteBuffer) throws {
         try channel.pipeline.syncOperations.addHandler(EchoHashHandler())
         if rest.readableBytes > 0 { channel.pipeline.fireChannelRead(rest) }
-        channel.read()
+        // No explicit read: the channel reads on its own (autoRead), and a read asked for before a channel is
+        // registered would leave it never reading.
     }
 }
 
