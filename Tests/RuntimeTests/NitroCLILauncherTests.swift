@@ -54,7 +54,7 @@ import VsockBridge
         #expect(exits.withLock { $0 }.isEmpty, "a running enclave was reported gone")
         // The enclave disappears (as after a crash): describe-enclaves no longer lists it.
         _ = FileManager.default.createFile(atPath: cli.deletingLastPathComponent().appendingPathComponent("gone").path, contents: nil)
-        for _ in 0..<100 where exits.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(20)) }
+        for _ in 0..<500 where exits.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(20)) }
         #expect(exits.withLock { $0 }.first?.contains("gone") == true)
         await enclave.terminate(grace: Duration.seconds(1))
         #expect(Self.calls(cli).contains("terminate-enclave --enclave-id i-0123456789abcdef0-enc0123456789abcdef"))
