@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "VsockBridge", targets: ["VsockBridge"]),
         .library(name: "EnclaveRuntime", targets: ["EnclaveRuntime"]),
         .library(name: "HostRuntime", targets: ["HostRuntime"]),
+        .library(name: "CloisterClient", targets: ["CloisterClient"]),
         .executable(name: "cloister", targets: ["cloister"]),
         .executable(name: "cloister-host", targets: ["cloister-host"]),
         .executable(name: "cloister-enclave", targets: ["cloister-enclave"]),
@@ -26,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .systemLibrary(
@@ -78,8 +81,12 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
+        // What a client links: attestation and response verification, the audit, and an HTTP client.
+        .target(name: "CloisterClient", dependencies: ["EnclaveWire", "NitroAttestation", "CBOR"]),
         .executableTarget(
             name: "cloister-host",
             dependencies: ["HostRuntime", "NitroAttestation", "SecureModule", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -90,7 +97,7 @@ let package = Package(
         ),
         .target(
             name: "EnclaveWire",
-            dependencies: ["CBOR", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["CBOR", "NitroAttestation", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .target(name: "SecureModule", dependencies: ["CBOR", "COpenSSL", "CNSM", "NitroAttestation"]),
         .executableTarget(
@@ -98,6 +105,7 @@ let package = Package(
             dependencies: [
                 "NitroAttestation",
                 "SecureModule",
+                "CloisterClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -48,4 +48,13 @@ static inline EVP_PKEY *cloister_generate_p384(void) {
     EVP_PKEY_CTX_free(ctx);
     return key;
 }
+
+static inline EVP_PKEY *cloister_generate_x25519(void) {
+    EVP_PKEY *key = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_X25519, NULL);
+    if (ctx == NULL) return NULL;
+    if (EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_keygen(ctx, &key) <= 0) key = NULL;
+    EVP_PKEY_CTX_free(ctx);
+    return key;
+}
 #endif

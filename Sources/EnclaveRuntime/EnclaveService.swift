@@ -57,8 +57,19 @@ public final class EnclaveService: Service, Sendable {
 
         let opened = try openSecureModule()
         logger.info("\(opened.description)")
-        let attestation = try await opened.module.attestation(userData: nil, nonce: nil, publicKey: nil)
-        logger.info("boot attestation taken", metadata: ["bytes": "\(attestation.count)"])
+        // The identity keys are created here, inside, and the boot document binds them to this image.
+        let identity = try await EnclaveIdentity.create(module: opened.module, manifestBytes: c.manifestBytes)
+        let attestation = identity.bootDocument
+        logger.info(
+            "boot attestation taken",
+            metadata: ["bytes": "\(attestation.count)", "boot": "\(Hex.encode(identity.bootHash))", "identity": "P-384 + X25519 (HPKE)"])
+        var jobWorkload: (any JobWorkload)?
+        if let api = m.api {
+            guard let w = JobWorkloads.named(api.workload) else {
+                throw DeploymentManifest.Error("api.workload", "unknown job workload \"\(api.workload)\" (this build has: \(JobWorkloads.names.joined(separator: ", ")))")
+            }
+            jobWorkload = w
+        }
 
         let routes = try Self.routes(m)
         do {
@@ -91,10 +102,28 @@ public final class EnclaveService: Service, Sendable {
         }
         control.start()
         tunnels.start()
-        logger.info("enclave up", metadata: ["bridge": "\(c.bridge)", "pool": "\(m.bridge.ingressPool)", "routes": "\(routes.count)"])
+        var store: StoreClient?
+        var worker: QueueWorker?
+        if let jobWorkload {
+            let s = StoreClient(bridge: c.bridge, maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger)
+            s.start()
+            store = s
+            worker = QueueWorker(
+                bridge: c.bridge, identity: identity, workload: jobWorkload, store: s, maxFrameSize: m.bridge.maxFrameBytes, group: group,
+                logger: logger)
+        }
+        logger.info(
+            "enclave up",
+            metadata: ["bridge": "\(c.bridge)", "pool": "\(m.bridge.ingressPool)", "routes": "\(routes.count)", "jobs": "\(jobWorkload?.name ?? "none")"])
 
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await gracefulShutdown() }
+            if let worker {
+                group.addTask {
+                    await worker.run()
+                    await Task.yield()
+                }
+            }
             if let parent = c.parentProcess {
                 group.addTask { [logger] in
                     while !Task.isCancelled, getppid() == parent {
@@ -109,6 +138,7 @@ public final class EnclaveService: Service, Sendable {
 
         logger.info("enclave stopping")
         tunnels.stop()
+        store?.stop()
         await proxy?.stop()
         control.stop()
         shipper?.stop()

@@ -1,4 +1,5 @@
 import EnclaveWire
+import Foundation
 import Logging
 import NIOCore
 import NitroAttestation
@@ -19,6 +20,10 @@ public struct HostService: Sendable {
         /// The roots the enclave's boot attestation is checked against, for the log (AWS's on Nitro, the emulated
         /// root in emulation). The host trusts nothing it checks: clients verify for themselves.
         public var attestationRoots: TrustedRoots = .aws
+        /// The SQLite file of the request path (queue, receipts, store, tokens); needed when the manifest has `api`.
+        public var databasePath: String?
+        /// The administrator's bearer token (creates tenants and tokens); nil: admin routes answer 403.
+        public var adminToken: String?
 
         public init(manifest: DeploymentManifest, bridge: BridgeAddress, launcher: any EnclaveLauncher) {
             self.manifest = manifest
@@ -49,10 +54,21 @@ public struct HostService: Sendable {
             egress: .init(allowlist: m.egress.allow, resolver: configuration.egressResolver))
         bridgeConfiguration.maxFrameSize = m.bridge.maxFrameBytes
         let sink = self.sink
+        let requestPath = try RequestPath.open(configuration, group: group, logger: logger)
+        if let requestPath {
+            let maxFrame = m.bridge.maxFrameBytes
+            bridgeConfiguration.services[.queue] = { QueueChannelHandler(queue: requestPath.queue, maxFrameSize: maxFrame, logger: logger) }
+            bridgeConfiguration.services[.store] = {
+                StoreChannelHandler(database: requestPath.queue.database, committer: requestPath.queue.committer, logger: logger)
+            }
+        }
         let bridge = BridgeServer(
             configuration: bridgeConfiguration, group: group, pool: pool, logger: logger,
             onControl: { [roots = configuration.attestationRoots] event in
-                if case .hello(_, let document?) = event { Self.logAttestation(document, roots: roots, logger: logger) }
+                if case .hello(_, let document?) = event {
+                    Self.logAttestation(document, roots: roots, logger: logger)
+                    requestPath?.recordBoot(document)
+                }
                 supervisor.receive(event)
             },
             onLog: { sink.write(JSONLine.make(enclave: $0)) })
@@ -61,7 +77,7 @@ public struct HostService: Sendable {
                 host: $0.listenHost, port: $0.listenPort, enclavePort: $0.enclavePort, hold: .milliseconds(Int64(m.host.ingressHoldMs)),
                 pool: pool, group: group, logger: logger)
         }
-        let state = HostState(supervisor: supervisor, pool: pool, listeners: listeners)
+        let state = HostState(supervisor: supervisor, pool: pool, listeners: listeners, queue: requestPath?.queue)
         let admin = AdminServer(host: m.host.adminHost, port: m.host.adminPort, state: state, logger: logger)
 
         let bridgeService = LifecycleService(
@@ -91,18 +107,72 @@ public struct HostService: Sendable {
         let adminApp = admin.application(onRunning: { port in
             logger.info("admin listening", metadata: ["address": "\(m.host.adminHost):\(port)", "paths": "/healthz /metrics"])
         })
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: bridgeService),
+            .init(service: supervisor),
+            .init(service: adminApp),
+            .init(service: ingressService),
+        ]
+        if let requestPath, let api = m.api {
+            services.append(.init(service: LifecycleService(start: { try requestPath.queue.start() }, stop: { requestPath.queue.stop() })))
+            services.append(
+                .init(
+                    service: requestPath.server.application(onRunning: { port in
+                        logger.info(
+                            "api listening",
+                            metadata: ["address": "\(api.listenHost):\(port)", "database": "\(requestPath.queue.database.path)",
+                                       "admin": "\(requestPath.server.auth.adminEnabled ? "enabled" : "disabled (no admin token)")"])
+                    })))
+        }
         let serviceGroup = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: bridgeService),
-                    .init(service: supervisor),
-                    .init(service: adminApp),
-                    .init(service: ingressService),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await serviceGroup.run()
         logger.info("host stopped")
+    }
+}
+
+/// The request path's parts on the host: database, queue, authenticator and API server.
+struct RequestPath: Sendable {
+    let queue: JobQueue
+    let server: APIServer
+    let logger: Logger
+
+    static func open(_ c: HostService.Configuration, group: EventLoopGroup, logger: Logger) throws -> RequestPath? {
+        guard let api = c.manifest.api else { return nil }
+        guard let path = c.databasePath else { throw HostStartError("the manifest has an api section; the request path needs a database (--data-dir)") }
+        let database: HostDatabase
+        do { database = try HostDatabase(path: path) } catch { throw HostStartError("cannot open the database \(path): \(error)") }
+        var qc = JobQueue.Configuration()
+        qc.leaseMs = api.leaseMs
+        let queue = JobQueue(database: database, configuration: qc, eventLoop: group.next(), logger: logger)
+        let auth: APIAuthenticator
+        do { auth = try APIAuthenticator(database: database, committer: queue.committer, adminToken: c.adminToken) } catch {
+            throw HostStartError("cannot read the tokens in \(path): \(error)")
+        }
+        let server = APIServer(
+            host: api.listenHost, port: api.listenPort, maxBodyBytes: api.maxBodyBytes, wait: .milliseconds(Int64(api.waitMs)), queue: queue,
+            auth: auth, logger: logger)
+        return RequestPath(queue: queue, server: server, logger: logger)
+    }
+
+    /// Keeps a boot attestation document so that auditors can fetch it by hash (`GET /v1/boots/HASH`).
+    func recordBoot(_ document: [UInt8]) {
+        let hash = SHA.sha256(document)
+        let now = Int64(WallClock.milliseconds())
+        Task { [queue, logger] in
+            do {
+                _ = try await queue.committer.run { db in
+                    try db.execute(
+                        sql: "INSERT INTO boots (hash, document, first_seen) VALUES (?, ?, ?) ON CONFLICT (hash) DO NOTHING",
+                        arguments: [Data(hash), Data(document), now])
+                }
+            } catch {
+                logger.error("cannot record the boot document: \(error)")
+            }
+        }
     }
 }
 

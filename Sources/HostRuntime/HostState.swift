@@ -7,13 +7,15 @@ public final class HostState: Sendable {
     let supervisor: Supervisor
     let pool: IngressPool
     let listeners: [IngressListener]
+    let queue: JobQueue?
     private let registry = PrometheusCollectorRegistry()
     private let mirrors = Mutex<[String: Int64]>([:])
 
-    init(supervisor: Supervisor, pool: IngressPool, listeners: [IngressListener]) {
+    init(supervisor: Supervisor, pool: IngressPool, listeners: [IngressListener], queue: JobQueue? = nil) {
         self.supervisor = supervisor
         self.pool = pool
         self.listeners = listeners
+        self.queue = queue
     }
 
     /// Whether the enclave is up, and the health document.
@@ -52,6 +54,19 @@ public final class HostState: Sendable {
             mirror("ingress", "accepted", "Client connections accepted", Int64(c.accepted), labels)
             mirror("ingress", "refused", "Clients closed without a tunnel", Int64(c.refused), labels)
             gauge("ingress", "active_connections", "Client connections open", labels).set(c.active)
+        }
+        if let queue {
+            let q = queue.snapshot
+            let c = queue.committer.counts
+            gauge("queue", "waiting_jobs", "Jobs committed and waiting for the enclave").set(Int64(q.waiting))
+            gauge("queue", "leased_jobs", "Jobs leased to the enclave and not yet finished").set(Int64(q.leased))
+            gauge("queue", "connections", "Queue connections from the enclave").set(Int64(q.connected))
+            mirror("queue", "enqueued", "Jobs committed", Int64(q.enqueued))
+            mirror("queue", "completed", "Jobs finished with a signed response stored", Int64(q.completed))
+            mirror("queue", "repeated", "Requests answered from an earlier job with the same request id", Int64(q.repeated))
+            mirror("queue", "leases_expired", "Leases that ran out (the job was queued again)", Int64(q.expired))
+            mirror("db", "commits", "Group commits (transactions) written", Int64(c.commits))
+            mirror("db", "operations", "Operations written in group commits", Int64(c.operations))
         }
         return registry.emitToString()
     }

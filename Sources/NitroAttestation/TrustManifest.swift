@@ -31,7 +31,7 @@ public struct TrustManifest: Sendable, Hashable {
     }
 
     /// Top-level sections of a Cloister manifest that other readers own.
-    public static let deploymentSections: Set<String> = ["enclave", "bridge", "ingress", "egress", "host"]
+    public static let deploymentSections: Set<String> = ["api", "enclave", "bridge", "ingress", "egress", "host"]
 
     /// Parses either format from JSON bytes.
     public static func parse(_ json: [UInt8]) throws(Error) -> TrustManifest {

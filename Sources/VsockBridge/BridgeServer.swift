@@ -24,6 +24,10 @@ public final class BridgeServer: Sendable {
         /// How long a new connection has to say hello.
         public var helloTimeout = TimeAmount.seconds(10)
         public var egress: EgressConnector.Configuration
+        /// Framed services for the `queue` and `store` channels: each makes the handler that serves one
+        /// connection of its kind (it receives `WireMessage`s). A kind without one is refused with
+        /// `unsupportedChannel`.
+        public var services: [ChannelKind: @Sendable () -> any ChannelHandler] = [:]
 
         public init(address: BridgeAddress, egress: EgressConnector.Configuration) {
             self.address = address
@@ -131,11 +135,15 @@ public final class BridgeServer: Sendable {
         case .egress:
             egress.handle(channel, rest: rest)
         case .queue, .store:
-            refuse(channel, code: "unsupportedChannel", reason: "this host serves no \(kind.rawValue) channel")
+            guard let make = configuration.services[kind] else {
+                refuse(channel, code: "unsupportedChannel", reason: "this host serves no \(kind.rawValue) channel")
+                return
+            }
+            framed(channel, rest: rest, handler: make())
         }
     }
 
-    private func framed(_ channel: Channel, rest: ByteBuffer, handler: some ChannelHandler & Sendable) {
+    private func framed(_ channel: Channel, rest: ByteBuffer, handler: any ChannelHandler) {
         do {
             let ops = channel.pipeline.syncOperations
             try ops.addHandler(ByteToMessageHandler(WireMessageDecoder(maxFrameSize: configuration.maxFrameSize)))

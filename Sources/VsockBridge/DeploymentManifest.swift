@@ -70,7 +70,26 @@ public struct DeploymentManifest: Sendable, Hashable {
         public init() {}
     }
 
+    /// The attested request path: the host's public HTTP API, its durable queue, and the job workload the
+    /// enclave runs for it. Absent: neither side runs the request path.
+    public struct API: Sendable, Hashable {
+        /// Where the host serves the API, `HOST:PORT`.
+        public var listenHost = "127.0.0.1"
+        public var listenPort = 8080
+        /// The job workload inside the enclave (`test` in this build).
+        public var workload = "test"
+        /// Largest request body accepted.
+        public var maxBodyBytes = 64 * 1024
+        /// How long a call waits for its result before the host answers 202 (the job stays queued).
+        public var waitMs = 10_000
+        /// How long a leased job may stay unfinished before the host leases it again.
+        public var leaseMs = 30_000
+
+        public init() {}
+    }
+
     public var name: String = "unnamed"
+    public var api: API? = nil
     public var enclave = Enclave()
     public var bridge = Bridge()
     public var ingress: [IngressRoute] = []
@@ -101,7 +120,7 @@ public struct DeploymentManifest: Sendable, Hashable {
         do { value = try JSONValue.parse(json) } catch { throw Error("", "not JSON: \(error)") }
         var m = DeploymentManifest()
         let top = try Reader(value, path: "")
-        try top.only(["name", "version", "attestation", "enclave", "bridge", "ingress", "egress", "host"])
+        try top.only(["name", "version", "attestation", "api", "enclave", "bridge", "ingress", "egress", "host"])
         if let name = try top.string("name") { m.name = name }
         if let e = try top.object("enclave") {
             try e.only(["eif", "binary", "cpuCount", "memoryMiB", "cid", "debugMode"])
@@ -152,6 +171,16 @@ public struct DeploymentManifest: Sendable, Hashable {
             if let v = try h.int("restartMaxMs", 10...3_600_000) { m.host.restartMaxMs = v }
             if let v = try h.int("drainMs", 0...600_000) { m.host.drainMs = v }
         }
+        if let a = try top.object("api") {
+            try a.only(["listen", "workload", "maxBodyBytes", "waitMs", "leaseMs"])
+            var api = API()
+            if let listen = try a.string("listen") { (api.listenHost, api.listenPort) = try hostPort(listen, path: "api.listen") }
+            if let v = try a.string("workload") { api.workload = v }
+            if let v = try a.int("maxBodyBytes", 1...256 * 1024) { api.maxBodyBytes = v }
+            if let v = try a.int("waitMs", 0...600_000) { api.waitMs = v }
+            if let v = try a.int("leaseMs", 500...3_600_000) { api.leaseMs = v }
+            m.api = api
+        }
         try m.validate()
         return m
     }
@@ -161,6 +190,14 @@ public struct DeploymentManifest: Sendable, Hashable {
         guard host.restartMinMs <= host.restartMaxMs else { throw Error("host", "restartMinMs is above restartMaxMs") }
         for route in ingress where route.listenPort == host.adminPort && route.listenHost == host.adminHost {
             throw Error("ingress", "listener \(route.listenHost):\(route.listenPort) is the admin port")
+        }
+        if let api {
+            if api.listenPort == host.adminPort && api.listenHost == host.adminHost {
+                throw Error("api.listen", "\(api.listenHost):\(api.listenPort) is the admin port")
+            }
+            for route in ingress where route.listenPort == api.listenPort && route.listenHost == api.listenHost {
+                throw Error("api.listen", "\(api.listenHost):\(api.listenPort) is also an ingress listener")
+            }
         }
         if !egress.allow.isEmpty && egress.proxyPort == nil {
             throw Error("egress", "an allowlist without a proxyPort: no workload could use it")

@@ -39,6 +39,12 @@ struct CloisterHost: AsyncParsableCommand {
     @Option(help: "nitro-cli to use on Nitro.")
     var nitroCli: String = "nitro-cli"
 
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp("Where the request path keeps its SQLite file (cloister.sqlite), created if missing. Needed when the manifest has an api section.", valueName: "DIR"))
+    var dataDir: String?
+
+    @Option(name: .customLong("admin-token-file"), help: ArgumentHelp("A file holding the administrator's bearer token (creates tenants and tokens). Also read from CLOISTER_ADMIN_TOKEN. Without either, admin routes answer 403.", valueName: "FILE"))
+    var adminTokenFile: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -83,6 +89,13 @@ struct CloisterHost: AsyncParsableCommand {
         var configuration = HostService.Configuration(
             manifest: parsed, bridge: mode.bridgeAddressForHost(port: parsed.bridge.port), launcher: launcher)
         configuration.attestationRoots = roots
+        if let dataDir {
+            do { try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
+                throw ValidationError("cannot create the data directory \(dataDir): \(error.localizedDescription)")
+            }
+            configuration.databasePath = URL(fileURLWithPath: dataDir).appendingPathComponent("cloister.sqlite").path
+        }
+        configuration.adminToken = try Self.adminToken(file: adminTokenFile)
         do {
             try await HostService(configuration: configuration, logger: logger).run()
         } catch {
@@ -99,6 +112,18 @@ struct CloisterHost: AsyncParsableCommand {
             return String(text[range.lowerBound...]).replacingOccurrences(of: "\n", with: " ")
         }
         return text
+    }
+
+    static func adminToken(file: String?) throws -> String? {
+        var token: String?
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file), data.count <= 1024 else { throw ValidationError("cannot read the admin token file \(file)") }
+            token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        } else if let env = ProcessInfo.processInfo.environment["CLOISTER_ADMIN_TOKEN"] {
+            token = env.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if let token, token.utf8.count < 16 { throw ValidationError("the admin token must be at least 16 characters") }
+        return token
     }
 
     static func besideMe(_ name: String) -> String {

@@ -1,0 +1,50 @@
+import EnclaveWire
+import NitroAttestation
+import SecureModule
+
+/// Who this enclave is for one boot: an identity signing key (P-384) and an HPKE key (X25519), both created
+/// inside and never exported, and the boot attestation document that binds them (`public_key` = the identity
+/// key, `user_data` = the HPKE key and the manifest hash). Fresh documents for clients carry the same binding
+/// plus the client's nonce.
+public final class EnclaveIdentity: Sendable {
+    public let module: any SecureModule
+    let signingKey: P384Key
+    let hpkeKey: X25519Key
+    public let claims: IdentityClaims
+    /// The boot attestation document, as the secure module returned it.
+    public let bootDocument: [UInt8]
+    /// SHA-256 of `bootDocument`: the `boot` of every receipt and seal of this boot.
+    public let bootHash: [UInt8]
+
+    /// Creates the keys and takes the boot attestation.
+    public static func create(module: any SecureModule, manifestBytes: [UInt8]) async throws -> EnclaveIdentity {
+        let signing = try P384Key.generate()
+        let hpke = try X25519Key.generate()
+        let claims = IdentityClaims(hpkePublicKey: hpke.publicKey, manifestHash: SHA.sha256(manifestBytes))
+        let document = try await module.attestation(userData: claims.encoded, nonce: nil, publicKey: signing.publicKeyDER)
+        return EnclaveIdentity(module: module, signingKey: signing, hpkeKey: hpke, claims: claims, bootDocument: document)
+    }
+
+    init(module: any SecureModule, signingKey: P384Key, hpkeKey: X25519Key, claims: IdentityClaims, bootDocument: [UInt8]) {
+        self.module = module
+        self.signingKey = signingKey
+        self.hpkeKey = hpkeKey
+        self.claims = claims
+        self.bootDocument = bootDocument
+        self.bootHash = SHA.sha256(bootDocument)
+    }
+
+    /// The identity key as DER SubjectPublicKeyInfo.
+    public var publicKeyDER: [UInt8] { signingKey.publicKeyDER }
+
+    /// A fresh document with the client's nonce and this boot's binding.
+    public func attest(nonce: [UInt8]) async throws -> [UInt8] {
+        try await module.attestation(userData: claims.encoded, nonce: nonce, publicKey: signingKey.publicKeyDER)
+    }
+
+    /// A COSE_Sign1 (ES384, tagged) over `payload` by the identity key.
+    func sign(payload: [UInt8]) throws -> [UInt8] {
+        let signature = try signingKey.signES384(COSESign1.signedBytes(protectedHeader: Seal.protectedHeader, payload: payload))
+        return COSESign1.encode(protectedHeader: Seal.protectedHeader, payload: payload, signature: signature)
+    }
+}

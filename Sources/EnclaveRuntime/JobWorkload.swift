@@ -1,0 +1,87 @@
+import EnclaveWire
+import NitroAttestation
+
+/// One job as a workload sees it, after the enclave computed its request hash.
+public struct JobRequest: Sendable {
+    public var requestID: String
+    public var tenant: String
+    public var operation: String
+    public var body: [UInt8]
+}
+
+/// What a workload answers: `ok` and the result bytes, or an error code (`RequestLimits.isValidName`) and a
+/// message as the result. Either way the enclave signs and receipts it.
+public struct JobOutcome: Sendable, Hashable {
+    public var status: String
+    public var result: [UInt8]
+
+    public static func ok(_ result: [UInt8]) -> JobOutcome { JobOutcome(status: "ok", result: result) }
+    public static func failure(_ code: String, _ message: String) -> JobOutcome { JobOutcome(status: code, result: Array(message.utf8)) }
+}
+
+/// A workload of the request path: it runs inside the enclave on jobs pulled from the host's queue, and may
+/// keep state in the host's store (which sees only what the workload chooses to give it).
+public protocol JobWorkload: Sendable {
+    var name: String { get }
+    /// Performs one job. A job may be delivered more than once (a lease ran out); the enclave answers a repeat
+    /// within one boot from its memory, so `perform` sees each request id once per boot.
+    func perform(_ job: JobRequest, store: BlobStore) async -> JobOutcome
+}
+
+/// The job workloads this build has, by the name a manifest's `api.workload` gives.
+public enum JobWorkloads {
+    public static let names = ["test"]
+
+    public static func named(_ name: String) -> (any JobWorkload)? {
+        switch name {
+        case "test": TestJobWorkload()
+        default: nil
+        }
+    }
+}
+
+/// The runtime's test workload: `echo` returns the body, `sha256` its digest in hex, `sleep` waits the
+/// milliseconds the body names (at most 5000) and returns the body, `counter` increments a per-tenant counter
+/// kept in the host's store with compare-and-swap and returns the new value, and `fail` always fails.
+public struct TestJobWorkload: JobWorkload {
+    public let name = "test"
+
+    public init() {}
+
+    public func perform(_ job: JobRequest, store: BlobStore) async -> JobOutcome {
+        switch job.operation {
+        case "echo":
+            return .ok(job.body)
+        case "sha256":
+            return .ok(Array(Hex.encode(SHA.sha256(job.body)).utf8))
+        case "sleep":
+            guard let ms = UInt64(String(decoding: job.body, as: UTF8.self)), ms <= 5000 else {
+                return .failure("badRequest", "sleep wants a decimal number of milliseconds, at most 5000")
+            }
+            try? await Task.sleep(nanoseconds: ms * 1_000_000)
+            return .ok(job.body)
+        case "counter":
+            return await increment(key: "counter/" + job.tenant, store: store)
+        case "fail":
+            return .failure("testFailure", "the fail operation always fails")
+        default:
+            return .failure("unknownOperation", "the test workload has echo, sha256, sleep, counter and fail")
+        }
+    }
+
+    private func increment(key: String, store: BlobStore) async -> JobOutcome {
+        for _ in 0..<16 {
+            do {
+                let current = try await store.get(key)
+                let value = current.map { UInt64(String(decoding: $0.value, as: UTF8.self)) ?? 0 } ?? 0
+                let next = Array(String(value + 1).utf8)
+                if try await store.put(key, value: next, expectedVersion: current?.version ?? 0).stored {
+                    return .ok(next)
+                }
+            } catch {
+                return .failure("storeUnavailable", "\(error)")
+            }
+        }
+        return .failure("conflict", "the counter kept changing under 16 attempts")
+    }
+}

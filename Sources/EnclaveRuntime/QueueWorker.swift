@@ -1,0 +1,220 @@
+import EnclaveWire
+import Logging
+import NIOCore
+import NitroAttestation
+import VsockBridge
+
+/// The enclave's worker on the `queue` channel. It long-polls the host for jobs (the host never pushes), runs
+/// each through the workload, receipts and seals each batch with one signature, and keeps every batch until the
+/// host acknowledges that it is on disk: after a reconnect, unacknowledged batches are sent again, so a
+/// receipt is never lost to a dropped connection. A job delivered again within this boot (its lease ran out)
+/// is answered from memory with the same signed response, never performed twice.
+public final class QueueWorker: Sendable {
+    /// Settings.
+    public struct Configuration: Sendable {
+        /// Most jobs per pull (and per seal).
+        public var batch: UInt32 = 256
+        /// How long the host may hold a pull open.
+        public var waitMs: UInt32 = 20_000
+        /// Unacknowledged batches before the worker stops pulling.
+        public var maxOutstanding = 64
+        /// Request ids remembered for repeats.
+        public var remembered = 100_000
+
+        public init() {}
+    }
+
+    enum Event: Sendable {
+        case connected(Channel)
+        case message(QueueMessage, Channel)
+    }
+
+    private let link: BridgeLink
+    private let events: AsyncStream<Event>
+    private let feed: AsyncStream<Event>.Continuation
+    private let identity: EnclaveIdentity
+    private let workload: any JobWorkload
+    private let store: any BlobStore
+    private let configuration: Configuration
+    private let logger: Logger
+
+    public init(
+        bridge: BridgeAddress, identity: EnclaveIdentity, workload: any JobWorkload, store: any BlobStore,
+        configuration: Configuration = Configuration(), maxFrameSize: Int, group: EventLoopGroup, logger: Logger
+    ) {
+        let (events, feed) = AsyncStream.makeStream(of: Event.self)
+        self.events = events
+        self.feed = feed
+        self.identity = identity
+        self.workload = workload
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+        link = BridgeLink(
+            bridge: bridge, hello: .hello(version: WireMessage.protocolVersion, channel: .queue, attestation: nil),
+            maxFrameSize: maxFrameSize, group: group, logger: logger,
+            onConnect: { feed.yield(.connected($0)) },
+            onMessage: { message, channel in
+                guard case .data(let bytes) = message, let m = try? QueueMessage(encoded: bytes, maxSize: maxFrameSize) else {
+                    logger.warning("queue channel: not a queue message from the host; closing")
+                    channel.close(promise: nil)
+                    return
+                }
+                feed.yield(.message(m, channel))
+            })
+    }
+
+    /// Runs until the task is cancelled.
+    public func run() async {
+        link.start()
+        defer {
+            link.stop()
+            feed.finish()
+        }
+        let chain = ReceiptChain(identity: identity)
+        var outbox: [(batch: UInt64, bytes: [UInt8])] = []
+        var nextBatch: UInt64 = 0
+        var answered: [String: QueueResult] = [:]
+        var answeredOrder: [String] = []
+        var pulling = false
+        var current: Channel?
+
+        func send(_ m: QueueMessage, on channel: Channel) {
+            channel.writeAndFlush(WireMessage.data(m.encoded), promise: nil)
+        }
+        func pullIfIdle() {
+            guard let channel = current, !pulling, outbox.count < configuration.maxOutstanding else { return }
+            pulling = true
+            send(.pull(max: configuration.batch, waitMs: configuration.waitMs), on: channel)
+        }
+
+        await withTaskCancellationHandler {
+            for await event in events {
+                switch event {
+                case .connected(let channel):
+                    current = channel
+                    pulling = false
+                    for item in outbox { channel.writeAndFlush(WireMessage.data(item.bytes), promise: nil) }
+                    if !outbox.isEmpty { logger.info("queue: sent \(outbox.count) unacknowledged batch(es) again") }
+                    pullIfIdle()
+                case .message(let message, let channel):
+                    guard channel === current else { continue }
+                    switch message {
+                    case .work(let jobs, let attestations):
+                        pulling = false
+                        for request in attestations { attest(request, on: channel) }
+                        if !jobs.isEmpty {
+                            var fresh: [QueueJob] = []
+                            var repeats: [QueueResult] = []
+                            for job in jobs {
+                                if var known = answered[job.tenant + "/" + job.requestID] {
+                                    known.jobID = job.id
+                                    repeats.append(known)
+                                } else {
+                                    fresh.append(job)
+                                }
+                            }
+                            var results = repeats
+                            if !fresh.isEmpty {
+                                do {
+                                    let sealed = try chain.seal(await perform(fresh))
+                                    for s in sealed {
+                                        answered[s.requestKey] = s.result
+                                        answeredOrder.append(s.requestKey)
+                                        results.append(s.result)
+                                    }
+                                    if answeredOrder.count > configuration.remembered {
+                                        let drop = answeredOrder.count - configuration.remembered
+                                        for key in answeredOrder[..<drop] { answered.removeValue(forKey: key) }
+                                        answeredOrder.removeFirst(drop)
+                                    }
+                                } catch {
+                                    // Without a signature nothing can be answered; the leases run out and the jobs
+                                    // come back (to this enclave or, after a restart, to the next).
+                                    logger.error("queue: sealing a batch failed: \(error)")
+                                }
+                            }
+                            for part in Self.split(results, maxBytes: 512 * 1024) {
+                                nextBatch += 1
+                                let bytes = QueueMessage.results(batch: nextBatch, boot: identity.bootHash, items: part).encoded
+                                outbox.append((nextBatch, bytes))
+                                channel.writeAndFlush(WireMessage.data(bytes), promise: nil)
+                            }
+                        }
+                        pullIfIdle()
+                    case .ack(let batch):
+                        outbox.removeAll { $0.batch <= batch }
+                        pullIfIdle()
+                    case .pull, .results, .attestation, .attestationFailed:
+                        logger.warning("queue channel: the host sent an enclave message; closing")
+                        channel.close(promise: nil)
+                    }
+                }
+            }
+        } onCancel: {
+            feed.finish()
+        }
+    }
+
+    /// Runs the jobs of one pull concurrently; outcomes come back in the jobs' order.
+    private func perform(_ jobs: [QueueJob]) async -> [ReceiptChain.Outcome] {
+        let workload = self.workload
+        let store = self.store
+        if jobs.count == 1, let job = jobs.first {
+            return [await Self.perform(job, workload: workload, store: store)]
+        }
+        return await withTaskGroup(of: (Int, ReceiptChain.Outcome).self) { group in
+            for (i, job) in jobs.enumerated() {
+                group.addTask { (i, await Self.perform(job, workload: workload, store: store)) }
+            }
+            var out = [ReceiptChain.Outcome?](repeating: nil, count: jobs.count)
+            for await (i, o) in group { out[i] = o }
+            return out.map { $0! }
+        }
+    }
+
+    private static func perform(_ job: QueueJob, workload: any JobWorkload, store: any BlobStore) async -> ReceiptChain.Outcome {
+        let hash = RequestDigest.hash(operation: job.operation, requestID: job.requestID, body: job.body)
+        var outcome = await workload.perform(
+            JobRequest(requestID: job.requestID, tenant: job.tenant, operation: job.operation, body: job.body), store: store)
+        if !RequestLimits.isValidName(outcome.status) { outcome = .failure("workloadError", "the workload answered an invalid status") }
+        if outcome.result.count > SignedResponse.maxResultSize {
+            outcome = .failure("resultTooLarge", "the result is larger than \(SignedResponse.maxResultSize) bytes")
+        }
+        return ReceiptChain.Outcome(job: job, requestHash: hash, status: outcome.status, result: outcome.result)
+    }
+
+    private func attest(_ request: QueueMessage.AttestationRequest, on channel: Channel) {
+        let identity = self.identity
+        let logger = self.logger
+        Task {
+            let answer: QueueMessage
+            do {
+                answer = .attestation(id: request.id, document: try await identity.attest(nonce: request.nonce))
+            } catch {
+                logger.warning("queue: attestation for a client failed: \(error)")
+                answer = .attestationFailed(id: request.id, reason: "\(error)")
+            }
+            channel.writeAndFlush(WireMessage.data(answer.encoded), promise: nil)
+        }
+    }
+
+    /// Splits results into messages of at most about `maxBytes` each (a result is never split).
+    static func split(_ results: [QueueResult], maxBytes: Int) -> [[QueueResult]] {
+        var parts: [[QueueResult]] = []
+        var part: [QueueResult] = []
+        var size = 0
+        for r in results {
+            let s = r.response.count + r.receipt.count + 64
+            if !part.isEmpty && (size + s > maxBytes || part.count == QueueMessage.maxBatch) {
+                parts.append(part)
+                part = []
+                size = 0
+            }
+            part.append(r)
+            size += s
+        }
+        if !part.isEmpty { parts.append(part) }
+        return parts
+    }
+}

@@ -1,0 +1,145 @@
+import CBOR
+
+/// What the enclave signs once per batch of receipts: the Merkle root (RFC 9162) over the encoded receipts
+/// `first ..< first + count` of boot `boot`. The seal travels as a COSE_Sign1 (ES384, protected header
+/// `{1: -35}`, empty unprotected header) by the enclave's identity key, the key its attestation document binds.
+///
+/// Payload (CBOR map, text keys, in this order): `v` 1, `boot` bstr32, `first` uint ≥ 1, `count` uint 1...4096,
+/// `root` bstr32, `time` uint (enclave clock, ms).
+public struct Seal: Sendable, Hashable {
+    public var boot: [UInt8]
+    public var first: UInt64
+    public var count: UInt64
+    public var root: [UInt8]
+    public var time: UInt64
+
+    public static let version: UInt64 = 1
+    /// Most receipts one seal covers.
+    public static let maxCount: UInt64 = 4096
+    /// The COSE protected header of every seal: `{1: -35}` (ES384).
+    public static let protectedHeader: [UInt8] = [0xA1, 0x01, 0x38, 0x22]
+    /// Largest COSE_Sign1 seal read.
+    public static let maxSize = 1024
+
+    public init(boot: [UInt8], first: UInt64, count: UInt64, root: [UInt8], time: UInt64) {
+        self.boot = boot
+        self.first = first
+        self.count = count
+        self.root = root
+        self.time = time
+    }
+
+    /// The deterministic payload bytes the signature covers.
+    public var payload: [UInt8] {
+        CBOREncoder.encode(
+            .map([
+                "v": .unsigned(Self.version), "boot": .bytes(boot), "first": .unsigned(first), "count": .unsigned(count),
+                "root": .bytes(root), "time": .unsigned(time),
+            ]))
+    }
+
+    /// Parses a seal payload strictly (deterministic encoding required).
+    public init(payload bytes: [UInt8]) throws(EnvelopeError) {
+        let item = try CBORFields.decode(bytes, what: "seal", maxSize: 512, maxDepth: 1, maxItems: 16)
+        let f = try CBORFields(item, what: "seal", required: ["v", "boot", "first", "count", "root", "time"])
+        guard try f.uint("v") == Self.version else { throw EnvelopeError(.unsupportedVersion, "seal version \(try f.uint("v"))") }
+        self.init(boot: try f.bytes("boot", count: 32), first: try f.uint("first"), count: try f.uint("count"), root: try f.bytes("root", count: 32), time: try f.uint("time"))
+        guard first >= 1, first <= UInt64.max - Self.maxCount else { throw EnvelopeError(.malformed, "seal.first out of range") }
+        guard count >= 1, count <= Self.maxCount else { throw EnvelopeError(.malformed, "seal.count must be 1 to \(Self.maxCount)") }
+        guard payload == bytes else { throw EnvelopeError(.malformed, "seal is not in its deterministic encoding") }
+    }
+
+    /// Whether receipt `sequence` falls under this seal.
+    public func covers(_ sequence: UInt64) -> Bool { sequence >= first && sequence - first < count }
+}
+
+/// A receipt with what proves it: the seal (COSE_Sign1 bytes) and the receipt's Merkle inclusion proof under the
+/// seal's root. This is one entry of the receipt log the host serves and an auditor replays.
+///
+/// Wire form (CBOR map, text keys): `receipt` bstr, `seal` bstr, `proof` [bstr32 ...].
+public struct SignedReceipt: Sendable, Hashable {
+    public var receipt: [UInt8]
+    public var seal: [UInt8]
+    public var proof: [[UInt8]]
+
+    public init(receipt: [UInt8], seal: [UInt8], proof: [[UInt8]]) {
+        self.receipt = receipt
+        self.seal = seal
+        self.proof = proof
+    }
+
+    /// Largest encoded signed receipt read.
+    public static let maxSize = Receipt.maxSize + Seal.maxSize + 64 * MerkleTree.maxProofLength
+
+    var fields: [(CBOR, CBOR)] {
+        [("receipt", .bytes(receipt)), ("seal", .bytes(seal)), ("proof", .array(proof.map { .bytes($0) }))]
+    }
+
+    public var encoded: [UInt8] { CBOREncoder.encode(.map(CBORMap(fields))) }
+
+    public init(encoded bytes: [UInt8]) throws(EnvelopeError) {
+        let item = try CBORFields.decode(bytes, what: "signed receipt", maxSize: Self.maxSize, maxDepth: 2, maxItems: 64)
+        try self.init(try CBORFields(item, what: "signed receipt", required: ["receipt", "seal", "proof"]))
+    }
+
+    init(_ f: CBORFields) throws(EnvelopeError) {
+        receipt = try f.bytes("receipt", max: Receipt.maxSize)
+        seal = try f.bytes("seal", max: Seal.maxSize)
+        var proof: [[UInt8]] = []
+        for p in try f.array("proof", max: MerkleTree.maxProofLength) {
+            guard let h = p.bytes, h.count == 32 else { throw EnvelopeError(.malformed, "\(f.what).proof holds something other than 32-byte hashes") }
+            proof.append(h)
+        }
+        self.proof = proof
+    }
+}
+
+/// What the client receives for one request: the result bytes and the signed receipt that commits to them
+/// (the receipt's `res` is the result's SHA-256). The host passes it through untouched.
+///
+/// Wire form (CBOR map, text keys): `receipt`, `seal`, `proof` as in `SignedReceipt`, then `result` bstr.
+public struct SignedResponse: Sendable, Hashable {
+    public var signed: SignedReceipt
+    public var result: [UInt8]
+
+    /// Largest result a response carries.
+    public static let maxResultSize = 256 * 1024
+    public static let maxSize = SignedReceipt.maxSize + maxResultSize + 16
+
+    public init(signed: SignedReceipt, result: [UInt8]) {
+        self.signed = signed
+        self.result = result
+    }
+
+    public var encoded: [UInt8] { CBOREncoder.encode(.map(CBORMap(signed.fields + [("result", .bytes(result))]))) }
+
+    public init(encoded bytes: [UInt8]) throws(EnvelopeError) {
+        let item = try CBORFields.decode(bytes, what: "response", maxSize: Self.maxSize, maxDepth: 2, maxItems: 64)
+        let f = try CBORFields(item, what: "response", required: ["receipt", "seal", "proof", "result"])
+        signed = try SignedReceipt(f)
+        result = try f.bytes("result", max: Self.maxResultSize)
+    }
+}
+
+/// The `user_data` of the enclave's attestation documents: its HPKE public key (X25519, 32 bytes) and the
+/// SHA-256 of the manifest it runs with. Wire form: CBOR map `{"v": 1, "hpke": bstr32, "manifest": bstr32}`.
+public struct IdentityClaims: Sendable, Hashable {
+    public var hpkePublicKey: [UInt8]
+    public var manifestHash: [UInt8]
+
+    public init(hpkePublicKey: [UInt8], manifestHash: [UInt8]) {
+        self.hpkePublicKey = hpkePublicKey
+        self.manifestHash = manifestHash
+    }
+
+    public var encoded: [UInt8] {
+        CBOREncoder.encode(.map(["v": .unsigned(1), "hpke": .bytes(hpkePublicKey), "manifest": .bytes(manifestHash)]))
+    }
+
+    public init(encoded bytes: [UInt8]) throws(EnvelopeError) {
+        let item = try CBORFields.decode(bytes, what: "user_data", maxSize: 512, maxDepth: 1, maxItems: 8)
+        let f = try CBORFields(item, what: "user_data", required: ["v", "hpke", "manifest"])
+        guard try f.uint("v") == 1 else { throw EnvelopeError(.unsupportedVersion, "user_data version \(try f.uint("v"))") }
+        self.init(hpkePublicKey: try f.bytes("hpke", count: 32), manifestHash: try f.bytes("manifest", count: 32))
+    }
+}

@@ -1,0 +1,279 @@
+import EnclaveWire
+import Foundation
+import GRDB
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ServiceLifecycle
+import Logging
+import NitroAttestation
+import VsockBridge
+
+/// The public HTTP API (documented in `docs/api.md`). Callers authenticate with bearer tokens; a request without
+/// valid credentials is answered 401 before anything is queued. Errors are JSON with a stable code. A call's
+/// answer is the enclave's signed response, byte for byte.
+public struct APIServer: Sendable {
+    public let host: String
+    public let port: Int
+    public let maxBodyBytes: Int
+    public let wait: TimeAmount
+    let queue: JobQueue
+    let auth: APIAuthenticator
+    let logger: Logger
+
+    public init(host: String, port: Int, maxBodyBytes: Int, wait: TimeAmount, queue: JobQueue, auth: APIAuthenticator, logger: Logger) {
+        self.host = host
+        self.port = port
+        self.maxBodyBytes = maxBodyBytes
+        self.wait = wait
+        self.queue = queue
+        self.auth = auth
+        self.logger = logger
+    }
+
+    static let requestIDHeader = HTTPField.Name("Cloister-Request-Id")!
+    static let jobHeader = HTTPField.Name("Cloister-Job")!
+    static let statusHeader = HTTPField.Name("Cloister-Status")!
+    static let sequenceHeader = HTTPField.Name("Cloister-Receipt-Seq")!
+
+    /// The Hummingbird application, a `Service` for the host's group.
+    public func application(onRunning: @escaping @Sendable (Int) -> Void = { _ in }) -> any Service {
+        let router = Router()
+        router.add(middleware: JSONErrorMiddleware(logger: logger))
+        let api = self
+        router.get("/v1/attestation") { request, _ in try await api.attestation(request) }
+        router.post("/v1/call/:op") { request, context in try await api.call(request, operation: context.parameters.get("op") ?? "") }
+        router.get("/v1/requests/:id") { request, context in try await api.lookup(request, requestID: context.parameters.get("id") ?? "") }
+        router.get("/v1/receipts") { request, _ in try await api.receipts(request) }
+        router.get("/v1/boots") { request, _ in try await api.boots(request) }
+        router.get("/v1/boots/:hash") { _, context in try await api.boot(hash: context.parameters.get("hash") ?? "") }
+        router.post("/v1/admin/tenants") { request, _ in try await api.createTenant(request) }
+        router.post("/v1/admin/tokens") { request, _ in try await api.createToken(request) }
+        return Application(
+            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "cloister-host"),
+            onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+
+    // MARK: Routes
+
+    func attestation(_ request: Request) async throws -> Response {
+        guard let text = request.uri.queryParameters["nonce"], let nonce = Hex.decode(text), !nonce.isEmpty, nonce.count <= QueueMessage.maxNonce else {
+            throw APIError(400, "badNonce", "nonce must be 1 to \(QueueMessage.maxNonce) bytes in hex")
+        }
+        let document = try await queue.attestation(nonce: nonce)
+        return Response(status: .ok, headers: [.contentType: "application/cbor"], body: .init(byteBuffer: ByteBuffer(bytes: document)))
+    }
+
+    func call(_ request: Request, operation: String) async throws -> Response {
+        guard case .tenant(let tenantID, let tenant)? = auth.principal(authorization: request.headers[.authorization]) else {
+            throw APIError.unauthorized()
+        }
+        guard RequestLimits.isValidName(operation) else {
+            throw APIError(400, "badOperation", "an operation is 1 to 64 of a-z 0-9 - _ . starting with a letter or digit")
+        }
+        guard let requestID = request.headers[Self.requestIDHeader] else {
+            throw APIError(400, "missingRequestId", "the Cloister-Request-Id header is required")
+        }
+        guard RequestLimits.isValidRequestID(requestID) else {
+            throw APIError(400, "badRequestId", "a request id is 1 to 64 of A-Z a-z 0-9 - _ . :")
+        }
+        let body = try await collect(request)
+        let submitted = try await queue.submit(tenantID: tenantID, tenant: tenant, requestID: requestID, operation: operation, body: body)
+        let jobID: UInt64
+        switch submitted {
+        case .queued(let id): jobID = id
+        case .existing(let id, let done?):
+            return Self.response(done)
+        case .existing(let id, nil): jobID = id
+        }
+        if let done = await queue.awaitCompletion(jobID, timeout: wait) { return Self.response(done) }
+        return Self.pending(jobID: jobID, requestID: requestID)
+    }
+
+    func lookup(_ request: Request, requestID: String) async throws -> Response {
+        guard case .tenant(let tenantID, _)? = auth.principal(authorization: request.headers[.authorization]) else { throw APIError.unauthorized() }
+        guard RequestLimits.isValidRequestID(requestID) else { throw APIError(400, "badRequestId", "a request id is 1 to 64 of A-Z a-z 0-9 - _ . :") }
+        let id: Int64?
+        do {
+            id = try await queue.database.pool.read { db in
+                try Int64.fetchOne(db, sql: "SELECT id FROM jobs WHERE tenant_id = ? AND request_id = ?", arguments: [tenantID, requestID])
+            }
+        } catch { throw APIError.storage(error) }
+        guard let id else { throw APIError(404, "unknownRequest", "no request \(requestID) for this tenant") }
+        if let done = await queue.awaitCompletion(UInt64(id), timeout: .zero) { return Self.response(done) }
+        return Self.pending(jobID: UInt64(id), requestID: requestID)
+    }
+
+    func receipts(_ request: Request) async throws -> Response {
+        switch auth.principal(authorization: request.headers[.authorization]) {
+        case .auditor?, .admin?: break
+        case .tenant?: throw APIError(403, "forbidden", "the receipt log needs an auditor or admin token")
+        case nil: throw APIError.unauthorized()
+        }
+        let after = try Self.integer(request, "after", default: 0, range: 0...Int64.max)
+        let limit = try Self.integer(request, "limit", default: 100, range: 1...1000)
+        let rows: [Row]
+        do {
+            rows = try await queue.database.pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT n, boot, seq, entry FROM receipts WHERE n > ? ORDER BY n LIMIT ?", arguments: [after, limit])
+            }
+        } catch { throw APIError.storage(error) }
+        var items: [String] = []
+        var next = after
+        for r in rows {
+            let n: Int64 = r[0]
+            next = n
+            items.append(
+                "{\"n\":\(n),\"boot\":\"\(Hex.encode((r[1] as Data).bytes))\",\"seq\":\(r[2] as Int64),\"entry\":\"\((r[3] as Data).base64EncodedString())\"}")
+        }
+        return Self.json(200, "{\"receipts\":[" + items.joined(separator: ",") + "],\"next\":\(next)}")
+    }
+
+    func boots(_ request: Request) async throws -> Response {
+        switch auth.principal(authorization: request.headers[.authorization]) {
+        case .auditor?, .admin?: break
+        case .tenant?: throw APIError(403, "forbidden", "the boot list needs an auditor or admin token")
+        case nil: throw APIError.unauthorized()
+        }
+        let rows: [Row]
+        do {
+            rows = try await queue.database.pool.read { db in try Row.fetchAll(db, sql: "SELECT hash, first_seen FROM boots ORDER BY first_seen") }
+        } catch { throw APIError.storage(error) }
+        let items = rows.map { "{\"hash\":\"\(Hex.encode(($0[0] as Data).bytes))\",\"firstSeen\":\($0[1] as Int64)}" }
+        return Self.json(200, "{\"boots\":[" + items.joined(separator: ",") + "]}")
+    }
+
+    /// A boot attestation document by its SHA-256; public, like any attestation document.
+    func boot(hash text: String) async throws -> Response {
+        guard let hash = Hex.decode(text), hash.count == 32 else { throw APIError(400, "badHash", "a boot is named by 64 hex digits") }
+        let document: Data?
+        do {
+            document = try await queue.database.pool.read { db in try Data.fetchOne(db, sql: "SELECT document FROM boots WHERE hash = ?", arguments: [Data(hash)]) }
+        } catch { throw APIError.storage(error) }
+        guard let document else { throw APIError(404, "unknownBoot", "no boot document with that hash") }
+        return Response(status: .ok, headers: [.contentType: "application/cbor"], body: .init(byteBuffer: ByteBuffer(bytes: document)))
+    }
+
+    func createTenant(_ request: Request) async throws -> Response {
+        try requireAdmin(request)
+        let object = try await jsonObject(request, keys: ["name"])
+        guard let name = object["name"]?.string, RequestLimits.isValidName(name) else {
+            throw APIError(400, "badTenant", "\"name\" must be 1 to 64 of a-z 0-9 - _ . starting with a letter or digit")
+        }
+        try await auth.createTenant(name)
+        logger.info("tenant created", metadata: ["tenant": "\(name)"])
+        return Self.json(201, "{\"tenant\":\"\(name)\"}")
+    }
+
+    func createToken(_ request: Request) async throws -> Response {
+        try requireAdmin(request)
+        let object = try await jsonObject(request, keys: ["tenant", "role"])
+        let role = object["role"]?.string ?? "tenant"
+        let token: String
+        switch role {
+        case "tenant":
+            guard let tenant = object["tenant"]?.string, RequestLimits.isValidName(tenant) else {
+                throw APIError(400, "badTenant", "\"tenant\" must name a tenant")
+            }
+            token = try await auth.createToken(tenant: tenant)
+            logger.info("token created", metadata: ["tenant": "\(tenant)"])
+            return Self.json(201, "{\"tenant\":\"\(tenant)\",\"token\":\"\(token)\"}")
+        case "auditor":
+            guard object["tenant"] == nil else { throw APIError(400, "badRole", "an auditor token belongs to no tenant") }
+            token = try await auth.createToken(tenant: nil)
+            logger.info("auditor token created")
+            return Self.json(201, "{\"role\":\"auditor\",\"token\":\"\(token)\"}")
+        default:
+            throw APIError(400, "badRole", "\"role\" is tenant or auditor")
+        }
+    }
+
+    // MARK: Helpers
+
+    private func requireAdmin(_ request: Request) throws {
+        guard auth.adminEnabled else { throw APIError(403, "adminDisabled", "this host has no admin token configured") }
+        guard auth.principal(authorization: request.headers[.authorization]) == .admin else { throw APIError.unauthorized() }
+    }
+
+    private func collect(_ request: Request) async throws -> [UInt8] {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBodyBytes {
+            throw APIError(413, "bodyTooLarge", "the body is larger than \(maxBodyBytes) bytes")
+        }
+        do {
+            let buffer = try await request.body.collect(upTo: maxBodyBytes)
+            return Array(buffer.readableBytesView)
+        } catch {
+            throw APIError(413, "bodyTooLarge", "the body is larger than \(maxBodyBytes) bytes")
+        }
+    }
+
+    private func jsonObject(_ request: Request, keys: Set<String>) async throws -> [String: JSONValue] {
+        let body = try await collect(request)
+        guard let value = try? JSONValue.parse(body), let object = value.object else {
+            throw APIError(400, "malformedJSON", "the body must be a JSON object")
+        }
+        for key in object.keys.sorted() where !keys.contains(key) {
+            throw APIError(400, "unknownField", "unknown field \"\(key.prefix(40))\" (known: \(keys.sorted().joined(separator: ", ")))")
+        }
+        return object
+    }
+
+    private static func integer(_ request: Request, _ name: String, default value: Int64, range: ClosedRange<Int64>) throws -> Int64 {
+        guard let text = request.uri.queryParameters[Substring(name)] else { return value }
+        guard let n = Int64(text), range.contains(n) else {
+            throw APIError(400, "badQuery", "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return n
+    }
+
+    static func response(_ done: JobCompletion) -> Response {
+        var headers: HTTPFields = [.contentType: "application/cbor"]
+        headers[jobHeader] = String(done.jobID)
+        headers[statusHeader] = done.status
+        headers[sequenceHeader] = String(done.sequence)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: done.response)))
+    }
+
+    static func pending(jobID: UInt64, requestID: String) -> Response {
+        var r = json(202, "{\"status\":\"pending\",\"requestId\":\"\(requestID)\",\"job\":\(jobID)}")
+        r.headers[jobHeader] = String(jobID)
+        return r
+    }
+
+    static func json(_ status: Int, _ body: String) -> Response {
+        Response(
+            status: HTTPResponse.Status(code: status), headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(string: body + "\n")))
+    }
+}
+
+/// Turns every error into the API's JSON error body with a stable code; nothing else leaks.
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return Self.render(error)
+        } catch let error as HTTPError {
+            let code: String
+            switch error.status.code {
+            case 404: code = "notFound"
+            case 405: code = "methodNotAllowed"
+            case 413: code = "bodyTooLarge"
+            default: code = "badRequest"
+            }
+            return Self.render(APIError(error.status.code, code, error.body ?? error.status.reasonPhrase))
+        } catch {
+            logger.error("api: unexpected error: \(error)")
+            return Self.render(APIError(500, "internal", "internal error"))
+        }
+    }
+
+    static func render(_ error: APIError) -> Response {
+        APIServer.json(
+            error.status, "{\"error\":{\"code\":\"\(error.code)\",\"message\":\"\(JSONLine.escape(error.message))\"}}")
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import GRDB
+
+/// The host's SQLite file (WAL, `synchronous = FULL`): tenants and their hashed tokens, the job queue with
+/// each job's signed response, the receipt log, the boot attestation documents, and the enclave's opaque
+/// blobs. Everything here is either public or sealed by the enclave; the host is not trusted with it.
+public final class HostDatabase: Sendable {
+    public let pool: DatabasePool
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            // FULL: every commit is on disk (WAL fsync) before it returns, so an acknowledged job survives a
+            // crash or power loss; group commits keep that to one fsync per batch.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        configuration.busyMode = .timeout(10)
+        pool = try DatabasePool(path: path, configuration: configuration)
+        self.path = path
+        try Self.migrator.migrate(pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE tenants (
+                        id INTEGER PRIMARY KEY,
+                        name TEXT NOT NULL UNIQUE,
+                        created INTEGER NOT NULL
+                    );
+                    CREATE TABLE tokens (
+                        hash BLOB PRIMARY KEY,
+                        tenant_id INTEGER REFERENCES tenants(id),
+                        role TEXT NOT NULL CHECK (role IN ('tenant', 'auditor')),
+                        created INTEGER NOT NULL
+                    );
+                    CREATE TABLE jobs (
+                        id INTEGER PRIMARY KEY,
+                        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+                        request_id TEXT NOT NULL,
+                        op TEXT NOT NULL,
+                        body BLOB NOT NULL,
+                        request_hash BLOB NOT NULL,
+                        created INTEGER NOT NULL,
+                        completed INTEGER,
+                        status TEXT,
+                        seq INTEGER,
+                        response BLOB,
+                        UNIQUE (tenant_id, request_id)
+                    );
+                    CREATE INDEX jobs_pending ON jobs (id) WHERE completed IS NULL;
+                    CREATE TABLE receipts (
+                        n INTEGER PRIMARY KEY AUTOINCREMENT,
+                        boot BLOB NOT NULL,
+                        seq INTEGER NOT NULL,
+                        entry BLOB NOT NULL,
+                        received INTEGER NOT NULL,
+                        UNIQUE (boot, seq)
+                    );
+                    CREATE TABLE boots (
+                        hash BLOB PRIMARY KEY,
+                        document BLOB NOT NULL,
+                        first_seen INTEGER NOT NULL
+                    );
+                    CREATE TABLE blobs (
+                        key TEXT PRIMARY KEY,
+                        version INTEGER NOT NULL,
+                        value BLOB NOT NULL,
+                        updated INTEGER NOT NULL
+                    );
+                    """)
+        }
+        return m
+    }
+}
+
+extension Data {
+    var bytes: [UInt8] { [UInt8](self) }
+}

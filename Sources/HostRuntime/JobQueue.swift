@@ -1,0 +1,423 @@
+import EnclaveWire
+import Foundation
+import GRDB
+import Logging
+import NIOCore
+import Synchronization
+import VsockBridge
+
+/// A finished job as the host stores it: the enclave's signed response, passed through untouched.
+public struct JobCompletion: Sendable, Hashable {
+    public var jobID: UInt64
+    public var status: String
+    public var sequence: UInt64
+    public var response: [UInt8]
+}
+
+/// The durable pull queue. A job is committed (group commit, `synchronous = FULL`) before anything is answered
+/// or forwarded; then it waits in memory for the enclave's pull. A leased job that is not finished within the
+/// lease, or whose queue connection drops, goes back to the front of the queue. The first result stored for a
+/// job wins; every receipt is stored, so the receipt log has no gap even when a job ran twice.
+public final class JobQueue: Sendable {
+    public struct Configuration: Sendable {
+        public var leaseMs = 30_000
+        /// Jobs waiting or leased before new ones are refused with 503 `queueFull`.
+        public var maxQueued = 100_000
+        /// Attestation requests waiting for the enclave before new ones are refused.
+        public var maxPendingAttestations = 256
+        public var attestationTimeout = TimeAmount.seconds(10)
+
+        public init() {}
+    }
+
+    private struct Lease {
+        var job: QueueJob
+        var deadline: NIODeadline
+        var owner: UInt64
+    }
+
+    private struct Puller {
+        var id: UInt64
+        var owner: UInt64
+        var max: Int
+        var continuation: CheckedContinuation<([QueueJob], [QueueMessage.AttestationRequest]), Never>
+        var timer: Scheduled<Void>?
+    }
+
+    private struct State {
+        var ready: [UInt64: QueueJob] = [:]
+        var order = FIFO<UInt64>()
+        var retry = FIFO<UInt64>()
+        var leased: [UInt64: Lease] = [:]
+        var pullers: [Puller] = []
+        var owners = Set<UInt64>()
+        var nextID: UInt64 = 0
+        var attestations = FIFO<QueueMessage.AttestationRequest>()
+        var attestationWaiters: [UInt64: CheckedContinuation<Result<[UInt8], APIError>, Never>] = [:]
+        var completionWaiters: [UInt64: [(UInt64, CheckedContinuation<JobCompletion?, Never>)]] = [:]
+        var recent: [UInt64: JobCompletion] = [:]
+        var recentOrder = FIFO<UInt64>()
+        var enqueued: UInt64 = 0
+        var completed: UInt64 = 0
+        var repeated: UInt64 = 0
+        var expired: UInt64 = 0
+    }
+
+    public let database: HostDatabase
+    public let committer: GroupCommitter
+    public let configuration: Configuration
+    private let loop: EventLoop
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let sweeper = Mutex<RepeatedTask?>(nil)
+
+    public init(database: HostDatabase, configuration: Configuration, eventLoop: EventLoop, logger: Logger) {
+        self.database = database
+        self.committer = GroupCommitter(pool: database.pool)
+        self.configuration = configuration
+        self.loop = eventLoop
+        self.logger = logger
+    }
+
+    /// Loads every unfinished job (after a restart they are all unleased) and starts the lease sweeper.
+    public func start() throws {
+        let rows = try database.pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT jobs.id, jobs.request_id, tenants.name, jobs.op, jobs.body FROM jobs JOIN tenants ON tenants.id = jobs.tenant_id
+                    WHERE jobs.completed IS NULL ORDER BY jobs.id
+                    """)
+        }
+        state.withLock { s in
+            for r in rows {
+                let id = UInt64(r[0] as Int64)
+                let job = QueueJob(id: id, requestID: r[1], tenant: r[2], operation: r[3], body: (r[4] as Data).bytes, attempt: 1)
+                s.ready[id] = job
+                s.order.push(id)
+            }
+        }
+        if !rows.isEmpty { logger.info("queue: \(rows.count) unfinished job(s) from before the restart are queued again") }
+        let period = TimeAmount.milliseconds(Int64(max(50, min(1000, configuration.leaseMs / 4))))
+        sweeper.withLock { $0 = loop.scheduleRepeatedTask(initialDelay: period, delay: period) { [self] _ in sweep() } }
+    }
+
+    public func stop() {
+        sweeper.withLock { $0?.cancel() }
+        let pullers = state.withLock { s in
+            defer { s.pullers = [] }
+            return s.pullers
+        }
+        for p in pullers {
+            p.timer?.cancel()
+            p.continuation.resume(returning: ([], []))
+        }
+    }
+
+    /// What `submit` found.
+    public enum Submitted: Sendable {
+        /// A new job, now durable.
+        case queued(UInt64)
+        /// The same request (tenant, request id, operation and body) was submitted before.
+        case existing(UInt64, JobCompletion?)
+    }
+
+    /// Commits a job durably and queues it. A request id a tenant already used for a different operation or body
+    /// is refused with 409 `requestIdReused`.
+    public func submit(tenantID: Int64, tenant: String, requestID: String, operation: String, body: [UInt8]) async throws(APIError) -> Submitted {
+        let depth = state.withLock { $0.ready.count + $0.leased.count }
+        guard depth < configuration.maxQueued else { throw APIError(503, "queueFull", "\(depth) jobs are waiting; try again later") }
+        let hash = RequestDigest.hash(operation: operation, requestID: requestID, body: body)
+        enum Row2: Sendable {
+            case inserted(Int64)
+            case existing(Int64, [UInt8], JobCompletion?)
+        }
+        let now = Int64(WallClock.milliseconds())
+        let outcome: Row2
+        do {
+            outcome = try await committer.run { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO jobs (tenant_id, request_id, op, body, request_hash, created) VALUES (?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (tenant_id, request_id) DO NOTHING
+                        """, arguments: [tenantID, requestID, operation, Data(body), Data(hash), now])
+                if db.changesCount == 1 { return Row2.inserted(db.lastInsertedRowID) }
+                guard let r = try Row.fetchOne(
+                    db, sql: "SELECT id, request_hash, status, seq, response FROM jobs WHERE tenant_id = ? AND request_id = ?",
+                    arguments: [tenantID, requestID])
+                else { throw DatabaseError(resultCode: .SQLITE_INTERNAL, message: "job vanished") }
+                let id: Int64 = r[0]
+                var completion: JobCompletion?
+                if let status: String = r[2], let seq: Int64 = r[3], let response: Data = r[4] {
+                    completion = JobCompletion(jobID: UInt64(id), status: status, sequence: UInt64(seq), response: response.bytes)
+                }
+                return Row2.existing(id, (r[1] as Data).bytes, completion)
+            }
+        } catch {
+            logger.error("queue: a job could not be committed: \(error)")
+            throw APIError.storage(error)
+        }
+        switch outcome {
+        case .inserted(let id):
+            let job = QueueJob(id: UInt64(id), requestID: requestID, tenant: tenant, operation: operation, body: body, attempt: 1)
+            let wake = state.withLock { s in
+                s.ready[job.id] = job
+                s.order.push(job.id)
+                s.enqueued += 1
+                return takeForPullers(&s)
+            }
+            deliver(wake)
+            return .queued(job.id)
+        case .existing(let id, let storedHash, let completion):
+            guard storedHash == hash else {
+                throw APIError(409, "requestIdReused", "request id \(requestID) was used before for a different operation or body")
+            }
+            state.withLock { $0.repeated += 1 }
+            return .existing(UInt64(id), completion)
+        }
+    }
+
+    /// Waits up to `timeout` for a job's completion; nil when it is still unfinished.
+    public func awaitCompletion(_ jobID: UInt64, timeout: TimeAmount) async -> JobCompletion? {
+        let inMemory = state.withLock { s -> (JobCompletion?, Bool) in (s.recent[jobID], s.ready[jobID] != nil || s.leased[jobID] != nil) }
+        if let done = inMemory.0 { return done }
+        if !inMemory.1, let stored = try? completion(jobID: jobID) { return stored }
+        if timeout <= .zero { return nil }
+        let waiterID = state.withLock { s -> UInt64 in
+            s.nextID += 1
+            return s.nextID
+        }
+        return await withCheckedContinuation { c in
+            let done = state.withLock { s -> JobCompletion?? in
+                if let done = s.recent[jobID] { return .some(done) }
+                s.completionWaiters[jobID, default: []].append((waiterID, c))
+                return .none
+            }
+            if let done { return c.resume(returning: done) }
+            loop.scheduleTask(in: timeout) { [self] in
+                let waiter = state.withLock { s -> CheckedContinuation<JobCompletion?, Never>? in
+                    guard var list = s.completionWaiters[jobID], let i = list.firstIndex(where: { $0.0 == waiterID }) else { return nil }
+                    let w = list.remove(at: i).1
+                    s.completionWaiters[jobID] = list.isEmpty ? nil : list
+                    return w
+                }
+                waiter?.resume(returning: nil)
+            }
+        }
+    }
+
+    /// The stored completion of a job, from the database.
+    public func completion(jobID: UInt64) throws -> JobCompletion? {
+        try database.pool.read { db in
+            guard let r = try Row.fetchOne(db, sql: "SELECT status, seq, response FROM jobs WHERE id = ? AND completed IS NOT NULL", arguments: [Int64(jobID)]) else {
+                return nil
+            }
+            return JobCompletion(jobID: jobID, status: r[0], sequence: UInt64(r[1] as Int64), response: (r[2] as Data).bytes)
+        }
+    }
+
+    // MARK: The enclave's side
+
+    /// A queue connection arrived; `owner` names it until `disconnected`.
+    public func connected() -> UInt64 {
+        state.withLock { s in
+            s.nextID += 1
+            s.owners.insert(s.nextID)
+            return s.nextID
+        }
+    }
+
+    /// A queue connection is gone: its leases go back to the front of the queue and its pull is dropped.
+    public func disconnected(_ owner: UInt64) {
+        let (pullers, wake) = state.withLock { s -> ([Puller], [(Puller, [QueueJob], [QueueMessage.AttestationRequest])]) in
+            s.owners.remove(owner)
+            let mine = s.pullers.filter { $0.owner == owner }
+            s.pullers.removeAll { $0.owner == owner }
+            var returned = 0
+            for (id, lease) in s.leased where lease.owner == owner {
+                s.leased[id] = nil
+                requeue(lease.job, &s)
+                returned += 1
+            }
+            if returned > 0 { logger.notice("queue: \(returned) leased job(s) of a dropped connection are queued again") }
+            return (mine, takeForPullers(&s))
+        }
+        for p in pullers {
+            p.timer?.cancel()
+            p.continuation.resume(returning: ([], []))
+        }
+        deliver(wake)
+    }
+
+    /// Long poll: up to `max` jobs (and any pending attestation requests), waiting up to `wait` for the first.
+    public func lease(owner: UInt64, max: Int, wait: TimeAmount) async -> ([QueueJob], [QueueMessage.AttestationRequest]) {
+        await withCheckedContinuation { c in
+            let immediate = state.withLock { s -> ([QueueJob], [QueueMessage.AttestationRequest])? in
+                guard s.owners.contains(owner) else { return ([], []) }
+                let work = take(owner: owner, max: max, &s)
+                if !work.0.isEmpty || !work.1.isEmpty || wait <= .zero { return work }
+                s.nextID += 1
+                let id = s.nextID
+                var puller = Puller(id: id, owner: owner, max: max, continuation: c)
+                puller.timer = loop.scheduleTask(in: wait) { [self] in
+                    let p = state.withLock { s -> Puller? in
+                        guard let i = s.pullers.firstIndex(where: { $0.id == id }) else { return nil }
+                        return s.pullers.remove(at: i)
+                    }
+                    p?.continuation.resume(returning: ([], []))
+                }
+                s.pullers.append(puller)
+                return nil
+            }
+            if let immediate { c.resume(returning: immediate) }
+        }
+    }
+
+    /// Stores a batch of results and their receipts in one commit, then answers the callers waiting for them.
+    public func complete(boot: [UInt8], items: [QueueResult]) async throws {
+        let now = Int64(WallClock.milliseconds())
+        let applied: [Bool] = try await committer.run { db in
+            var applied: [Bool] = []
+            for item in items {
+                try db.execute(
+                    sql: "INSERT INTO receipts (boot, seq, entry, received) VALUES (?, ?, ?, ?) ON CONFLICT (boot, seq) DO NOTHING",
+                    arguments: [Data(boot), Int64(clamping: item.sequence), Data(item.receipt), now])
+                try db.execute(
+                    sql: "UPDATE jobs SET completed = ?, status = ?, seq = ?, response = ? WHERE id = ? AND completed IS NULL",
+                    arguments: [now, item.status, Int64(clamping: item.sequence), Data(item.response), Int64(clamping: item.jobID)])
+                applied.append(db.changesCount == 1)
+            }
+            return applied
+        }
+        var resumes: [(CheckedContinuation<JobCompletion?, Never>, JobCompletion)] = []
+        state.withLock { s in
+            for (i, item) in items.enumerated() {
+                s.leased[item.jobID] = nil
+                s.ready[item.jobID] = nil
+                guard applied[i] else { continue }
+                let done = JobCompletion(jobID: item.jobID, status: item.status, sequence: item.sequence, response: item.response)
+                s.completed += 1
+                s.recent[item.jobID] = done
+                s.recentOrder.push(item.jobID)
+                while s.recentOrder.count > 20_000, let old = s.recentOrder.pop() { s.recent[old] = nil }
+                for (_, c) in s.completionWaiters.removeValue(forKey: item.jobID) ?? [] { resumes.append((c, done)) }
+            }
+        }
+        for (c, done) in resumes { c.resume(returning: done) }
+    }
+
+    // MARK: Attestation
+
+    /// Asks the enclave (on its next pull) for a fresh document carrying `nonce`.
+    public func attestation(nonce: [UInt8]) async throws(APIError) -> [UInt8] {
+        let result = await withCheckedContinuation { (c: CheckedContinuation<Result<[UInt8], APIError>, Never>) in
+            let (refusal, wake, id) = state.withLock { s -> (APIError?, [(Puller, [QueueJob], [QueueMessage.AttestationRequest])], UInt64) in
+                guard !s.owners.isEmpty else { return (APIError(503, "enclaveUnavailable", "no enclave is connected to the queue"), [], 0) }
+                guard s.attestationWaiters.count < configuration.maxPendingAttestations else {
+                    return (APIError(503, "busy", "too many attestation requests are waiting"), [], 0)
+                }
+                s.nextID += 1
+                s.attestations.push(.init(id: s.nextID, nonce: nonce))
+                s.attestationWaiters[s.nextID] = c
+                return (nil, takeForPullers(&s), s.nextID)
+            }
+            if let refusal { return c.resume(returning: .failure(refusal)) }
+            deliver(wake)
+            loop.scheduleTask(in: configuration.attestationTimeout) { [self] in
+                state.withLock { $0.attestationWaiters.removeValue(forKey: id) }?
+                    .resume(returning: .failure(APIError(504, "enclaveTimeout", "the enclave did not answer the attestation request in time")))
+            }
+        }
+        return try result.get()
+    }
+
+    /// The enclave's answer to an attestation request.
+    public func attested(id: UInt64, _ result: Result<[UInt8], APIError>) {
+        state.withLock { $0.attestationWaiters.removeValue(forKey: id) }?.resume(returning: result)
+    }
+
+    // MARK: Internals (called with the lock held)
+
+    private func take(owner: UInt64, max: Int, _ s: inout State) -> ([QueueJob], [QueueMessage.AttestationRequest]) {
+        var jobs: [QueueJob] = []
+        let deadline = NIODeadline.now() + .milliseconds(Int64(configuration.leaseMs))
+        while jobs.count < max, let id = s.retry.pop() ?? s.order.pop() {
+            guard let job = s.ready.removeValue(forKey: id) else { continue }
+            s.leased[id] = Lease(job: job, deadline: deadline, owner: owner)
+            jobs.append(job)
+        }
+        var atts: [QueueMessage.AttestationRequest] = []
+        while let a = s.attestations.pop() {
+            if s.attestationWaiters[a.id] != nil { atts.append(a) }
+        }
+        return (jobs, atts)
+    }
+
+    private func takeForPullers(_ s: inout State) -> [(Puller, [QueueJob], [QueueMessage.AttestationRequest])] {
+        var out: [(Puller, [QueueJob], [QueueMessage.AttestationRequest])] = []
+        while !s.pullers.isEmpty, !s.ready.isEmpty || !s.attestations.isEmpty {
+            let p = s.pullers.removeFirst()
+            let work = take(owner: p.owner, max: p.max, &s)
+            out.append((p, work.0, work.1))
+        }
+        return out
+    }
+
+    private func deliver(_ wake: [(Puller, [QueueJob], [QueueMessage.AttestationRequest])]) {
+        for (p, jobs, atts) in wake {
+            p.timer?.cancel()
+            p.continuation.resume(returning: (jobs, atts))
+        }
+    }
+
+    private func requeue(_ job: QueueJob, _ s: inout State) {
+        var again = job
+        again.attempt += 1
+        s.ready[job.id] = again
+        s.retry.push(job.id)
+    }
+
+    private func sweep() {
+        let now = NIODeadline.now()
+        let wake = state.withLock { s -> [(Puller, [QueueJob], [QueueMessage.AttestationRequest])] in
+            var n = 0
+            for (id, lease) in s.leased where lease.deadline <= now {
+                s.leased[id] = nil
+                requeue(lease.job, &s)
+                n += 1
+            }
+            guard n > 0 else { return [] }
+            s.expired += UInt64(n)
+            logger.notice("queue: \(n) lease(s) ran out; the jobs are queued again")
+            return takeForPullers(&s)
+        }
+        deliver(wake)
+    }
+
+    /// Counts for health and metrics.
+    public var snapshot: (waiting: Int, leased: Int, enqueued: UInt64, completed: UInt64, repeated: UInt64, expired: UInt64, connected: Int) {
+        state.withLock { s in (s.ready.count, s.leased.count, s.enqueued, s.completed, s.repeated, s.expired, s.owners.count) }
+    }
+}
+
+/// A first-in first-out queue with amortized O(1) push and pop.
+struct FIFO<Element> {
+    private var items: [Element] = []
+    private var head = 0
+
+    var count: Int { items.count - head }
+    var isEmpty: Bool { head == items.count }
+
+    mutating func push(_ e: Element) { items.append(e) }
+
+    mutating func pop() -> Element? {
+        guard head < items.count else { return nil }
+        let e = items[head]
+        head += 1
+        if head > 1024 && head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        return e
+    }
+}

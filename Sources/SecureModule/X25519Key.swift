@@ -1,0 +1,25 @@
+import COpenSSL
+
+/// An X25519 key pair in libcrypto: the enclave's HPKE key, created at boot and never exported. Only its
+/// 32-byte public key leaves the enclave, inside the attestation document's `user_data`.
+public final class X25519Key: @unchecked Sendable {
+    // Never mutated after init.
+    let pointer: OpaquePointer
+
+    private init(pointer: OpaquePointer) { self.pointer = pointer }
+    deinit { EVP_PKEY_free(pointer) }
+
+    /// A fresh key from libcrypto's random generator.
+    public static func generate() throws(NSMError) -> X25519Key {
+        guard let key = cloister_generate_x25519() else { throw NSMError(.internalError, "X25519 key generation failed") }
+        return X25519Key(pointer: key)
+    }
+
+    /// The raw 32-byte public key (RFC 7748).
+    public var publicKey: [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        var length = 32
+        guard EVP_PKEY_get_raw_public_key(pointer, &out, &length) == 1, length == 32 else { return [] }
+        return out
+    }
+}
