@@ -9,7 +9,7 @@ public struct JobRequest: Sendable {
     public var body: [UInt8]
 }
 
-/// What a workload answers: `ok` and the result bytes, or an error code (`RequestLimits.isValidName`) and a
+/// What a workload answers: `ok` and the result bytes, or an error code (`RequestLimits.isValidStatus`) and a
 /// message as the result. Either way the enclave signs and receipts it.
 public struct JobOutcome: Sendable, Hashable {
     public var status: String

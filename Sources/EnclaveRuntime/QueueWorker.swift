@@ -55,6 +55,11 @@ public final class QueueWorker: Sendable {
             maxFrameSize: maxFrameSize, group: group, logger: logger,
             onConnect: { feed.yield(.connected($0)) },
             onMessage: { message, channel in
+                if case .close(let code, let reason) = message {
+                    logger.notice("the host closed the queue channel", metadata: ["code": "\(code)", "reason": "\(reason.prefix(200))"])
+                    channel.close(promise: nil)
+                    return
+                }
                 guard case .data(let bytes) = message, let m = try? QueueMessage(encoded: bytes, maxSize: maxFrameSize) else {
                     logger.warning("queue channel: not a queue message from the host; closing")
                     channel.close(promise: nil)
@@ -177,7 +182,7 @@ public final class QueueWorker: Sendable {
         let hash = RequestDigest.hash(operation: job.operation, requestID: job.requestID, body: job.body)
         var outcome = await workload.perform(
             JobRequest(requestID: job.requestID, tenant: job.tenant, operation: job.operation, body: job.body), store: store)
-        if !RequestLimits.isValidName(outcome.status) { outcome = .failure("workloadError", "the workload answered an invalid status") }
+        if !RequestLimits.isValidStatus(outcome.status) { outcome = .failure("workloadError", "the workload answered an invalid status") }
         if outcome.result.count > SignedResponse.maxResultSize {
             outcome = .failure("resultTooLarge", "the result is larger than \(SignedResponse.maxResultSize) bytes")
         }

@@ -48,6 +48,11 @@ public final class StoreClient: BlobStore {
                 }
             },
             onMessage: { message, channel in
+                if case .close(let code, let reason) = message {
+                    logger.notice("the host closed the store channel", metadata: ["code": "\(code)", "reason": "\(reason.prefix(200))"])
+                    channel.close(promise: nil)
+                    return
+                }
                 guard case .data(let bytes) = message, let answer = try? StoreMessage(encoded: bytes) else {
                     logger.warning("store channel: not a store message from the host; closing")
                     channel.close(promise: nil)

@@ -142,7 +142,7 @@ public enum QueueMessage: Sendable, Hashable {
             var parsed: [QueueResult] = []
             for r in items {
                 guard let a = r.array, a.count == 5, let id = a[0].uint64, let seq = a[1].uint64, seq >= 1, let status = a[2].text,
-                    RequestLimits.isValidName(status), let response = a[3].bytes, response.count <= SignedResponse.maxSize,
+                    RequestLimits.isValidStatus(status), let response = a[3].bytes, response.count <= SignedResponse.maxSize,
                     let receipt = a[4].bytes, receipt.count <= SignedReceipt.maxSize
                 else { throw WireError(.malformedMessage, "a result must be [job id, seq, status, response, receipt] within limits") }
                 parsed.append(QueueResult(jobID: id, sequence: seq, status: status, response: response, receipt: receipt))

@@ -70,6 +70,9 @@ public struct Receipt: Sendable, Hashable {
             resultHash: try f.bytes("res", count: 32), status: try f.text("status", max: RequestLimits.maxNameBytes),
             time: try f.uint("time"))
         guard sequence >= 1 else { throw EnvelopeError(.malformed, "receipt.seq must be at least 1") }
+        guard RequestLimits.isValidRequestID(requestID), RequestLimits.isValidName(tenant), RequestLimits.isValidName(operation),
+            RequestLimits.isValidStatus(status)
+        else { throw EnvelopeError(.malformed, "receipt names (job, tenant, op, status) must be within RequestLimits") }
         guard encoded == bytes else { throw EnvelopeError(.malformed, "receipt is not in its deterministic encoding") }
     }
 }
@@ -85,6 +88,9 @@ public enum RequestLimits {
     public static func isValidRequestID(_ id: some StringProtocol) -> Bool {
         isToken(id, max: maxRequestIDBytes)
     }
+
+    /// Whether `status` is a status the enclave may sign: `ok` or an error code, 1 to 64 of `A-Z a-z 0-9 - _ . :`.
+    public static func isValidStatus(_ status: some StringProtocol) -> Bool { isToken(status, max: maxNameBytes) }
 
     /// Whether `name` is an operation or tenant name the API accepts: 1 to 64 of `a-z 0-9 - _ .`, and it
     /// starts with a letter or digit.

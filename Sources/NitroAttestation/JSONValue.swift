@@ -39,6 +39,10 @@ public enum JSONValue: Sendable, Hashable, Decodable {
         if case .object(let o) = self { return o }
         return nil
     }
+    public var items: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
     public var string: String? {
         if case .string(let s) = self { return s }
         return nil

@@ -4,12 +4,15 @@ import ArgumentParser
 struct Cloister: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cloister",
-        abstract: "Verify AWS Nitro Enclaves attestation documents and use the Nitro Secure Module (or its emulator).",
+        abstract: "Attest Cloister enclaves, call them and verify every answer; verify Nitro attestation documents and receipt logs.",
         discussion: """
             Attestation documents are verified against pinned roots (AWS Nitro Enclaves Root-G1 by default) and, \
             with --manifest, against pinned PCR measurements. `nsm` talks to /dev/nsm inside an enclave and to the \
-            software emulator elsewhere; `measure` prints the PCRs the emulator reports for a build.
+            software emulator elsewhere; `measure` prints the PCRs the emulator reports for a build. `connect`,             `call` and `audit` talk to a Cloister host and trust only what verifies against the pinned manifest.
             """,
-        subcommands: [AttestationCommand.self, NSMCommand.self, MeasureCommand.self]
+        subcommands: [
+            ConnectCommand.self, CallCommand.self, AuditCommand.self, AdminCommand.self, AttestationCommand.self, NSMCommand.self,
+            MeasureCommand.self,
+        ]
     )
 }

@@ -1,0 +1,106 @@
+import EnclaveWire
+import NitroAttestation
+
+/// Replays a receipt log offline. For each boot the log names, the boot's attestation document must verify
+/// (root, chain, signature and PCR pins, judged at the document's own time) and bind the key that signed every
+/// seal of that boot; within a boot, receipts must run 1, 2, 3... each naming the hash of the one before. The
+/// first failure is named: a gap, a reorder, a broken chain, an edited receipt, a receipt signed by an
+/// unattested key, or a boot with no document.
+public struct AuditVerifier: Sendable {
+    public var trust: TrustManifest
+    public var roots: TrustedRoots
+
+    public init(trust: TrustManifest, roots: TrustedRoots = .aws) {
+        self.trust = trust
+        self.roots = roots
+    }
+
+    /// What one boot's chain holds.
+    public struct Boot: Sendable, Hashable {
+        public var hash: [UInt8]
+        public var receipts: Int
+        public var lastSequence: UInt64
+        public var moduleID: String
+        public var pcr0: [UInt8]
+    }
+
+    public struct Report: Sendable {
+        /// Receipts that passed every check, in log order, before any failure.
+        public var verified: Int
+        public var boots: [Boot]
+        /// The first failure, and the log index (`n`) of the entry it is about.
+        public var failure: ClientError?
+        public var failureIndex: Int64?
+        public var passed: Bool { failure == nil }
+    }
+
+    private struct Chain {
+        var identity: AttestedIdentity
+        var last: UInt64 = 0
+        var lastHash = Receipt.genesis
+        var seals = Set<[UInt8]>()
+        var order: Int
+    }
+
+    public func verify(_ log: AuditLog) -> Report {
+        var chains: [[UInt8]: Chain] = [:]
+        var report = Report(verified: 0, boots: [], failure: nil, failureIndex: nil)
+        for entry in log.receipts {
+            do {
+                try check(entry, log: log, &chains)
+                report.verified += 1
+            } catch {
+                report.failure = error
+                report.failureIndex = entry.index
+                break
+            }
+        }
+        report.boots = chains.sorted { $0.value.order < $1.value.order }.map { hash, c in
+            Boot(hash: hash, receipts: Int(c.last), lastSequence: c.last, moduleID: c.identity.document.moduleID, pcr0: c.identity.document.pcrs[0] ?? [])
+        }
+        return report
+    }
+
+    private func check(_ entry: AuditLog.Entry, log: AuditLog, _ chains: inout [[UInt8]: Chain]) throws(ClientError) {
+        let signed: SignedReceipt
+        do { signed = try SignedReceipt(encoded: entry.entry) } catch { throw ClientError(.malformedResponse, "entry \(entry.index): \(error)") }
+        let (receipt, seal, envelope) = try VerifiedReceipt.parse(signed)
+        let bootHex = Hex.encode(receipt.boot)
+        if chains[receipt.boot] == nil {
+            guard let document = log.boots[bootHex] else {
+                throw ClientError(.missingAttestation, "no attestation document for boot \(bootHex.prefix(16))… (export the log with its documents)")
+            }
+            guard SHA.sha256(document) == receipt.boot else {
+                throw ClientError(.missingAttestation, "the document filed under boot \(bootHex.prefix(16))… has another hash")
+            }
+            var policy = trust.policy()
+            policy.maxAge = nil
+            let identity = try AttestedIdentity.verify(document, roots: roots, policy: policy, at: .documentTimestamp)
+            chains[receipt.boot] = Chain(identity: identity, order: chains.count)
+        }
+        var chain = chains[receipt.boot]!
+        let sealHash = SHA.sha256(signed.seal)
+        if !chain.seals.contains(sealHash) {
+            guard chain.identity.key.verify(envelope) else {
+                throw ClientError(
+                    .signatureInvalid, "receipt \(receipt.sequence) of boot \(bootHex.prefix(16))… is sealed by a key that boot's attestation does not bind")
+            }
+            chain.seals.insert(sealHash)
+        }
+        let verified = try VerifiedReceipt.check(signed, receipt, seal)
+        let expected = chain.last + 1
+        if receipt.sequence > expected {
+            throw ClientError(
+                .gap, "boot \(bootHex.prefix(16))…: receipt\(receipt.sequence - expected > 1 ? "s" : "") \(expected)\(receipt.sequence - expected > 1 ? "…\(receipt.sequence - 1)" : "") missing before \(receipt.sequence)")
+        }
+        if receipt.sequence < expected {
+            throw ClientError(.reorder, "boot \(bootHex.prefix(16))…: receipt \(receipt.sequence) comes after receipt \(chain.last)")
+        }
+        guard receipt.previous == chain.lastHash else {
+            throw ClientError(.chainBroken, "boot \(bootHex.prefix(16))…: receipt \(receipt.sequence) does not name the hash of receipt \(chain.last)")
+        }
+        chain.last = receipt.sequence
+        chain.lastHash = verified.hash
+        chains[receipt.boot] = chain
+    }
+}

@@ -1,0 +1,74 @@
+import NitroAttestation
+
+/// Why a client call or an audit failed, with a stable code naming the check. Equality compares the code only.
+public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable, CaseIterable {
+        /// The network or HTTP layer failed (no answer, not HTTP).
+        case transport
+        /// The host answered an HTTP error; `apiCode` holds its JSON error code.
+        case httpError
+        /// The attestation document failed verification (`attestation` holds the verifier's code: root, chain,
+        /// signature, PCR pins, nonce, freshness...).
+        case attestationInvalid
+        /// The document has no `public_key` (no identity key bound).
+        case missingIdentityKey
+        /// The document's `user_data` is not Cloister's identity claims.
+        case malformedClaims
+        /// A signed response or receipt is not the structure it must be.
+        case malformedResponse
+        /// The seal's signature is not by the attested identity key.
+        case signatureInvalid
+        /// The receipt is not under the seal's Merkle root (an edited receipt, or a proof for another one).
+        case proofInvalid
+        /// The receipt and the seal name different boots, or the seal does not cover the receipt's sequence.
+        case sealMismatch
+        /// The receipt is for another request id than the one sent.
+        case requestIDMismatch
+        /// The receipt's request hash is not the hash of what this client sent.
+        case requestHashMismatch
+        /// The result bytes are not the ones the receipt commits to.
+        case resultHashMismatch
+        /// The receipt names another operation or tenant than the call.
+        case requestMismatch
+        /// The job did not finish in time; it stays queued (retry with the same request id).
+        case pending
+        /// The enclave performed the job and answered an error status (signed: the failure is authentic).
+        case operationFailed
+        /// Audit: a receipt is missing in a boot's chain.
+        case gap
+        /// Audit: a receipt appears out of order or twice.
+        case reorder
+        /// Audit: a receipt's `prev` is not the hash of the receipt before it.
+        case chainBroken
+        /// Audit: no attestation document for a boot the log names.
+        case missingAttestation
+        /// Audit or export: the log file is not one.
+        case malformedLog
+    }
+
+    public let code: Code
+    public let message: String
+    /// The attestation verifier's code, for `attestationInvalid`.
+    public let attestation: AttestationError.Code?
+    /// The host's JSON error code and HTTP status, for `httpError`.
+    public let apiCode: String?
+    public let httpStatus: Int?
+
+    public init(_ code: Code, _ message: String, attestation: AttestationError.Code? = nil, apiCode: String? = nil, httpStatus: Int? = nil) {
+        self.code = code
+        self.message = message
+        self.attestation = attestation
+        self.apiCode = apiCode
+        self.httpStatus = httpStatus
+    }
+
+    public static func == (a: ClientError, b: ClientError) -> Bool { a.code == b.code }
+    public func hash(into h: inout Hasher) { h.combine(code) }
+
+    public var description: String {
+        var s = "\(code.rawValue): \(message)"
+        if let attestation { s += " [\(attestation.rawValue)]" }
+        if let apiCode { s += " [\(httpStatus.map(String.init) ?? "") \(apiCode)]" }
+        return s
+    }
+}

@@ -1,0 +1,297 @@
+import ArgumentParser
+import CloisterClient
+import EnclaveWire
+import Foundation
+import NitroAttestation
+
+/// Where to reach a host and what to trust, shared by the client commands.
+struct TrustOptions: ParsableArguments {
+    @Option(help: "Pins: a Cloister manifest with an attestation section, or the JSON nitro-cli build-enclave / describe-eif prints.")
+    var manifest: String
+
+    @Option(help: ArgumentHelp("Trust this root certificate (PEM) instead of AWS's: the emulated root in emulation.", valueName: "PEM"))
+    var root: String?
+
+    func trust() throws -> TrustManifest {
+        do { return try TrustManifest.parse(try readFile(manifest, what: "manifest")) } catch let e as TrustManifest.Error {
+            throw ValidationError("\(manifest): \(e)")
+        }
+    }
+
+    func roots() throws -> TrustedRoots {
+        guard let root else { return .aws }
+        let pem = String(decoding: try readFile(root, what: "root"), as: UTF8.self)
+        guard let certs = try? X509Certificate.fromPEM(pem), !certs.isEmpty else { throw ValidationError("\(root) holds no PEM certificate") }
+        return TrustedRoots(certificates: certs)
+    }
+}
+
+struct TokenOption: ParsableArguments {
+    @Option(help: ArgumentHelp("The API token (default: $CLOISTER_TOKEN).", valueName: "TOKEN"))
+    var token: String?
+
+    var value: String? { token ?? ProcessInfo.processInfo.environment["CLOISTER_TOKEN"] }
+}
+
+/// The identity cache `connect` writes and `call` reads: one JSON file per host URL.
+enum IdentityCache {
+    static func directory() -> String {
+        if let d = ProcessInfo.processInfo.environment["CLOISTER_CACHE_DIR"] { return d }
+        if let x = ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] { return x + "/cloister" }
+        return (ProcessInfo.processInfo.environment["HOME"] ?? ".") + "/.cache/cloister"
+    }
+
+    static func path(for url: URL) -> String {
+        directory() + "/identity-" + Hex.encode(SHA.sha256(Array(url.absoluteString.utf8)).prefix(8)) + ".json"
+    }
+
+    static func save(_ identity: AttestedIdentity, url: URL) throws {
+        try FileManager.default.createDirectory(atPath: directory(), withIntermediateDirectories: true)
+        let json = "{\"url\":\"\(url.absoluteString)\",\"document\":\"\(Base64.encode(identity.documentBytes))\"}\n"
+        try Data(json.utf8).write(to: URL(fileURLWithPath: path(for: url)), options: .atomic)
+    }
+
+    /// The cached document, verified again against today's pins and root (at its own time: its nonce and
+    /// freshness were checked when it was fetched).
+    static func load(url: URL, trust: TrustManifest, roots: TrustedRoots) throws -> AttestedIdentity? {
+        guard let data = FileManager.default.contents(atPath: path(for: url)), let value = try? JSONValue.parse(Array(data)),
+            let text = value.object?["document"]?.string, let doc = Base64.decode(text)
+        else { return nil }
+        var policy = trust.policy()
+        policy.maxAge = nil
+        return try AttestedIdentity.verify(doc, roots: roots, policy: policy, at: .documentTimestamp)
+    }
+}
+
+func parseURL(_ text: String) throws -> URL {
+    guard let url = URL(string: text.hasSuffix("/") ? text : text + "/"), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+        throw ValidationError("\(text) is not an http(s) URL")
+    }
+    return url
+}
+
+func describe(_ identity: AttestedIdentity) -> String {
+    let d = identity.document
+    var lines = [
+        "attested enclave identity",
+        "  root           \(identity.isAWSRoot ? "AWS Nitro Enclaves Root-G1" : "a configured root (NOT AWS: emulation or test)")",
+        "  module         \(d.moduleID)",
+        "  document       \(Hex.encode(identity.documentHash))",
+        "  identity key   ES384 P-384, SPKI SHA-256 \(Hex.encode(SHA.sha256(identity.key.spki)))",
+        "  hpke key       X25519 \(Hex.encode(identity.claims.hpkePublicKey))",
+        "  manifest hash  \(Hex.encode(identity.claims.manifestHash))",
+    ]
+    for i in d.pcrs.keys.sorted() where [0, 1, 2, 3, 4, 8].contains(i) {
+        lines.append("  PCR\(i)\(i < 10 ? " " : "")          \(Hex.encode(d.pcrs[i]!))")
+    }
+    return lines.joined(separator: "\n")
+}
+
+struct ConnectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "connect",
+        abstract: "Attest a Cloister enclave: fetch a document with a fresh nonce, verify it, print and cache the identity.",
+        discussion: """
+            Verifies the root (AWS's, or --root), the certificate chain, the document's signature, the PCRs the \
+            manifest pins, the nonce, the freshness (the manifest's maxAgeSeconds, else 300 s) and that the document \
+            binds an identity key and Cloister's claims. The identity is cached (CLOISTER_CACHE_DIR, else \
+            ~/.cache/cloister) for later `cloister call`s, which verify every response against it.
+            """)
+
+    @Argument(help: "The host's API URL, e.g. http://127.0.0.1:8080")
+    var url: String
+
+    @OptionGroup var trust: TrustOptions
+
+    func run() async throws {
+        let base = try parseURL(url)
+        let client = CloisterClient(baseURL: base, token: nil, trust: try trust.trust(), roots: try trust.roots())
+        do {
+            let identity = try await client.connect()
+            try IdentityCache.save(identity, url: base)
+            print(describe(identity))
+            print("verified: root, chain, signature, pinned PCRs, nonce, freshness; cached in \(IdentityCache.path(for: base))")
+        } catch let e as ClientError {
+            FileHandle.standardError.write(Data("cloister connect: \(e)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct CallCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "call",
+        abstract: "Call an operation and verify the signed response against the attested identity.",
+        discussion: """
+            The body is --data, --data-file, or standard input. The result is written to standard output; the \
+            receipt is described on standard error. Any failed check (signature, proof, request id, request hash, \
+            result hash) is an error naming it, and the exit status is 1.
+            """)
+
+    @Argument(help: "The host's API URL.")
+    var url: String
+
+    @Argument(help: "The operation (the test workload has echo, sha256, sleep, counter, fail).")
+    var operation: String
+
+    @Option(help: "The request body, as text.")
+    var data: String?
+
+    @Option(name: .customLong("data-file"), help: "Read the request body from this file.")
+    var dataFile: String?
+
+    @Option(name: .customLong("request-id"), help: "The request id (default: random). Reuse one to retry safely.")
+    var requestID: String?
+
+    @OptionGroup var trust: TrustOptions
+    @OptionGroup var token: TokenOption
+
+    func run() async throws {
+        let base = try parseURL(url)
+        let pins = try trust.trust()
+        let roots = try trust.roots()
+        let body: [UInt8]
+        if let data { body = Array(data.utf8) } else if let dataFile { body = try readFile(dataFile, what: "body") } else if operation == "counter" || operation == "fail" {
+            body = []
+        } else {
+            body = Array(FileHandle.standardInput.readDataToEndOfFile())
+        }
+        let client = CloisterClient(baseURL: base, token: token.value, trust: pins, roots: roots)
+        do {
+            if let cached = try IdentityCache.load(url: base, trust: pins, roots: roots) { client.adopt(cached) }
+            let r = try await client.call(operation, body: body, requestID: requestID)
+            FileHandle.standardOutput.write(Data(r.result))
+            let receipt = r.receipt.receipt
+            FileHandle.standardError.write(
+                Data(
+                    "verified: request \(r.requestID), receipt \(receipt.sequence) of boot \(Hex.encode(receipt.boot).prefix(16))…, sealed with \(r.receipt.seal.count) receipt(s)\n".utf8))
+        } catch let e as ClientError {
+            FileHandle.standardError.write(Data("cloister call: \(e)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit", abstract: "Export or verify the enclave's receipt log.", subcommands: [Verify.self, Export.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replay a receipt log: every boot's document, every seal's signature, every chain link.",
+            discussion: """
+                --from takes an exported file (verified with no network) or the host's URL (the log and the boot \
+                documents are fetched first, with an auditor or admin token). The first gap, reorder, broken chain, \
+                edited receipt, receipt signed by an unattested key or boot without a document is named, with the \
+                log index of its entry; the exit status is then 1.
+                """)
+
+        @Option(help: ArgumentHelp("An exported log file, or the host's URL.", valueName: "FILE|URL"))
+        var from: String
+
+        @OptionGroup var trust: TrustOptions
+        @OptionGroup var token: TokenOption
+
+        @Flag(help: "Print a JSON object instead of a report.")
+        var json = false
+
+        func run() async throws {
+            let log: AuditLog
+            do {
+                if from.hasPrefix("http://") || from.hasPrefix("https://") {
+                    log = try await CloisterClient(baseURL: try parseURL(from), token: token.value, trust: try trust.trust(), roots: try trust.roots()).exportLog()
+                } else {
+                    log = try AuditLog(json: try readFile(from, what: "log"))
+                }
+            } catch let e as ClientError {
+                FileHandle.standardError.write(Data("cloister audit verify: \(e)\n".utf8))
+                throw ExitCode(1)
+            }
+            let report = AuditVerifier(trust: try trust.trust(), roots: try trust.roots()).verify(log)
+            if json {
+                let failure = report.failure.map { "{\"code\":\"\($0.code.rawValue)\",\"index\":\(report.failureIndex ?? -1),\"message\":\"\($0.message.replacingOccurrences(of: "\"", with: "'"))\"}" } ?? "null"
+                print("{\"passed\":\(report.passed),\"receipts\":\(log.receipts.count),\"verified\":\(report.verified),\"boots\":\(report.boots.count),\"failure\":\(failure)}")
+            } else {
+                print("receipts \(log.receipts.count), verified \(report.verified), boots \(report.boots.count)")
+                for b in report.boots {
+                    print("  boot \(Hex.encode(b.hash).prefix(16))…  receipts 1…\(b.lastSequence)  module \(b.moduleID)  PCR0 \(Hex.encode(b.pcr0).prefix(16))…")
+                }
+                if let f = report.failure {
+                    print("FAILED at log entry \(report.failureIndex ?? -1): \(f)")
+                } else {
+                    print("PASSED: every receipt is sealed by its boot's attested key, and every chain is whole and in order")
+                }
+            }
+            if !report.passed { throw ExitCode(1) }
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Save the receipt log and the boot attestation documents it needs to a file, for offline audit.")
+
+        @Argument(help: "The host's API URL.")
+        var url: String
+
+        @Option(help: "The file to write.")
+        var out: String
+
+        @OptionGroup var token: TokenOption
+
+        func run() async throws {
+            let client = CloisterClient(baseURL: try parseURL(url), token: token.value, trust: TrustManifest(pcrs: [:]))
+            do {
+                let log = try await client.exportLog()
+                try Data(log.json.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
+                print("exported \(log.receipts.count) receipt(s) and \(log.boots.count) boot document(s) to \(out)")
+            } catch let e as ClientError {
+                FileHandle.standardError.write(Data("cloister audit export: \(e)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+}
+
+struct AdminCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "admin",
+        abstract: "Create tenants and tokens on a host (with its admin token: --admin-token or $CLOISTER_ADMIN_TOKEN).",
+        discussion: "cloister admin URL tenant NAME | cloister admin URL token NAME | cloister admin URL auditor")
+
+    @Argument(help: "The host's API URL.")
+    var url: String
+
+    @Argument(help: ArgumentHelp("tenant NAME: create a tenant; token NAME: a token for it; auditor: an auditor token.", valueName: "tenant|token|auditor"))
+    var action: String
+
+    @Argument(help: "The tenant's name.")
+    var name: String?
+
+    @Option(name: .customLong("admin-token"), help: "The host's admin token.")
+    var adminToken: String?
+
+    func run() async throws {
+        guard let admin = adminToken ?? ProcessInfo.processInfo.environment["CLOISTER_ADMIN_TOKEN"] else {
+            throw ValidationError("give --admin-token or set CLOISTER_ADMIN_TOKEN")
+        }
+        let path: String
+        let body: String
+        switch (action, name) {
+        case ("tenant", let n?): (path, body) = ("v1/admin/tenants", "{\"name\":\"\(n)\"}")
+        case ("token", let n?): (path, body) = ("v1/admin/tokens", "{\"tenant\":\"\(n)\"}")
+        case ("auditor", nil): (path, body) = ("v1/admin/tokens", "{\"role\":\"auditor\"}")
+        default: throw ValidationError("expected: tenant NAME, token NAME or auditor")
+        }
+        var request = URLRequest(url: URL(string: path, relativeTo: try parseURL(url))!)
+        request.httpMethod = "POST"
+        request.setValue("Bearer " + admin, forHTTPHeaderField: "Authorization")
+        request.httpBody = Data(body.utf8)
+        let (data, response) = try await URLSession.shared.data(for: request)
+        print(String(decoding: data, as: UTF8.self), terminator: "")
+        guard (response as? HTTPURLResponse)?.statusCode == 201 else { throw ExitCode(1) }
+    }
+}
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
