@@ -152,6 +152,17 @@ let package = Package(
             name: "RuntimeTests",
             dependencies: ["CloisterTestSupport", "VsockBridge", "EnclaveWire", "HostRuntime", "EnclaveRuntime", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
+        .testTarget(
+            name: "CloisterClientTests",
+            dependencies: ["CloisterClient", "EnclaveRuntime", "EnclaveWire", "SecureModule", "NitroAttestation", "CBOR"]
+        ),
+        .testTarget(
+            name: "HostRuntimeTests",
+            dependencies: [
+                "HostRuntime", "EnclaveWire", "VsockBridge", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         .testTarget(name: "SecureModuleTests", dependencies: ["SecureModule", "NitroAttestation", "CBOR"]),
     ]
 )

@@ -45,9 +45,14 @@ public struct AuditVerifier: Sendable {
     public func verify(_ log: AuditLog) -> Report {
         var chains: [[UInt8]: Chain] = [:]
         var report = Report(verified: 0, boots: [], failure: nil, failureIndex: nil)
+        // Which receipts the log holds anywhere, so that one that comes too early is named a reorder, not a gap.
+        var present = Set<[UInt8]>()
+        for entry in log.receipts {
+            if let s = try? SignedReceipt(encoded: entry.entry), let r = try? Receipt(encoded: s.receipt) { present.insert(Self.key(r.boot, r.sequence)) }
+        }
         for entry in log.receipts {
             do {
-                try check(entry, log: log, &chains)
+                try check(entry, log: log, present: present, &chains)
                 report.verified += 1
             } catch {
                 report.failure = error
@@ -61,7 +66,9 @@ public struct AuditVerifier: Sendable {
         return report
     }
 
-    private func check(_ entry: AuditLog.Entry, log: AuditLog, _ chains: inout [[UInt8]: Chain]) throws(ClientError) {
+    static func key(_ boot: [UInt8], _ sequence: UInt64) -> [UInt8] { boot + withUnsafeBytes(of: sequence.bigEndian, Array.init) }
+
+    private func check(_ entry: AuditLog.Entry, log: AuditLog, present: Set<[UInt8]>, _ chains: inout [[UInt8]: Chain]) throws(ClientError) {
         let signed: SignedReceipt
         do { signed = try SignedReceipt(encoded: entry.entry) } catch { throw ClientError(.malformedResponse, "entry \(entry.index): \(error)") }
         let (receipt, seal, envelope) = try VerifiedReceipt.parse(signed)
@@ -89,6 +96,9 @@ public struct AuditVerifier: Sendable {
         }
         let verified = try VerifiedReceipt.check(signed, receipt, seal)
         let expected = chain.last + 1
+        if receipt.sequence > expected && present.contains(Self.key(receipt.boot, expected)) {
+            throw ClientError(.reorder, "boot \(bootHex.prefix(16))…: receipt \(receipt.sequence) comes before receipt \(expected)")
+        }
         if receipt.sequence > expected {
             throw ClientError(
                 .gap, "boot \(bootHex.prefix(16))…: receipt\(receipt.sequence - expected > 1 ? "s" : "") \(expected)\(receipt.sequence - expected > 1 ? "…\(receipt.sequence - 1)" : "") missing before \(receipt.sequence)")
