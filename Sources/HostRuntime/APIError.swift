@@ -1,5 +1,5 @@
 /// An error the API answers with: an HTTP status and a stable code, as JSON
-/// `{"error": {"code": "...", "message": "..."}}`. Codes are listed in `docs/api.md`.
+/// `{"error": {"code": "...", "message": "..."}}`. Codes are listed in `docs/api.md`. Equality compares status and code.
 public struct APIError: Error, Sendable, Hashable, CustomStringConvertible {
     public let status: Int
     public let code: String
@@ -12,6 +12,13 @@ public struct APIError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(status) \(code): \(message)" }
+
+    /// Equality is on the status and the code (the message is for people).
+    public static func == (a: APIError, b: APIError) -> Bool { a.status == b.status && a.code == b.code }
+    public func hash(into h: inout Hasher) {
+        h.combine(status)
+        h.combine(code)
+    }
 
     static func unauthorized() -> APIError { APIError(401, "unauthorized", "a valid bearer token is required") }
     static func storage(_ error: any Error) -> APIError { APIError(503, "storageUnavailable", "the host could not write to its database") }

@@ -231,16 +231,17 @@ public final class JobQueue: Sendable {
     public func disconnected(_ owner: UInt64) {
         let (pullers, wake) = state.withLock { s -> ([Puller], [(Puller, [QueueJob], [QueueMessage.AttestationRequest])]) in
             s.owners.remove(owner)
-            let mine = s.pullers.filter { $0.owner == owner }
+            let waiting = s.pullers.filter { $0.owner == owner }
             s.pullers.removeAll { $0.owner == owner }
-            var returned = 0
-            for (id, lease) in s.leased where lease.owner == owner {
-                s.leased[id] = nil
+            // Back in their original order, ahead of jobs never leased.
+            let mine = s.leased.values.filter { $0.owner == owner }.sorted { $0.job.id < $1.job.id }
+            for lease in mine {
+                s.leased[lease.job.id] = nil
                 requeue(lease.job, &s)
-                returned += 1
             }
+            let returned = mine.count
             if returned > 0 { logger.notice("queue: \(returned) leased job(s) of a dropped connection are queued again") }
-            return (mine, takeForPullers(&s))
+            return (waiting, takeForPullers(&s))
         }
         for p in pullers {
             p.timer?.cancel()
@@ -380,12 +381,12 @@ public final class JobQueue: Sendable {
     private func sweep() {
         let now = NIODeadline.now()
         let wake = state.withLock { s -> [(Puller, [QueueJob], [QueueMessage.AttestationRequest])] in
-            var n = 0
-            for (id, lease) in s.leased where lease.deadline <= now {
-                s.leased[id] = nil
+            let expired = s.leased.values.filter { $0.deadline <= now }.sorted { $0.job.id < $1.job.id }
+            for lease in expired {
+                s.leased[lease.job.id] = nil
                 requeue(lease.job, &s)
-                n += 1
             }
+            let n = expired.count
             guard n > 0 else { return [] }
             s.expired += UInt64(n)
             logger.notice("queue: \(n) lease(s) ran out; the jobs are queued again")
