@@ -150,7 +150,11 @@ let package = Package(
         ),
         .testTarget(
             name: "RuntimeTests",
-            dependencies: ["CloisterTestSupport", "VsockBridge", "EnclaveWire", "HostRuntime", "EnclaveRuntime", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: [
+                "CloisterTestSupport", "VsockBridge", "EnclaveWire", "HostRuntime", "EnclaveRuntime", "CloisterClient", "NitroAttestation", "SecureModule",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .testTarget(
             name: "CloisterClientTests",

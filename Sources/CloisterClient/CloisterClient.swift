@@ -31,14 +31,17 @@ public final class CloisterClient: Sendable {
     private let session: URLSession
     private let state = Mutex<[AttestedIdentity]>([])
 
-    public init(baseURL: URL, token: String?, trust: TrustManifest, roots: TrustedRoots = .aws, patience: Duration = .seconds(60)) {
+    /// `maxConnections`: HTTP connections this client opens to the host at most (calls beyond wait their turn).
+    public init(
+        baseURL: URL, token: String?, trust: TrustManifest, roots: TrustedRoots = .aws, patience: Duration = .seconds(60), maxConnections: Int = 64
+    ) {
         self.baseURL = baseURL
         self.token = token
         self.trust = trust
         self.roots = roots
         self.patience = patience
         let configuration = URLSessionConfiguration.ephemeral
-        configuration.httpMaximumConnectionsPerHost = 64
+        configuration.httpMaximumConnectionsPerHost = maxConnections
         configuration.timeoutIntervalForRequest = 120
         session = URLSession(configuration: configuration)
     }
@@ -99,11 +102,32 @@ public final class CloisterClient: Sendable {
         do {
             verified = try Self.verifyUnderAny(response.signed, identities)
         } catch let error where error.code == .signatureInvalid {
-            let fresh = try await connect()
-            verified = try VerifiedReceipt.verify(response.signed, key: fresh.key)
+            // The enclave may have restarted since this client attested it. The receipt names its boot; that
+            // boot's document binds the key that sealed it (checked against the same root and pins, at its own
+            // time: it is old by design, and the request id and hash checks below stop replays).
+            let boot = try VerifiedReceipt.parse(response.signed).0.boot
+            let identity: AttestedIdentity
+            if let booted = try? await bootIdentity(boot) { identity = booted } else { identity = try await connect() }
+            verified = try VerifiedReceipt.verify(response.signed, key: identity.key)
         }
         try Self.check(verified.receipt, response: response, operation: operation, requestID: requestID, body: body)
         return VerifiedResponse(requestID: requestID, result: response.result, status: verified.receipt.status, receipt: verified, signed: response)
+    }
+
+    /// Fetches and verifies the boot document with SHA-256 `boot` (`GET /v1/boots/HEX`) and remembers its identity.
+    public func bootIdentity(_ boot: [UInt8]) async throws(ClientError) -> AttestedIdentity {
+        if let known = identities.first(where: { $0.documentHash == boot }) { return known }
+        let (status, body, _) = try await send("GET", "v1/boots/" + Hex.encode(boot))
+        guard status == 200 else { throw Self.httpError(status, body) }
+        guard SHA.sha256(body) == boot else { throw ClientError(.missingAttestation, "the host served another document for boot \(Hex.encode(boot))") }
+        var policy = trust.policy()
+        policy.maxAge = nil
+        let identity = try AttestedIdentity.verify(body, roots: roots, policy: policy, at: .documentTimestamp)
+        state.withLock { list in
+            list.append(identity)
+            if list.count > 16 { list.removeFirst() }
+        }
+        return identity
     }
 
     /// The request-side checks, in order: request id, operation, request hash, result hash.

@@ -11,12 +11,15 @@ final class HostProcess: @unchecked Sendable {
         var ingress = 0
         var admin = 0
         var proxy = 0
+        var api = 0
     }
 
     let process: Process
     let ports: Ports
     let logURL: URL
     let directory: URL
+    /// Set when a restarted host took over the directory.
+    var keepDirectory = false
 
     static let buildDirectory: URL = {
         let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -26,17 +29,29 @@ final class HostProcess: @unchecked Sendable {
     }()
 
     /// Starts a host. `edit` may change the manifest (a JSON object) before it is written.
+    /// The admin token of hosts started with `api: true`.
+    static let adminToken = "test-admin-token-0123456789"
+
+    /// Starts a host. `edit` may change the manifest (a JSON object) before it is written. With `api`, the manifest
+    /// has the request path (test workload) and the host a data directory and an admin token. `restart` starts a
+    /// new host on the directory and ports of an earlier one (which must be stopped), keeping its database.
     static func start(
         pool: Int = 8, holdMs: Int = 5000, heartbeatMs: Int = 200, egressAllow: [String] = [], enclaveBinary: String? = nil,
-        edit: (inout [String: Any]) -> Void = { _ in }
+        api: Bool = false, restart previous: HostProcess? = nil, edit: (inout [String: Any]) -> Void = { _ in }
     ) throws -> HostProcess {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cloister-host-\(UUID().uuidString)")
+        let directory = previous?.directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("cloister-host-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        previous?.keepDirectory = true
         var ports = Ports()
-        ports.bridge = try freePort()
-        ports.ingress = try freePort()
-        ports.admin = try freePort()
-        ports.proxy = try freePort()
+        if let previous {
+            ports = previous.ports
+        } else {
+            ports.bridge = try freePort()
+            ports.ingress = try freePort()
+            ports.admin = try freePort()
+            ports.proxy = try freePort()
+            ports.api = try freePort()
+        }
         var enclave: [String: Any] = ["cpuCount": 2, "memoryMiB": 512]
         if let enclaveBinary { enclave["binary"] = enclaveBinary }
         var manifest: [String: Any] = [
@@ -47,14 +62,20 @@ final class HostProcess: @unchecked Sendable {
             "egress": ["proxyPort": ports.proxy, "allow": egressAllow],
             "host": ["admin": "127.0.0.1:\(ports.admin)", "ingressHoldMs": holdMs, "restartMinMs": 100, "restartMaxMs": 1000, "drainMs": 2000, "bootTimeoutMs": 10000],
         ]
+        if api { manifest["api"] = ["listen": "127.0.0.1:\(ports.api)", "workload": "test", "waitMs": 20_000, "leaseMs": 30_000] }
         edit(&manifest)
         let manifestURL = directory.appendingPathComponent("manifest.json")
         try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys]).write(to: manifestURL)
-        let logURL = directory.appendingPathComponent("host.log")
+        let logURL = directory.appendingPathComponent(previous == nil ? "host.log" : "host-\(UUID().uuidString.prefix(8)).log")
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let process = Process()
         process.executableURL = buildDirectory.appendingPathComponent("cloister-host")
         process.arguments = ["--manifest", manifestURL.path, "--transport", "tcp", "--emulator-dir", directory.appendingPathComponent("emulator").path]
+        if api {
+            let tokenURL = directory.appendingPathComponent("admin-token")
+            try Data(adminToken.utf8).write(to: tokenURL)
+            process.arguments! += ["--data-dir", directory.appendingPathComponent("data").path, "--admin-token-file", tokenURL.path]
+        }
         let log = try FileHandle(forWritingTo: logURL)
         process.standardOutput = log
         process.standardError = log
@@ -76,7 +97,7 @@ final class HostProcess: @unchecked Sendable {
         }
         // The child enclave dies with its pipe; make sure of it.
         if let pid = try? enclavePIDFromLog() { kill(pid, SIGKILL) }
-        try? FileManager.default.removeItem(at: directory)
+        if !keepDirectory { try? FileManager.default.removeItem(at: directory) }
     }
 
     /// The JSON log lines so far.

@@ -1,0 +1,79 @@
+import CloisterClient
+import Foundation
+import NitroAttestation
+import SecureModule
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A real host with the request path, a tenant with a token, an auditor token, and the pins and root a client
+/// of this emulated build trusts.
+struct APIFixture {
+    let host: HostProcess
+    let base: URL
+    let trust: TrustManifest
+    let roots: TrustedRoots
+    let tenantToken: String
+    let auditorToken: String
+
+    static func start(restart previous: APIFixture? = nil, edit: (inout [String: Any]) -> Void = { _ in }) async throws -> APIFixture {
+        let host = try HostProcess.start(api: true, restart: previous?.host, edit: edit)
+        let base = URL(string: "http://127.0.0.1:\(host.ports.api)/")!
+        try await waitForQueue(base, host: host)
+        let executable = try Data(contentsOf: HostProcess.buildDirectory.appendingPathComponent("cloister-enclave"))
+        let manifest = try Data(contentsOf: host.directory.appendingPathComponent("manifest.json"))
+        let m = EnclaveImage(executable: Array(executable), manifest: Array(manifest)).measurements
+        let trust = TrustManifest(pcrs: [0: m[0]!, 1: m[1]!, 2: m[2]!])
+        let root = try EmulatedRoot.load(directory: host.directory.appendingPathComponent("emulator").path)
+        if let previous {
+            return APIFixture(
+                host: host, base: base, trust: trust, roots: TrustedRoots(certificates: [root.certificate]), tenantToken: previous.tenantToken,
+                auditorToken: previous.auditorToken)
+        }
+        let admin = ["Authorization": "Bearer " + HostProcess.adminToken]
+        let (s1, _, _) = try await http("POST", base, "v1/admin/tenants", headers: admin, body: Array("{\"name\":\"acme\"}".utf8))
+        guard s1 == 201 else { throw HarnessError("tenant: \(s1)") }
+        let (s2, b2, _) = try await http("POST", base, "v1/admin/tokens", headers: admin, body: Array("{\"tenant\":\"acme\"}".utf8))
+        let (s3, b3, _) = try await http("POST", base, "v1/admin/tokens", headers: admin, body: Array("{\"role\":\"auditor\"}".utf8))
+        guard s2 == 201, s3 == 201, let t = token(b2), let a = token(b3) else { throw HarnessError("tokens: \(s2) \(s3)") }
+        return APIFixture(host: host, base: base, trust: trust, roots: TrustedRoots(certificates: [root.certificate]), tenantToken: t, auditorToken: a)
+    }
+
+    func client(base: URL? = nil, token: String? = nil, maxConnections: Int = 64) -> CloisterClient {
+        CloisterClient(baseURL: base ?? self.base, token: token ?? tenantToken, trust: trust, roots: roots, patience: .seconds(120), maxConnections: maxConnections)
+    }
+
+    func http(_ method: String, _ path: String, headers: [String: String] = [:], body: [UInt8]? = nil) async throws -> (Int, [UInt8], [AnyHashable: Any]) {
+        try await Self.http(method, base, path, headers: headers, body: body)
+    }
+
+    /// The JSON error code of an API answer.
+    static func errorCode(_ body: [UInt8]) -> String? {
+        ((try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]).flatMap { $0["error"] as? [String: Any] }?["code"] as? String
+    }
+
+    static func http(_ method: String, _ base: URL, _ path: String, headers: [String: String] = [:], body: [UInt8]? = nil) async throws -> (Int, [UInt8], [AnyHashable: Any]) {
+        var request = URLRequest(url: URL(string: path, relativeTo: base)!)
+        request.httpMethod = method
+        for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
+        if let body { request.httpBody = Data(body) }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as! HTTPURLResponse
+        return (http.statusCode, Array(data), http.allHeaderFields)
+    }
+
+    static func token(_ body: [UInt8]) -> String? {
+        ((try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any])?["token"] as? String
+    }
+
+    /// Waits until the enclave's queue worker is connected (an attestation request is answered).
+    static func waitForQueue(_ base: URL, host: HostProcess, within seconds: Double = 60) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let (status, _, _) = try? await http("GET", base, "v1/attestation?nonce=00"), status == 200 { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw HarnessError("the request path did not come up; log tail:\n\(host.tail(30))")
+    }
+}
