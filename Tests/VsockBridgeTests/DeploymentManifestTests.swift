@@ -50,6 +50,15 @@ import Testing
 
     @Test(arguments: [
         (#"{"colour": 1}"#, "colour"),
+        (#"{"api": {"port": 8080}}"#, "api.port"),
+        (#"{"api": {"listen": "8080"}}"#, "api.listen"),
+        (#"{"api": {"maxBodyBytes": 0}}"#, "api.maxBodyBytes"),
+        (#"{"api": {"maxBodyBytes": 262145}}"#, "api.maxBodyBytes"),
+        (#"{"api": {"leaseMs": 100}}"#, "api.leaseMs"),
+        (#"{"api": {"waitMs": -1}}"#, "api.waitMs"),
+        (#"{"api": {"listen": "127.0.0.1:9090"}}"#, "api.listen"),
+        (#"{"api": {"listen": "127.0.0.1:8443"}, "ingress": [{"listen": "127.0.0.1:8443", "enclavePort": 1}]}"#, "api.listen"),
+        (#"{"api": []}"#, "api"),
         (#"{"enclave": {"cpus": 2}}"#, "enclave.cpus"),
         (#"{"bridge": {"port": 0}}"#, "bridge.port"),
         (#"{"bridge": {"port": "7050"}}"#, "bridge.port"),
