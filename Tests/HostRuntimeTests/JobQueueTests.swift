@@ -96,7 +96,7 @@ struct QueueFixture {
         let (second, _) = await f.queue.lease(owner: owner, max: 1, wait: .seconds(10))
         #expect(second.map(\.id) == first.map(\.id))
         #expect(second.first?.attempt == 2)
-        #expect(f.queue.snapshot.expired == 1)
+        #expect(f.queue.snapshot.expired >= 1)
     }
 
     @Test func aDroppedConnectionReturnsItsLeasesAtOnce() async throws {
