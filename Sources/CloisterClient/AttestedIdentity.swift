@@ -37,6 +37,16 @@ public struct AttestedIdentity: Sendable {
     }
 }
 
+extension AttestedIdentity {
+    /// Verifies a boot document (or any document fetched earlier): root, chain, signature and the pinned PCRs,
+    /// judged at the document's own time, with no nonce and no age limit (it is old by design).
+    public static func verifyBootDocument(_ bytes: [UInt8], roots: TrustedRoots, trust: TrustManifest) throws(ClientError) -> AttestedIdentity {
+        var policy = trust.policy()
+        policy.maxAge = nil
+        return try verify(bytes, roots: roots, policy: policy, at: .documentTimestamp)
+    }
+}
+
 /// A receipt checked against an identity: its seal is signed by the identity key, covers it, and its Merkle
 /// proof leads to the seal's root.
 public struct VerifiedReceipt: Sendable, Hashable {

@@ -80,9 +80,7 @@ public struct AuditVerifier: Sendable {
             guard SHA.sha256(document) == receipt.boot else {
                 throw ClientError(.missingAttestation, "the document filed under boot \(bootHex.prefix(16))… has another hash")
             }
-            var policy = trust.policy()
-            policy.maxAge = nil
-            let identity = try AttestedIdentity.verify(document, roots: roots, policy: policy, at: .documentTimestamp)
+            let identity = try AttestedIdentity.verifyBootDocument(document, roots: roots, trust: trust)
             chains[receipt.boot] = Chain(identity: identity, order: chains.count)
         }
         var chain = chains[receipt.boot]!

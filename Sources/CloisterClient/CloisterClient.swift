@@ -120,9 +120,7 @@ public final class CloisterClient: Sendable {
         let (status, body, _) = try await send("GET", "v1/boots/" + Hex.encode(boot))
         guard status == 200 else { throw Self.httpError(status, body) }
         guard SHA.sha256(body) == boot else { throw ClientError(.missingAttestation, "the host served another document for boot \(Hex.encode(boot))") }
-        var policy = trust.policy()
-        policy.maxAge = nil
-        let identity = try AttestedIdentity.verify(body, roots: roots, policy: policy, at: .documentTimestamp)
+        let identity = try AttestedIdentity.verifyBootDocument(body, roots: roots, trust: trust)
         state.withLock { list in
             list.append(identity)
             if list.count > 16 { list.removeFirst() }

@@ -57,9 +57,17 @@ enum IdentityCache {
         guard let data = FileManager.default.contents(atPath: path(for: url)), let value = try? JSONValue.parse(Array(data)),
             let text = value.object?["document"]?.string, let doc = Base64.decode(text)
         else { return nil }
-        var policy = trust.policy()
-        policy.maxAge = nil
-        return try AttestedIdentity.verify(doc, roots: roots, policy: policy, at: .documentTimestamp)
+        return try AttestedIdentity.verifyBootDocument(doc, roots: roots, trust: trust)
+    }
+}
+
+/// Runs `body`; a `ClientError` is printed as `cloister COMMAND: code: message` and exits 1 (the code names the check).
+func reporting(_ command: String, _ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let e as ClientError {
+        FileHandle.standardError.write(Data("cloister \(command): \(e)\n".utf8))
+        throw ExitCode(1)
     }
 }
 
@@ -106,14 +114,11 @@ struct ConnectCommand: AsyncParsableCommand {
     func run() async throws {
         let base = try parseURL(url)
         let client = CloisterClient(baseURL: base, token: nil, trust: try trust.trust(), roots: try trust.roots())
-        do {
+        try await reporting("connect") {
             let identity = try await client.connect()
             try IdentityCache.save(identity, url: base)
             print(describe(identity))
             print("verified: root, chain, signature, pinned PCRs, nonce, freshness; cached in \(IdentityCache.path(for: base))")
-        } catch let e as ClientError {
-            FileHandle.standardError.write(Data("cloister connect: \(e)\n".utf8))
-            throw ExitCode(1)
         }
     }
 }
@@ -157,7 +162,7 @@ struct CallCommand: AsyncParsableCommand {
             body = Array(FileHandle.standardInput.readDataToEndOfFile())
         }
         let client = CloisterClient(baseURL: base, token: token.value, trust: pins, roots: roots)
-        do {
+        try await reporting("call") {
             if let cached = try IdentityCache.load(url: base, trust: pins, roots: roots) { client.adopt(cached) }
             let r = try await client.call(operation, body: body, requestID: requestID)
             FileHandle.standardOutput.write(Data(r.result))
@@ -165,9 +170,6 @@ struct CallCommand: AsyncParsableCommand {
             FileHandle.standardError.write(
                 Data(
                     "verified: request \(r.requestID), receipt \(receipt.sequence) of boot \(Hex.encode(receipt.boot).prefix(16))…, sealed with \(r.receipt.seal.count) receipt(s)\n".utf8))
-        } catch let e as ClientError {
-            FileHandle.standardError.write(Data("cloister call: \(e)\n".utf8))
-            throw ExitCode(1)
         }
     }
 }
@@ -196,17 +198,15 @@ struct AuditCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let log: AuditLog
-            do {
+            var loaded: AuditLog?
+            try await reporting("audit verify") {
                 if from.hasPrefix("http://") || from.hasPrefix("https://") {
-                    log = try await CloisterClient(baseURL: try parseURL(from), token: token.value, trust: try trust.trust(), roots: try trust.roots()).exportLog()
+                    loaded = try await CloisterClient(baseURL: try parseURL(from), token: token.value, trust: try trust.trust(), roots: try trust.roots()).exportLog()
                 } else {
-                    log = try AuditLog(json: try readFile(from, what: "log"))
+                    loaded = try AuditLog(json: try readFile(from, what: "log"))
                 }
-            } catch let e as ClientError {
-                FileHandle.standardError.write(Data("cloister audit verify: \(e)\n".utf8))
-                throw ExitCode(1)
             }
+            guard let log = loaded else { return }
             let report = AuditVerifier(trust: try trust.trust(), roots: try trust.roots()).verify(log)
             if json {
                 let failure = report.failure.map { "{\"code\":\"\($0.code.rawValue)\",\"index\":\(report.failureIndex ?? -1),\"message\":\"\($0.message.replacingOccurrences(of: "\"", with: "'"))\"}" } ?? "null"
@@ -240,13 +240,10 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             let client = CloisterClient(baseURL: try parseURL(url), token: token.value, trust: TrustManifest(pcrs: [:]))
-            do {
+            try await reporting("audit export") {
                 let log = try await client.exportLog()
                 try Data(log.json.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
                 print("exported \(log.receipts.count) receipt(s) and \(log.boots.count) boot document(s) to \(out)")
-            } catch let e as ClientError {
-                FileHandle.standardError.write(Data("cloister audit export: \(e)\n".utf8))
-                throw ExitCode(1)
             }
         }
     }
