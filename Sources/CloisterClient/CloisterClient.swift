@@ -106,9 +106,15 @@ public final class CloisterClient: Sendable {
             // boot's document binds the key that sealed it (checked against the same root and pins, at its own
             // time: it is old by design, and the request id and hash checks below stop replays).
             let boot = try VerifiedReceipt.parse(response.signed).0.boot
-            let identity: AttestedIdentity
-            if let booted = try? await bootIdentity(boot) { identity = booted } else { identity = try await connect() }
-            verified = try VerifiedReceipt.verify(response.signed, key: identity.key)
+            do {
+                verified = try VerifiedReceipt.verify(response.signed, key: try await bootIdentity(boot).key)
+            } catch let bootError {
+                do {
+                    verified = try VerifiedReceipt.verify(response.signed, key: try await connect().key)
+                } catch {
+                    throw ClientError(error.code, "\(error.message) (and the boot document it names: \(bootError))", attestation: error.attestation)
+                }
+            }
         }
         try Self.check(verified.receipt, response: response, operation: operation, requestID: requestID, body: body)
         return VerifiedResponse(requestID: requestID, result: response.result, status: verified.receipt.status, receipt: verified, signed: response)

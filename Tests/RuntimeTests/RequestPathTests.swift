@@ -154,7 +154,11 @@ import Testing
             }
             for try await status in group { #expect(status == 202) }
         }
+        let orphan = try f.host.enclavePID()
         _ = try await f.host.stop(SIGKILL)
+        // Its enclave notices within 200 ms that its host is gone; the new host must not meet it.
+        let deadline = Date().addingTimeInterval(10)
+        while let pid = orphan, kill(pid, 0) == 0, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         let database = try DatabaseQueue(path: f.host.directory.appendingPathComponent("data/cloister.sqlite").path)
         let waiting = try await database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs WHERE completed IS NULL")! }
         #expect(waiting == 50)
