@@ -102,7 +102,8 @@ public enum QueueMessage: Sendable, Hashable {
     public init(encoded bytes: [UInt8], maxSize: Int = WireFrame.defaultMaxFrameSize) throws(WireError) {
         let item: CBOR
         do {
-            item = try CBORDecoder(limits: .init(maxInputSize: maxSize, maxDepth: 3, maxItems: 8 * Self.maxBatch + 16)).decode(bytes)
+            // A full `work` is the most items: maxBatch jobs of 7 items and maxBatch attestation requests of 3.
+            item = try CBORDecoder(limits: .init(maxInputSize: maxSize, maxDepth: 3, maxItems: 10 * Self.maxBatch + 16)).decode(bytes)
         } catch {
             throw WireError(.malformedCBOR, "\(error)")
         }
