@@ -348,7 +348,8 @@ public final class JobQueue: Sendable {
             jobs.append(job)
         }
         var atts: [QueueMessage.AttestationRequest] = []
-        while let a = s.attestations.pop() {
+        // At most one message's worth; the rest wait for the next pull.
+        while atts.count < QueueMessage.maxBatch, let a = s.attestations.pop() {
             if s.attestationWaiters[a.id] != nil { atts.append(a) }
         }
         return (jobs, atts)
