@@ -20,7 +20,15 @@ public final class HostDatabase: Sendable {
         configuration.busyMode = .timeout(10)
         pool = try DatabasePool(path: path, configuration: configuration)
         self.path = path
+        // The pool switches its writer to WAL after `prepareDatabase`, and with it to `synchronous = NORMAL`
+        // (commits reach the disk only at checkpoints). Set FULL again on the writer, outside any transaction.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(pool)
+    }
+
+    /// The writer's `synchronous` setting (2: FULL, every commit synced).
+    public func synchronousLevel() throws -> Int {
+        try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     static var migrator: DatabaseMigrator {

@@ -38,6 +38,13 @@ struct QueueFixture {
 }
 
 @Suite struct JobQueueTests {
+    @Test func everyCommitIsSynced() throws {
+        // WAL with synchronous = NORMAL would acknowledge jobs that a power cut loses.
+        let f = try QueueFixture()
+        #expect(try f.database.synchronousLevel() == 2)
+        #expect(try f.database.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") } == "wal")
+    }
+
     @Test func aSubmittedJobIsOnDiskAndSurvivesReopening() async throws {
         let f = try QueueFixture()
         guard case .queued(let id) = try await f.submit("r1", "hello") else { Issue.record("not queued"); return }
