@@ -46,14 +46,14 @@ final class ReceiptChain {
             previous = Receipt.hash(encoded: bytes)
             encoded.append(bytes)
         }
-        let leaves = encoded.map(MerkleTree.leafHash)
-        let seal = Seal(boot: identity.bootHash, first: first, count: UInt64(outcomes.count), root: MerkleTree.root(leafHashes: leaves), time: time)
+        let (root, proofs) = MerkleTree.rootAndProofs(leafHashes: encoded.map(MerkleTree.leafHash))
+        let seal = Seal(boot: identity.bootHash, first: first, count: UInt64(outcomes.count), root: root, time: time)
         let sealBytes = try identity.sign(payload: seal.payload)
         // Only a signed batch advances the chain.
         self.previous = previous
         lastSequence = first + UInt64(outcomes.count) - 1
         return outcomes.enumerated().map { i, o in
-            let signed = SignedReceipt(receipt: encoded[i], seal: sealBytes, proof: MerkleTree.proof(index: i, leafHashes: leaves))
+            let signed = SignedReceipt(receipt: encoded[i], seal: sealBytes, proof: proofs[i])
             let response = SignedResponse(signed: signed, result: o.result)
             return Sealed(
                 jobID: o.job.id, requestKey: o.job.tenant + "/" + o.job.requestID,

@@ -24,6 +24,27 @@ public enum MerkleTree {
         return nodeHash(root(leaves[leaves.startIndex..<mid]), root(leaves[mid...]))
     }
 
+    /// The root and the audit path of every leaf, with each node hashed once (O(n) hashes; asking `proof` for
+    /// every leaf would hash O(n²)).
+    public static func rootAndProofs(leafHashes: [[UInt8]]) -> (root: [UInt8], proofs: [[[UInt8]]]) {
+        precondition(!leafHashes.isEmpty)
+        var proofs = [[[UInt8]]](repeating: [], count: leafHashes.count)
+        let root = subtree(leafHashes[...], &proofs)
+        return (root, proofs)
+    }
+
+    /// The root of `leaves`; appends to each leaf's path the sibling roots above it, bottom up.
+    private static func subtree(_ leaves: ArraySlice<[UInt8]>, _ proofs: inout [[[UInt8]]]) -> [UInt8] {
+        if leaves.count == 1 { return leaves.first! }
+        let k = largestPowerOfTwo(below: leaves.count)
+        let s = leaves.startIndex
+        let left = subtree(leaves[s..<s + k], &proofs)
+        let right = subtree(leaves[(s + k)...], &proofs)
+        for i in s..<s + k { proofs[i].append(right) }
+        for i in (s + k)..<leaves.endIndex { proofs[i].append(left) }
+        return nodeHash(left, right)
+    }
+
     /// The audit path of leaf `index` (RFC 9162, section 2.1.3.1).
     public static func proof(index: Int, leafHashes: [[UInt8]]) -> [[UInt8]] {
         precondition(index >= 0 && index < leafHashes.count)

@@ -185,17 +185,22 @@ extension OpenSSLError {
 
 /// Digests through libcrypto.
 public enum SHA {
+    // Fetched once: OpenSSL 3's one-shot SHA256() looks the algorithm up again on every call, which costs more
+    // than hashing a receipt. EVP_MD objects are immutable and safe to share between threads.
+    nonisolated(unsafe) private static let sha256MD: OpaquePointer? = EVP_MD_fetch(nil, "SHA256", nil)
+    nonisolated(unsafe) private static let sha384MD: OpaquePointer? = EVP_MD_fetch(nil, "SHA384", nil)
+
     /// SHA-256 of `data`.
-    public static func sha256(_ data: [UInt8]) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: 32)
-        data.withUnsafeBufferPointer { _ = SHA256($0.baseAddress, $0.count, &out) }
-        return out
-    }
+    public static func sha256(_ data: [UInt8]) -> [UInt8] { digest(data, sha256MD, 32) }
 
     /// SHA-384 of `data`.
-    public static func sha384(_ data: [UInt8]) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: 48)
-        data.withUnsafeBufferPointer { _ = SHA384($0.baseAddress, $0.count, &out) }
+    public static func sha384(_ data: [UInt8]) -> [UInt8] { digest(data, sha384MD, 48) }
+
+    private static func digest(_ data: [UInt8], _ md: OpaquePointer?, _ length: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: length)
+        var written: UInt32 = 0
+        let ok = data.withUnsafeBufferPointer { EVP_Digest($0.baseAddress, $0.count, &out, &written, md, nil) }
+        precondition(ok == 1 && Int(written) == length, "libcrypto digest failed")
         return out
     }
 }

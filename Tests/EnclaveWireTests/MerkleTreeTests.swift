@@ -40,6 +40,20 @@ import Testing
         #expect(hex(root) == "36642e73c2540ab121e3a6bf9545b0a24982cd830eb13d3cd19de3ce6c021ec1")
     }
 
+    /// The one-pass builder the enclave seals with gives the same root and paths as the definitions.
+    @Test(arguments: [1, 2, 3, 5, 8, 13, 31, 64, 65, 100, 200])
+    func allProofsAtOnceMatchTheDefinition(size: Int) {
+        let leaves = Self.leaves(size)
+        let hashes = Self.leafHashes(size)
+        let (root, proofs) = MerkleTree.rootAndProofs(leafHashes: hashes)
+        #expect(root == Self.referenceMTH(leaves[...]))
+        #expect(proofs.count == size)
+        for i in 0..<size {
+            #expect(proofs[i] == Self.referencePath(i, leaves[...]), "leaf \(i) of \(size)")
+            #expect(MerkleTree.verify(leafHash: hashes[i], index: UInt64(i), size: UInt64(size), proof: proofs[i], root: root))
+        }
+    }
+
     @Test func leafHashIsDomainSeparated() {
         let leaf = Array("a".utf8)
         #expect(MerkleTree.leafHash(leaf) == Self.sha256([0x00] + leaf))
