@@ -136,11 +136,12 @@ public final class JobQueue: Sendable {
         let outcome: Row2
         do {
             outcome = try await committer.run { db in
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         INSERT INTO jobs (tenant_id, request_id, op, body, request_hash, created) VALUES (?, ?, ?, ?, ?, ?)
                         ON CONFLICT (tenant_id, request_id) DO NOTHING
-                        """, arguments: [tenantID, requestID, operation, Data(body), Data(hash), now])
+                        """
+                ).execute(arguments: [tenantID, requestID, operation, Data(body), Data(hash), now])
                 if db.changesCount == 1 { return Row2.inserted(db.lastInsertedRowID) }
                 guard let r = try Row.fetchOne(
                     db, sql: "SELECT id, request_hash, status, seq, response FROM jobs WHERE tenant_id = ? AND request_id = ?",
@@ -279,13 +280,13 @@ public final class JobQueue: Sendable {
         let now = Int64(WallClock.milliseconds())
         let applied: [Bool] = try await committer.run { db in
             var applied: [Bool] = []
+            let receipt = try db.cachedStatement(
+                sql: "INSERT INTO receipts (boot, seq, entry, received) VALUES (?, ?, ?, ?) ON CONFLICT (boot, seq) DO NOTHING")
+            let finish = try db.cachedStatement(
+                sql: "UPDATE jobs SET completed = ?, status = ?, seq = ?, response = ? WHERE id = ? AND completed IS NULL")
             for item in items {
-                try db.execute(
-                    sql: "INSERT INTO receipts (boot, seq, entry, received) VALUES (?, ?, ?, ?) ON CONFLICT (boot, seq) DO NOTHING",
-                    arguments: [Data(boot), Int64(clamping: item.sequence), Data(item.receipt), now])
-                try db.execute(
-                    sql: "UPDATE jobs SET completed = ?, status = ?, seq = ?, response = ? WHERE id = ? AND completed IS NULL",
-                    arguments: [now, item.status, Int64(clamping: item.sequence), Data(item.response), Int64(clamping: item.jobID)])
+                try receipt.execute(arguments: [Data(boot), Int64(clamping: item.sequence), Data(item.receipt), now])
+                try finish.execute(arguments: [now, item.status, Int64(clamping: item.sequence), Data(item.response), Int64(clamping: item.jobID)])
                 applied.append(db.changesCount == 1)
             }
             return applied

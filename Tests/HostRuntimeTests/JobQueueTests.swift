@@ -182,3 +182,33 @@ struct QueueFixture {
         }
     }
 }
+
+@Suite struct GroupCommitterTests {
+    struct Refused: Error {}
+
+    @Test func aFailingOperationFailsAloneAndLeavesNothingBehind() async throws {
+        let f = try QueueFixture()
+        let committer = GroupCommitter(pool: f.database.pool)
+        let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
+            for i in 0..<30 {
+                group.addTask {
+                    do {
+                        try await committer.run { db in
+                            try db.execute(sql: "INSERT INTO blobs (key, version, value, updated) VALUES (?, 1, x'00', 0)", arguments: ["k\(i)"])
+                            if i % 3 == 0 { throw Refused() }
+                        }
+                        return (i, true)
+                    } catch {
+                        return (i, false)
+                    }
+                }
+            }
+            var out: [Int: Bool] = [:]
+            for await (i, ok) in group { out[i] = ok }
+            return out
+        }
+        #expect(outcomes.filter { $0.value }.count == 20)
+        let keys = try await f.database.pool.read { db in try String.fetchAll(db, sql: "SELECT key FROM blobs ORDER BY key") }
+        #expect(Set(keys) == Set((0..<30).filter { $0 % 3 != 0 }.map { "k\($0)" }))
+    }
+}
