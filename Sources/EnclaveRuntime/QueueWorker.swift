@@ -108,6 +108,9 @@ public final class QueueWorker: Sendable {
                     case .work(let jobs, let attestations):
                         pulling = false
                         for request in attestations { attest(request, on: channel) }
+                        // Ask for the next batch before working on this one: the host gathers it while this one
+                        // is performed and sealed, so a job waits for at most one batch ahead of it.
+                        if !jobs.isEmpty { pullIfIdle() }
                         if !jobs.isEmpty {
                             var fresh: [QueueJob] = []
                             var repeats: [QueueResult] = []
