@@ -7,11 +7,17 @@ import NitroAttestation
 /// first failure is named: a gap, a reorder, a broken chain, an edited receipt, a receipt signed by an
 /// unattested key, or a boot with no document.
 public struct AuditVerifier: Sendable {
-    public var trust: TrustManifest
+    /// The pins of every build the log may hold (a deployment that was upgraded has several): a boot document
+    /// must meet one of them.
+    public var trusts: [TrustManifest]
     public var roots: TrustedRoots
 
     public init(trust: TrustManifest, roots: TrustedRoots = .aws) {
-        self.trust = trust
+        self.init(trusts: [trust], roots: roots)
+    }
+
+    public init(trusts: [TrustManifest], roots: TrustedRoots = .aws) {
+        self.trusts = trusts
         self.roots = roots
     }
 
@@ -80,7 +86,14 @@ public struct AuditVerifier: Sendable {
             guard SHA.sha256(document) == receipt.boot else {
                 throw ClientError(.missingAttestation, "the document filed under boot \(bootHex.prefix(16))… has another hash")
             }
-            let identity = try AttestedIdentity.verifyBootDocument(document, roots: roots, trust: trust)
+            var identity: AttestedIdentity?
+            var firstError: ClientError?
+            for trust in trusts where identity == nil {
+                do { identity = try AttestedIdentity.verifyBootDocument(document, roots: roots, trust: trust) } catch {
+                    firstError = firstError ?? error
+                }
+            }
+            guard let identity else { throw firstError ?? ClientError(.attestationInvalid, "no pins given") }
             chains[receipt.boot] = Chain(identity: identity, order: chains.count)
         }
         var chain = chains[receipt.boot]!

@@ -194,6 +194,9 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var trust: TrustOptions
         @OptionGroup var token: TokenOption
 
+        @Option(name: .customLong("also-manifest"), help: ArgumentHelp("Pins of another build the log may hold (repeatable): a boot must meet one of the manifests.", valueName: "FILE"))
+        var also: [String] = []
+
         @Flag(help: "Print a JSON object instead of a report.")
         var json = false
 
@@ -207,7 +210,12 @@ struct AuditCommand: AsyncParsableCommand {
                 }
             }
             guard let log = loaded else { return }
-            let report = AuditVerifier(trust: try trust.trust(), roots: try trust.roots()).verify(log)
+            let pins = try [trust.trust()] + also.map { path in
+                do { return try TrustManifest.parse(try readFile(path, what: "manifest")) } catch let e as TrustManifest.Error {
+                    throw ValidationError("\(path): \(e)")
+                }
+            }
+            let report = AuditVerifier(trusts: pins, roots: try trust.roots()).verify(log)
             if json {
                 let failure = report.failure.map { "{\"code\":\"\($0.code.rawValue)\",\"index\":\(report.failureIndex ?? -1),\"message\":\"\($0.message.replacingOccurrences(of: "\"", with: "'"))\"}" } ?? "null"
                 print("{\"passed\":\(report.passed),\"receipts\":\(log.receipts.count),\"verified\":\(report.verified),\"boots\":\(report.boots.count),\"failure\":\(failure)}")

@@ -249,3 +249,18 @@ func entries(_ responses: [SignedResponse], from start: Int64 = 1) -> [AuditLog.
         }
     }
 }
+
+@Suite struct AuditAcrossBuildsTests {
+    @Test func aLogOfTwoBuildsNeedsThePinsOfBoth() async throws {
+        let other = EnclaveImage(executable: Array("cloister-enclave, the next build".utf8), manifest: Array("{}".utf8))
+        let a = try await TestEnclave()
+        let b = try await TestEnclave(image: other)
+        let responses = try a.batch(2).map(\.response) + b.batch(2).map(\.response)
+        let log = AuditLog(source: "t", receipts: entries(responses), boots: a.boots.merging(b.boots) { x, _ in x })
+        let first = AuditVerifier(trust: TestEnclave.trust, roots: TestEnclave.roots).verify(log)
+        #expect(first.failure?.attestation == .pcrMismatch)
+        #expect(first.failureIndex == 3)
+        let both = AuditVerifier(trusts: [TestEnclave.trust, TrustManifest(pcrs: [0: other.measurements[0]!])], roots: TestEnclave.roots)
+        #expect(both.verify(log).passed)
+    }
+}
