@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        // Tests only: an independent implementation to check HPKE and the key service's signatures against.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(
@@ -167,6 +169,9 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        .testTarget(name: "SecureModuleTests", dependencies: ["SecureModule", "NitroAttestation", "CBOR"]),
+        .testTarget(
+            name: "SecureModuleTests",
+            dependencies: ["SecureModule", "NitroAttestation", "CBOR", .product(name: "Crypto", package: "swift-crypto")]
+        ),
     ]
 )

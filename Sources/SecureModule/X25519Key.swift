@@ -15,6 +15,14 @@ public final class X25519Key: @unchecked Sendable {
         return X25519Key(pointer: key)
     }
 
+    /// A key from its raw 32-byte private key (tests with known vectors; the enclave always generates).
+    public static func fromRawPrivateKey(_ raw: [UInt8]) throws(NSMError) -> X25519Key {
+        guard raw.count == 32, let key = raw.withUnsafeBufferPointer({ EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nil, $0.baseAddress, 32) }) else {
+            throw NSMError(.invalidArgument, "an X25519 private key is 32 bytes")
+        }
+        return X25519Key(pointer: key)
+    }
+
     /// The raw 32-byte public key (RFC 7748).
     public var publicKey: [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)

@@ -1,0 +1,118 @@
+import COpenSSL
+import NitroAttestation
+
+/// AES-GCM (128 or 256-bit keys, 12-byte nonces, 16-byte tags) and HKDF (RFC 5869) over libcrypto: the symmetric
+/// pieces of key wrapping, sealing and HPKE.
+public enum AESGCM {
+    public static let nonceSize = 12
+    public static let tagSize = 16
+
+    /// Why an AEAD operation failed. Opening fails the same way for every forgery (wrong key, nonce, data or tag).
+    public struct Error: Swift.Error, Hashable, Sendable, CustomStringConvertible {
+        public let reason: String
+        public var description: String { "AES-GCM: \(reason)" }
+    }
+
+    /// `ciphertext ‖ tag` of `plaintext` under `key` (16 or 32 bytes) and `nonce` (12 bytes), authenticating `aad`.
+    public static func seal(_ plaintext: [UInt8], key: [UInt8], nonce: [UInt8], aad: [UInt8] = []) throws(Error) -> [UInt8] {
+        guard nonce.count == nonceSize, let cipher = cipher(key) else { throw Error(reason: "key must be 16 or 32 bytes and nonce 12") }
+        guard let ctx = EVP_CIPHER_CTX_new() else { throw Error(reason: "no context") }
+        defer { EVP_CIPHER_CTX_free(ctx) }
+        var out = [UInt8](repeating: 0, count: plaintext.count + tagSize)
+        var length: Int32 = 0
+        var total = 0
+        let ok = key.withUnsafeBufferPointer { k in
+            nonce.withUnsafeBufferPointer { n in EVP_EncryptInit_ex(ctx, cipher, nil, k.baseAddress, n.baseAddress) }
+        } == 1
+            && (aad.isEmpty || aad.withUnsafeBufferPointer { EVP_EncryptUpdate(ctx, nil, &length, $0.baseAddress, Int32($0.count)) } == 1)
+            && (plaintext.isEmpty
+                || out.withUnsafeMutableBufferPointer { o in
+                    plaintext.withUnsafeBufferPointer { EVP_EncryptUpdate(ctx, o.baseAddress, &length, $0.baseAddress, Int32($0.count)) }
+                } == 1)
+        guard ok else { throw Error(reason: "encryption failed") }
+        total = plaintext.isEmpty ? 0 : Int(length)
+        guard out.withUnsafeMutableBufferPointer({ EVP_EncryptFinal_ex(ctx, $0.baseAddress! + total, &length) }) == 1 else {
+            throw Error(reason: "encryption failed")
+        }
+        let tagOK = out.withUnsafeMutableBufferPointer {
+            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, Int32(tagSize), $0.baseAddress! + plaintext.count)
+        }
+        guard tagOK == 1 else { throw Error(reason: "no tag") }
+        return out
+    }
+
+    /// The plaintext of `sealed` (`ciphertext ‖ tag`), or an error if anything was altered.
+    public static func open(_ sealed: [UInt8], key: [UInt8], nonce: [UInt8], aad: [UInt8] = []) throws(Error) -> [UInt8] {
+        guard nonce.count == nonceSize, let cipher = cipher(key) else { throw Error(reason: "key must be 16 or 32 bytes and nonce 12") }
+        guard sealed.count >= tagSize else { throw Error(reason: "shorter than a tag") }
+        guard let ctx = EVP_CIPHER_CTX_new() else { throw Error(reason: "no context") }
+        defer { EVP_CIPHER_CTX_free(ctx) }
+        let body = Array(sealed.prefix(sealed.count - tagSize))
+        var tag = Array(sealed.suffix(tagSize))
+        var out = [UInt8](repeating: 0, count: body.count + 16)
+        var length: Int32 = 0
+        let ok = key.withUnsafeBufferPointer { k in
+            nonce.withUnsafeBufferPointer { n in EVP_DecryptInit_ex(ctx, cipher, nil, k.baseAddress, n.baseAddress) }
+        } == 1
+            && (aad.isEmpty || aad.withUnsafeBufferPointer { EVP_DecryptUpdate(ctx, nil, &length, $0.baseAddress, Int32($0.count)) } == 1)
+            && (body.isEmpty
+                || out.withUnsafeMutableBufferPointer { o in
+                    body.withUnsafeBufferPointer { EVP_DecryptUpdate(ctx, o.baseAddress, &length, $0.baseAddress, Int32($0.count)) }
+                } == 1)
+        let written = body.isEmpty ? 0 : Int(length)
+        guard ok, EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, Int32(tagSize), &tag) == 1,
+            out.withUnsafeMutableBufferPointer({ EVP_DecryptFinal_ex(ctx, $0.baseAddress! + written, &length) }) == 1
+        else {
+            ERR_clear_error()
+            throw Error(reason: "authentication failed")
+        }
+        return Array(out.prefix(written))
+    }
+
+    private static func cipher(_ key: [UInt8]) -> OpaquePointer? {
+        switch key.count {
+        case 16: return EVP_aes_128_gcm()
+        case 32: return EVP_aes_256_gcm()
+        default: return nil
+        }
+    }
+}
+
+/// HKDF (RFC 5869) with SHA-256 or SHA-384.
+public enum HKDF {
+    public enum Hash: Sendable {
+        case sha256, sha384
+        var length: Int { self == .sha256 ? 32 : 48 }
+        var md: OpaquePointer? { self == .sha256 ? EVP_sha256() : EVP_sha384() }
+    }
+
+    public static func hmac(_ hash: Hash, key: [UInt8], _ data: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: hash.length)
+        var length: UInt32 = 0
+        _ = key.withUnsafeBufferPointer { k in
+            data.withUnsafeBufferPointer { d in HMAC(hash.md, k.baseAddress, Int32(k.count), d.baseAddress, d.count, &out, &length) }
+        }
+        return out
+    }
+
+    public static func extract(_ hash: Hash, salt: [UInt8], ikm: [UInt8]) -> [UInt8] {
+        hmac(hash, key: salt.isEmpty ? [UInt8](repeating: 0, count: hash.length) : salt, ikm)
+    }
+
+    public static func expand(_ hash: Hash, prk: [UInt8], info: [UInt8], length: Int) -> [UInt8] {
+        precondition(length <= 255 * hash.length)
+        var out: [UInt8] = []
+        var block: [UInt8] = []
+        var counter: UInt8 = 1
+        while out.count < length {
+            block = hmac(hash, key: prk, block + info + [counter])
+            out += block
+            counter += 1
+        }
+        return Array(out.prefix(length))
+    }
+
+    public static func derive(_ hash: Hash, ikm: [UInt8], salt: [UInt8], info: [UInt8], length: Int) -> [UInt8] {
+        expand(hash, prk: extract(hash, salt: salt, ikm: ikm), info: info, length: length)
+    }
+}
