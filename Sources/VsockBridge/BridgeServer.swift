@@ -24,7 +24,7 @@ public final class BridgeServer: Sendable {
         /// How long a new connection has to say hello.
         public var helloTimeout = TimeAmount.seconds(10)
         public var egress: EgressConnector.Configuration
-        /// Framed services for the `queue` and `store` channels: each makes the handler that serves one
+        /// Framed services for the `queue`, `store` and `sealing` channels: each makes the handler that serves one
         /// connection of its kind (it receives `WireMessage`s). A kind without one is refused with
         /// `unsupportedChannel`.
         public var services: [ChannelKind: @Sendable () -> any ChannelHandler] = [:]
@@ -134,7 +134,7 @@ public final class BridgeServer: Sendable {
             pool.add(channel)
         case .egress:
             egress.handle(channel, rest: rest)
-        case .queue, .store:
+        case .queue, .store, .sealing:
             guard let make = configuration.services[kind] else {
                 refuse(channel, code: "unsupportedChannel", reason: "this host serves no \(kind.rawValue) channel")
                 return

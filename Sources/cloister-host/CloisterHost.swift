@@ -89,6 +89,7 @@ struct CloisterHost: AsyncParsableCommand {
         var configuration = HostService.Configuration(
             manifest: parsed, bridge: mode.bridgeAddressForHost(port: parsed.bridge.port), launcher: launcher)
         configuration.attestationRoots = roots
+        if mode != .vsock { configuration.sealingKeyPath = emulatorDir + "/sealing.key" }
         if let dataDir {
             do { try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
                 throw ValidationError("cannot create the data directory \(dataDir): \(error.localizedDescription)")

@@ -1,0 +1,76 @@
+import EnclaveWire
+import Logging
+import NIOCore
+import VsockBridge
+
+/// A request/answer connection to the host (store, sealing): requests are numbered, answers matched by number,
+/// and a request that gets no answer within the timeout, or whose connection drops, fails with `StoreError`
+/// (`timeout`, `disconnected`). Redials like every bridge link.
+final class NumberedLink<Answer: Sendable>: Sendable {
+    private struct State {
+        var next: UInt64 = 0
+        var pending: [UInt64: CheckedContinuation<Answer, any Error>] = [:]
+    }
+
+    private let link: BridgeLink
+    private let state: Shared<State>
+    private let timeout: TimeAmount
+
+    /// `decode` reads an answer and its number; nil closes the connection as a protocol error.
+    init(
+        channel kind: ChannelKind, bridge: BridgeAddress, maxFrameSize: Int, group: EventLoopGroup, logger: Logger, timeout: TimeAmount,
+        decode: @escaping @Sendable ([UInt8]) -> (UInt64, Answer)?
+    ) {
+        let state = Shared(State())
+        self.state = state
+        self.timeout = timeout
+        link = BridgeLink(
+            bridge: bridge, hello: .hello(version: WireMessage.protocolVersion, channel: kind, attestation: nil),
+            maxFrameSize: maxFrameSize, group: group, logger: logger,
+            onConnect: { channel in
+                channel.closeFuture.whenComplete { _ in
+                    let failed = state.withLock { s in
+                        defer { s.pending = [:] }
+                        return Array(s.pending.values)
+                    }
+                    for c in failed { c.resume(throwing: StoreError(code: "disconnected")) }
+                }
+            },
+            onMessage: { message, channel in
+                if case .close(let code, let reason) = message {
+                    logger.notice("the host closed the \(kind.rawValue) channel", metadata: ["code": "\(code)", "reason": "\(reason.prefix(200))"])
+                    channel.close(promise: nil)
+                    return
+                }
+                guard case .data(let bytes) = message, let (id, answer) = decode(bytes) else {
+                    logger.warning("\(kind.rawValue) channel: not an answer from the host; closing")
+                    channel.close(promise: nil)
+                    return
+                }
+                state.withLock { $0.pending.removeValue(forKey: id) }?.resume(returning: answer)
+            })
+    }
+
+    func start() { link.start() }
+    func stop() { link.stop() }
+
+    /// Sends the request `make` builds with its number, and waits for the answer with that number.
+    func request(_ make: (UInt64) -> [UInt8]) async throws -> Answer {
+        guard let channel = link.channel else { throw StoreError(code: "disconnected") }
+        let id = state.withLock { s -> UInt64 in
+            s.next += 1
+            return s.next
+        }
+        let bytes = make(id)
+        let timer = channel.eventLoop.scheduleTask(in: timeout) { [state] in
+            state.withLock { $0.pending.removeValue(forKey: id) }?.resume(throwing: StoreError(code: "timeout"))
+        }
+        defer { timer.cancel() }
+        return try await withCheckedThrowingContinuation { continuation in
+            state.withLock { $0.pending[id] = continuation }
+            channel.writeAndFlush(WireMessage.data(bytes)).whenFailure { [state] _ in
+                state.withLock { $0.pending.removeValue(forKey: id) }?.resume(throwing: StoreError(code: "disconnected"))
+            }
+        }
+    }
+}
