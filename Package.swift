@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "EnclaveRuntime", targets: ["EnclaveRuntime"]),
         .library(name: "HostRuntime", targets: ["HostRuntime"]),
         .library(name: "CloisterClient", targets: ["CloisterClient"]),
+        .library(name: "KeyService", targets: ["KeyService"]),
         .executable(name: "cloister", targets: ["cloister"]),
         .executable(name: "cloister-host", targets: ["cloister-host"]),
         .executable(name: "cloister-enclave", targets: ["cloister-enclave"]),
@@ -72,6 +73,14 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The key service workload (inside the enclave only): tenants' keys sealed under the master secret.
+        .target(
+            name: "KeyService",
+            dependencies: [
+                "EnclaveRuntime", "EnclaveWire", "SecureModule", "NitroAttestation", "CBOR", "COpenSSL",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "HostRuntime",
             dependencies: [
@@ -95,7 +104,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "cloister-enclave",
-            dependencies: ["EnclaveRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["EnclaveRuntime", "KeyService", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(
             name: "EnclaveWire",

@@ -29,6 +29,8 @@ public final class EnclaveService: Service, Sendable {
         /// gives it no chance to stop its child), the enclave stops too, so that a restarted host never finds an
         /// orphan from its previous life serving beside the enclave it starts.
         public var parentProcess: Int32?
+        /// Job workloads beyond the built-in ones, by name (the key service registers `keys`).
+        public var jobWorkloads: [String: JobWorkloadFactory] = [:]
 
         public init(manifest: DeploymentManifest, manifestBytes: [UInt8], bridge: BridgeAddress) {
             self.manifest = manifest
@@ -63,12 +65,9 @@ public final class EnclaveService: Service, Sendable {
         logger.info(
             "boot attestation taken",
             metadata: ["bytes": "\(attestation.count)", "boot": "\(Hex.encode(identity.bootHash))", "identity": "P-384 + X25519 (HPKE)"])
-        var jobWorkload: (any JobWorkload)?
-        if let api = m.api {
-            guard let w = JobWorkloads.named(api.workload) else {
-                throw DeploymentManifest.Error("api.workload", "unknown job workload \"\(api.workload)\" (this build has: \(JobWorkloads.names.joined(separator: ", ")))")
-            }
-            jobWorkload = w
+        if let api = m.api, JobWorkloads.named(api.workload) == nil, c.jobWorkloads[api.workload] == nil {
+            let names = (JobWorkloads.names + c.jobWorkloads.keys).sorted().joined(separator: ", ")
+            throw DeploymentManifest.Error("api.workload", "unknown job workload \"\(api.workload)\" (this build has: \(names))")
         }
 
         let routes = try Self.routes(m)
@@ -103,18 +102,27 @@ public final class EnclaveService: Service, Sendable {
         control.start()
         tunnels.start()
         var store: StoreClient?
+        var sealing: EmulatedSealingClient?
         var worker: QueueWorker?
-        if let jobWorkload {
+        if let api = m.api {
             let s = StoreClient(bridge: c.bridge, maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger)
             s.start()
             store = s
+            // The emulated sealing service stands in for AWS KMS only where the secure module is emulated too.
+            if opened.isEmulated {
+                let e = EmulatedSealingClient(bridge: c.bridge, maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger)
+                e.start()
+                sealing = e
+            }
+            let context = JobWorkloadContext(identity: identity, store: s, sealing: sealing, logger: logger)
+            let jobWorkload = try JobWorkloads.named(api.workload) ?? c.jobWorkloads[api.workload]!(context)
             worker = QueueWorker(
                 bridge: c.bridge, identity: identity, workload: jobWorkload, store: s, maxFrameSize: m.bridge.maxFrameBytes, group: group,
                 logger: logger)
         }
         logger.info(
             "enclave up",
-            metadata: ["bridge": "\(c.bridge)", "pool": "\(m.bridge.ingressPool)", "routes": "\(routes.count)", "jobs": "\(jobWorkload?.name ?? "none")"])
+            metadata: ["bridge": "\(c.bridge)", "pool": "\(m.bridge.ingressPool)", "routes": "\(routes.count)", "jobs": "\(m.api?.workload ?? "none")"])
 
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await gracefulShutdown() }
@@ -139,6 +147,7 @@ public final class EnclaveService: Service, Sendable {
         logger.info("enclave stopping")
         tunnels.stop()
         store?.stop()
+        sealing?.stop()
         await proxy?.stop()
         control.stop()
         shipper?.stop()

@@ -1,4 +1,5 @@
 import EnclaveWire
+import Logging
 import NitroAttestation
 
 /// One job as a workload sees it, after the enclave computed its request hash.
@@ -28,7 +29,19 @@ public protocol JobWorkload: Sendable {
     func perform(_ job: JobRequest, store: BlobStore) async -> JobOutcome
 }
 
-/// The job workloads this build has, by the name a manifest's `api.workload` gives.
+/// What a job workload may use: the boot's identity, the host's store, and the sealing provider of the master
+/// secret (nil where this build has none for the platform).
+public struct JobWorkloadContext: Sendable {
+    public var identity: EnclaveIdentity
+    public var store: any BlobStore
+    public var sealing: (any SealingProvider)?
+    public var logger: Logger
+}
+
+/// Makes a job workload once the enclave has booted.
+public typealias JobWorkloadFactory = @Sendable (JobWorkloadContext) throws -> any JobWorkload
+
+/// The job workloads built into the runtime, by the name a manifest's `api.workload` gives.
 public enum JobWorkloads {
     public static let names = ["test"]
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EnclaveRuntime
+import KeyService
 import Logging
 import NIOPosix
 import SecureModule
@@ -100,6 +101,14 @@ struct CloisterEnclave: AsyncParsableCommand {
         configuration.secureModule = secureModule
         configuration.emulatorDirectory = emulatorDir
         configuration.parentProcess = parentPid
+        configuration.jobWorkloads["keys"] = { context in
+            guard let sealing = context.sealing else {
+                throw ValidationError("the key service needs a sealing provider; this build has only the emulated one (no AWS KMS yet)")
+            }
+            let vault = KeyVault(store: context.store, sealing: sealing, identity: context.identity, logger: context.logger)
+            vault.warmUp()
+            return KeyServiceWorkload(vault: vault)
+        }
         let service = EnclaveService(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: logger, shipper: shipper)
         let group = ServiceGroup(
             configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -1,0 +1,244 @@
+import CBOR
+import EnclaveRuntime
+import EnclaveWire
+import Logging
+import NitroAttestation
+import SecureModule
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The key service: the `keys` job workload. Operations are `key.create`, `key.list`, `key.describe`,
+/// `key.rotate`, `key.configure`, `key.delete`, `key.sign`, `key.verify`, `key.encrypt`, `key.decrypt` and
+/// `key.rewrap`, each with a JSON body and a JSON result (docs/keys.md); every answer is signed and receipted
+/// like any job. Other operations go to the runtime's test workload (`echo`, `sha256`...).
+public struct KeyServiceWorkload: JobWorkload {
+    public let name = "keys"
+    let vault: KeyVault
+    let fallback = TestJobWorkload()
+
+    public init(vault: KeyVault) { self.vault = vault }
+
+    public func perform(_ job: JobRequest, store: any BlobStore) async -> JobOutcome {
+        guard job.operation.hasPrefix("key.") else { return await fallback.perform(job, store: store) }
+        do {
+            let input = try Input(job.body)
+            let output = try await perform(String(job.operation.dropFirst(4)), tenant: job.tenant, input)
+            return .ok(Array(output.utf8))
+        } catch {
+            return .failure(error.code, error.message)
+        }
+    }
+
+    func perform(_ op: String, tenant: String, _ input: Input) async throws(KeyServiceError) -> String {
+        switch op {
+        case "create":
+            let name = try input.name()
+            guard let type = KeyType(rawValue: try input.string("type")) else {
+                throw KeyServiceError("badRequest", "type is one of \(KeyType.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let material = try type.generate()
+            let now = Self.now()
+            guard let record = try await vault.update(tenant, name, { (existing: KeyRecord?) throws(KeyServiceError) -> KeyRecord? in
+                guard existing == nil else { throw KeyServiceError("keyExists", "key \(name) exists") }
+                return KeyRecord(type: type, versions: [.init(number: 1, material: material, created: now)], created: now)
+            }) else { throw KeyServiceError("internal", "no record") }
+            try await vault.updateNames(tenant) { Array(Set($0 + [name])).sorted() }
+            return try describe(name, record)
+        case "list":
+            return "{\"keys\":[" + (try await vault.names(tenant).0).map { "\"\($0)\"" }.joined(separator: ",") + "]}"
+        case "describe":
+            let name = try input.name()
+            return try describe(name, try await existing(tenant, name).0)
+        case "rotate":
+            let name = try input.name()
+            let record = try await change(tenant, name) { (r: inout KeyRecord) throws(KeyServiceError) in
+                r.versions.append(.init(number: r.latest.number + 1, material: try r.type.generate(), created: Self.now()))
+            }
+            return try describe(name, record)
+        case "configure":
+            let name = try input.name()
+            let minimum = try input.optionalUInt("minDecryptionVersion")
+            let deletion = try input.optionalBool("deletionAllowed")
+            let record = try await change(tenant, name) { (r: inout KeyRecord) throws(KeyServiceError) in
+                if let minimum {
+                    guard minimum >= 1, minimum <= r.latest.number else {
+                        throw KeyServiceError("badRequest", "minDecryptionVersion must be 1 to \(r.latest.number)")
+                    }
+                    r.minDecryptionVersion = minimum
+                }
+                if let deletion { r.deletionAllowed = deletion }
+            }
+            return try describe(name, record)
+        case "delete":
+            let name = try input.name()
+            for _ in 0..<16 {
+                let (record, version) = try await existing(tenant, name)
+                guard record.deletionAllowed else { throw KeyServiceError("deletionNotAllowed", "configure deletionAllowed first") }
+                if try await vault.writeSealed(tenant, name, [], expected: version) {
+                    try await vault.updateNames(tenant) { $0.filter { $0 != name } }
+                    return "{\"deleted\":\"\(name)\"}"
+                }
+            }
+            throw KeyServiceError("conflict", "the key kept changing")
+        case "sign":
+            let name = try input.name()
+            let (record, _) = try await existing(tenant, name)
+            guard record.type.signs else { throw KeyServiceError("unsupportedOperation", "\(record.type.rawValue) keys do not sign") }
+            let version = record.latest
+            let key = try vault.privateKey(version.material, type: record.type)
+            let signature = try key.sign(try input.bytes("input"), prehashed: try input.optionalBool("prehashed") ?? false)
+            return "{\"signature\":\"cloister:v\(version.number):\(Base64.encode(signature))\",\"version\":\(version.number),\"publicKey\":\"\(Base64.encode(key.publicKey))\"}"
+        case "verify":
+            let name = try input.name()
+            let (record, _) = try await existing(tenant, name)
+            guard record.type.signs else { throw KeyServiceError("unsupportedOperation", "\(record.type.rawValue) keys do not verify") }
+            let (number, signature) = try Self.parseVersioned(try input.string("signature"))
+            guard let version = record.version(number) else { throw KeyServiceError("unknownVersion", "key \(name) has no version \(number)") }
+            let valid = try vault.privateKey(version.material, type: record.type).verify(
+                signature, input: try input.bytes("input"), prehashed: try input.optionalBool("prehashed") ?? false)
+            return "{\"valid\":\(valid),\"version\":\(number)}"
+        case "encrypt":
+            let name = try input.name()
+            let (record, _) = try await existing(tenant, name)
+            return try encrypt(tenant, name, record, try input.bytes("plaintext"), context: try input.optionalBytes("context"))
+        case "decrypt":
+            let name = try input.name()
+            let (record, _) = try await existing(tenant, name)
+            let plaintext = try decrypt(tenant, name, record, try input.string("ciphertext"), context: try input.optionalBytes("context"))
+            return "{\"plaintext\":\"\(Base64.encode(plaintext))\"}"
+        case "rewrap":
+            let name = try input.name()
+            let (record, _) = try await existing(tenant, name)
+            let context = try input.optionalBytes("context")
+            let plaintext = try decrypt(tenant, name, record, try input.string("ciphertext"), context: context)
+            return try encrypt(tenant, name, record, plaintext, context: context)
+        default:
+            throw KeyServiceError("unknownOperation", "the key service has create, list, describe, rotate, configure, delete, sign, verify, encrypt, decrypt, rewrap")
+        }
+    }
+
+    private func existing(_ tenant: String, _ name: String) async throws(KeyServiceError) -> (KeyRecord, UInt64) {
+        guard let (record, version) = try await vault.record(tenant, name) else { throw KeyServiceError("keyNotFound", "no key \(name)") }
+        return (record, version)
+    }
+
+    private func change(_ tenant: String, _ name: String, _ body: (inout KeyRecord) throws(KeyServiceError) -> Void) async throws(KeyServiceError) -> KeyRecord {
+        let updated = try await vault.update(tenant, name) { (r: KeyRecord?) throws(KeyServiceError) -> KeyRecord? in
+            guard var r else { throw KeyServiceError("keyNotFound", "no key \(name)") }
+            try body(&r)
+            return r
+        }
+        guard let updated else { throw KeyServiceError("keyNotFound", "no key \(name)") }
+        return updated
+    }
+
+    private func describe(_ name: String, _ r: KeyRecord) throws(KeyServiceError) -> String {
+        var versions: [String] = []
+        for v in r.versions {
+            var fields = "\"version\":\(v.number),\"created\":\(v.created)"
+            if r.type.signs { fields += ",\"publicKey\":\"\(Base64.encode(try vault.privateKey(v.material, type: r.type).publicKey))\"" }
+            versions.append("{" + fields + "}")
+        }
+        return "{\"name\":\"\(name)\",\"type\":\"\(r.type.rawValue)\",\"latestVersion\":\(r.latest.number),\"minDecryptionVersion\":\(r.minDecryptionVersion),"
+            + "\"deletionAllowed\":\(r.deletionAllowed),\"versions\":[" + versions.joined(separator: ",") + "]}"
+    }
+
+    static func dataAAD(_ tenant: String, _ name: String, _ version: UInt64, _ context: [UInt8]?) -> [UInt8] {
+        CBOREncoder.encode(.array([.text("cloister-data/1"), .text(tenant), .text(name), .unsigned(version), context.map { .bytes($0) } ?? .null]))
+    }
+
+    private func encrypt(_ tenant: String, _ name: String, _ r: KeyRecord, _ plaintext: [UInt8], context: [UInt8]?) throws(KeyServiceError) -> String {
+        guard r.type == .aes256GCM else { throw KeyServiceError("unsupportedOperation", "\(r.type.rawValue) keys do not encrypt") }
+        var nonce = [UInt8](repeating: 0, count: AESGCM.nonceSize)
+        _ = nonce.withUnsafeMutableBytes { getentropy($0.baseAddress, AESGCM.nonceSize) }
+        let v = r.latest
+        let sealed: [UInt8]
+        do { sealed = try AESGCM.seal(plaintext, key: v.material, nonce: nonce, aad: Self.dataAAD(tenant, name, v.number, context)) } catch {
+            throw KeyServiceError("internal", "\(error)")
+        }
+        return "{\"ciphertext\":\"cloister:v\(v.number):\(Base64.encode(nonce + sealed))\",\"version\":\(v.number)}"
+    }
+
+    private func decrypt(_ tenant: String, _ name: String, _ r: KeyRecord, _ text: String, context: [UInt8]?) throws(KeyServiceError) -> [UInt8] {
+        guard r.type == .aes256GCM else { throw KeyServiceError("unsupportedOperation", "\(r.type.rawValue) keys do not decrypt") }
+        let (number, bytes) = try Self.parseVersioned(text)
+        guard number >= r.minDecryptionVersion else {
+            throw KeyServiceError("versionRetired", "version \(number) is below the minimum decryption version \(r.minDecryptionVersion)")
+        }
+        guard let v = r.version(number) else { throw KeyServiceError("unknownVersion", "key \(name) has no version \(number)") }
+        guard bytes.count >= AESGCM.nonceSize + AESGCM.tagSize else { throw KeyServiceError("invalidCiphertext", "too short") }
+        do {
+            return try AESGCM.open(
+                Array(bytes.dropFirst(AESGCM.nonceSize)), key: v.material, nonce: Array(bytes.prefix(AESGCM.nonceSize)),
+                aad: Self.dataAAD(tenant, name, number, context))
+        } catch {
+            throw KeyServiceError("invalidCiphertext", "the ciphertext does not open under this tenant, key, version and context")
+        }
+    }
+
+    /// `cloister:vN:BASE64` → (N, bytes).
+    static func parseVersioned(_ text: String) throws(KeyServiceError) -> (UInt64, [UInt8]) {
+        let parts = text.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "cloister", parts[1].hasPrefix("v"), let n = UInt64(parts[1].dropFirst()), n >= 1,
+            let bytes = Base64.decode(parts[2])
+        else { throw KeyServiceError("invalidCiphertext", "expected cloister:vN:BASE64") }
+        return (n, bytes)
+    }
+
+    static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
+    }
+}
+
+/// A job's JSON body, read strictly.
+struct Input {
+    let object: [String: JSONValue]
+
+    init(_ body: [UInt8]) throws(KeyServiceError) {
+        if body.isEmpty {
+            object = [:]
+            return
+        }
+        guard body.count <= 256 * 1024, let value = try? JSONValue.parse(body), let o = value.object else {
+            throw KeyServiceError("badRequest", "the body must be a JSON object")
+        }
+        object = o
+    }
+
+    func string(_ key: String) throws(KeyServiceError) -> String {
+        guard let s = object[key]?.string else { throw KeyServiceError("badRequest", "\"\(key)\" is required (a string)") }
+        return s
+    }
+
+    func name() throws(KeyServiceError) -> String {
+        let n = try string("name")
+        guard RequestLimits.isValidName(n) else { throw KeyServiceError("badRequest", "a key name is 1 to 64 of a-z 0-9 - _ . starting with a letter or digit") }
+        return n
+    }
+
+    func bytes(_ key: String) throws(KeyServiceError) -> [UInt8] {
+        guard let b = Base64.decode(try string(key)) else { throw KeyServiceError("badRequest", "\"\(key)\" must be base64") }
+        return b
+    }
+
+    func optionalBytes(_ key: String) throws(KeyServiceError) -> [UInt8]? {
+        guard object[key] != nil else { return nil }
+        return try bytes(key)
+    }
+
+    func optionalBool(_ key: String) throws(KeyServiceError) -> Bool? {
+        guard let v = object[key] else { return nil }
+        guard let b = v.bool else { throw KeyServiceError("badRequest", "\"\(key)\" must be true or false") }
+        return b
+    }
+
+    func optionalUInt(_ key: String) throws(KeyServiceError) -> UInt64? {
+        guard let v = object[key] else { return nil }
+        guard let n = v.number, n >= 0, n == n.rounded(), n < 1e15 else { throw KeyServiceError("badRequest", "\"\(key)\" must be a whole number") }
+        return UInt64(n)
+    }
+}

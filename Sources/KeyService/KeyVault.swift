@@ -1,0 +1,169 @@
+import CBOR
+import EnclaveRuntime
+import Logging
+import NitroAttestation
+import SecureModule
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The keys of every tenant, sealed in the host's store. Each tenant has its own wrapping key, derived from the
+/// master secret by HKDF-SHA384 with the tenant and the service in the info; each key record is AES-256-GCM
+/// under it with the tenant, the key name and the store version in the associated data, so a blob moved to
+/// another tenant or key, or served under another version, does not open. Store keys hide key names (an HMAC).
+/// Within a boot, a blob older than one already seen is refused (`staleKeyBlob`).
+public final class KeyVault: Sendable {
+    private struct State {
+        var master: [UInt8]?
+        var highWater: [String: UInt64] = [:]
+        var parsed: [[UInt8]: PrivateKey] = [:]
+    }
+
+    let store: any BlobStore
+    let sealing: any SealingProvider
+    let identity: EnclaveIdentity
+    let logger: Logger
+    private let state = Mutex(State())
+    private let loading = Mutex<Task<[UInt8], any Error>?>(nil)
+
+    public init(store: any BlobStore, sealing: any SealingProvider, identity: EnclaveIdentity, logger: Logger) {
+        self.store = store
+        self.sealing = sealing
+        self.identity = identity
+        self.logger = logger
+    }
+
+    /// The master secret, unsealed once (concurrent callers share the one attempt; a failed one is retried).
+    func master() async throws(KeyServiceError) -> [UInt8] {
+        if let m = state.withLock({ $0.master }) { return m }
+        let task = loading.withLock { t -> Task<[UInt8], any Error> in
+            if let t { return t }
+            let (store, sealing, identity, logger) = (self.store, self.sealing, self.identity, self.logger)
+            let new = Task { try await MasterSecret.load(store: store, sealing: sealing, identity: identity, logger: logger) }
+            t = new
+            return new
+        }
+        do {
+            let m = try await task.value
+            state.withLock { $0.master = m }
+            return m
+        } catch {
+            loading.withLock { $0 = nil }
+            if let refusal = error as? SealingRefusal {
+                logger.error("the master secret cannot be unsealed: \(refusal)")
+                throw KeyServiceError("masterUnavailable", "the sealing service refused this enclave: \(refusal.code): \(refusal.reason)")
+            }
+            throw KeyServiceError("masterUnavailable", "\(error)")
+        }
+    }
+
+    /// Starts unsealing now, so that a refusal is logged at boot rather than at the first call.
+    public func warmUp() {
+        Task { _ = try? await master() }
+    }
+
+    func wrappingKey(_ tenant: String) async throws(KeyServiceError) -> [UInt8] {
+        HKDF.derive(.sha384, ikm: try await master(), salt: Array("cloister-keys/1".utf8), info: Array("tenant\u{0}\(tenant)\u{0}service\u{0}keys".utf8), length: 32)
+    }
+
+    func storeKey(_ tenant: String, _ name: String, wrap: [UInt8]) -> String {
+        "keys/\(tenant)/" + Hex.encode(HKDF.hmac(.sha256, key: wrap, Array("name\u{0}\(name)".utf8)).prefix(16))
+    }
+
+    static func aad(_ tenant: String, _ name: String, _ version: UInt64) -> [UInt8] {
+        CBOREncoder.encode(.array([.text("cloister-key/1"), .text(tenant), .text(name), .unsigned(version)]))
+    }
+
+    /// A sealed record's plaintext and store version, or nil when there is none.
+    func readSealed(_ tenant: String, _ name: String) async throws(KeyServiceError) -> (plaintext: [UInt8], version: UInt64)? {
+        let wrap = try await wrappingKey(tenant)
+        let key = storeKey(tenant, name, wrap: wrap)
+        let blob: (version: UInt64, value: [UInt8])?
+        do { blob = try await store.get(key) } catch { throw KeyServiceError("storeUnavailable", "\(error)") }
+        guard let blob else { return nil }
+        let seen = state.withLock { s -> UInt64 in
+            let old = s.highWater[key] ?? 0
+            s.highWater[key] = max(old, blob.version)
+            return old
+        }
+        guard blob.version >= seen else {
+            throw KeyServiceError("staleKeyBlob", "the host served version \(blob.version) of a blob this enclave has seen at version \(seen)")
+        }
+        guard blob.value.count > AESGCM.nonceSize else { throw KeyServiceError("keyBlobInvalid", "a key blob is too short") }
+        do {
+            let plaintext = try AESGCM.open(
+                Array(blob.value.dropFirst(AESGCM.nonceSize)), key: wrap, nonce: Array(blob.value.prefix(AESGCM.nonceSize)),
+                aad: Self.aad(tenant, name, blob.version))
+            return (plaintext, blob.version)
+        } catch {
+            throw KeyServiceError("keyBlobInvalid", "a key blob does not open for this tenant, key and version (moved, replayed or altered)")
+        }
+    }
+
+    /// Seals `plaintext` for (tenant, name) as store version `expected + 1`; false when another write came first.
+    func writeSealed(_ tenant: String, _ name: String, _ plaintext: [UInt8], expected: UInt64) async throws(KeyServiceError) -> Bool {
+        let wrap = try await wrappingKey(tenant)
+        let key = storeKey(tenant, name, wrap: wrap)
+        var nonce = [UInt8](repeating: 0, count: AESGCM.nonceSize)
+        _ = nonce.withUnsafeMutableBytes { getentropy($0.baseAddress, AESGCM.nonceSize) }
+        let sealed: [UInt8]
+        do { sealed = try AESGCM.seal(plaintext, key: wrap, nonce: nonce, aad: Self.aad(tenant, name, expected + 1)) } catch {
+            throw KeyServiceError("internal", "\(error)")
+        }
+        do {
+            let result = try await store.put(key, value: nonce + sealed, expectedVersion: expected)
+            if result.stored { state.withLock { $0.highWater[key] = max($0.highWater[key] ?? 0, result.version) } }
+            return result.stored
+        } catch { throw KeyServiceError("storeUnavailable", "\(error)") }
+    }
+
+    // MARK: Records
+
+    static let indexName = "\u{0}index"
+
+    func record(_ tenant: String, _ name: String) async throws(KeyServiceError) -> (KeyRecord, UInt64)? {
+        guard let (plaintext, version) = try await readSealed(tenant, name) else { return nil }
+        return (try KeyRecord(encoded: plaintext), version)
+    }
+
+    /// Applies `change` to a key's record with compare-and-swap, retrying when another write came first.
+    func update(_ tenant: String, _ name: String, _ change: (KeyRecord?) throws(KeyServiceError) -> KeyRecord?) async throws(KeyServiceError) -> KeyRecord? {
+        for _ in 0..<16 {
+            let current = try await record(tenant, name)
+            guard let next = try change(current?.0) else { return nil }
+            if try await writeSealed(tenant, name, next.encoded, expected: current?.1 ?? 0) { return next }
+        }
+        throw KeyServiceError("conflict", "the key kept changing")
+    }
+
+    /// The tenant's key names.
+    func names(_ tenant: String) async throws(KeyServiceError) -> ([String], UInt64) {
+        guard let (plaintext, version) = try await readSealed(tenant, Self.indexName) else { return ([], 0) }
+        guard let list = (try? CBORDecoder.decode(plaintext))?.array else { throw KeyServiceError("keyBlobInvalid", "the key index does not parse") }
+        return (list.compactMap(\.text), version)
+    }
+
+    func updateNames(_ tenant: String, _ change: ([String]) -> [String]) async throws(KeyServiceError) {
+        for _ in 0..<16 {
+            let (names, version) = try await self.names(tenant)
+            let next = change(names)
+            if next == names { return }
+            if try await writeSealed(tenant, Self.indexName, CBOREncoder.encode(.array(next.map { .text($0) })), expected: version) { return }
+        }
+        throw KeyServiceError("conflict", "the key index kept changing")
+    }
+
+    /// The parsed private key for some key material (parsing is dearer than signing, so it is kept).
+    func privateKey(_ material: [UInt8], type: KeyType) throws(KeyServiceError) -> PrivateKey {
+        let id = SHA.sha256(material)
+        if let k = state.withLock({ $0.parsed[id] }) { return k }
+        let k = try PrivateKey(der: material, type: type)
+        state.withLock { s in
+            if s.parsed.count > 10_000 { s.parsed.removeAll() }
+            s.parsed[id] = k
+        }
+        return k
+    }
+}
