@@ -163,6 +163,7 @@ let package = Package(
             name: "RuntimeTests",
             dependencies: [
                 "CloisterTestSupport", "VsockBridge", "EnclaveWire", "HostRuntime", "EnclaveRuntime", "CloisterClient", "NitroAttestation", "SecureModule",
+                "KeyService", "CBOR", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "GRDB", package: "GRDB.swift"),
             ]

@@ -123,17 +123,25 @@ public final class KeyVault: Sendable {
 
     static let indexName = "\u{0}index"
 
-    func record(_ tenant: String, _ name: String) async throws(KeyServiceError) -> (KeyRecord, UInt64)? {
-        guard let (plaintext, version) = try await readSealed(tenant, name) else { return nil }
+    /// A key's record (nil when absent or deleted) and its store version (0 when never written).
+    func load(_ tenant: String, _ name: String) async throws(KeyServiceError) -> (record: KeyRecord?, version: UInt64) {
+        guard let (plaintext, version) = try await readSealed(tenant, name) else { return (nil, 0) }
+        // A deleted key leaves a sealed empty record, so that its old blob cannot be served back as current.
+        if plaintext.isEmpty { return (nil, version) }
         return (try KeyRecord(encoded: plaintext), version)
+    }
+
+    func record(_ tenant: String, _ name: String) async throws(KeyServiceError) -> (KeyRecord, UInt64)? {
+        let (record, version) = try await load(tenant, name)
+        return record.map { ($0, version) }
     }
 
     /// Applies `change` to a key's record with compare-and-swap, retrying when another write came first.
     func update(_ tenant: String, _ name: String, _ change: (KeyRecord?) throws(KeyServiceError) -> KeyRecord?) async throws(KeyServiceError) -> KeyRecord? {
         for _ in 0..<16 {
-            let current = try await record(tenant, name)
-            guard let next = try change(current?.0) else { return nil }
-            if try await writeSealed(tenant, name, next.encoded, expected: current?.1 ?? 0) { return next }
+            let current = try await load(tenant, name)
+            guard let next = try change(current.record) else { return nil }
+            if try await writeSealed(tenant, name, next.encoded, expected: current.version) { return next }
         }
         throw KeyServiceError("conflict", "the key kept changing")
     }

@@ -11,7 +11,7 @@ struct Cloister: AsyncParsableCommand {
             software emulator elsewhere; `measure` prints the PCRs the emulator reports for a build. `connect`,             `call` and `audit` talk to a Cloister host and trust only what verifies against the pinned manifest.
             """,
         subcommands: [
-            ConnectCommand.self, CallCommand.self, AuditCommand.self, AdminCommand.self, AttestationCommand.self, NSMCommand.self,
+            ConnectCommand.self, CallCommand.self, KeyCommand.self, AuditCommand.self, AdminCommand.self, AttestationCommand.self, NSMCommand.self,
             MeasureCommand.self,
         ]
     )

@@ -1,0 +1,146 @@
+import ArgumentParser
+import CloisterClient
+import Foundation
+import NitroAttestation
+
+/// `cloister key URL ACTION ...`: the key service's operations, each a verified call.
+struct KeyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "key",
+        abstract: "Use the key service: create, list, describe, rotate, configure, delete, sign, verify, encrypt, decrypt, rewrap.",
+        discussion: """
+            Every answer is a signed response, verified against the attested enclave identity (cached by `cloister \
+            connect`, else fetched) before it is printed. Inputs and outputs that are bytes are base64 in --json mode; \
+            --data takes text and --data-file a file. Examples:
+              cloister key URL create signer --type ed25519
+              cloister key URL sign signer --data 'hello'
+              cloister key URL verify signer --data 'hello' --signature cloister:v1:...
+              cloister key URL create box --type aes256-gcm
+              cloister key URL encrypt box --data 'secret'
+              cloister key URL decrypt box --ciphertext cloister:v1:...
+              cloister key URL configure box --min-decryption-version 2 --deletion-allowed true
+            """)
+
+    @Argument(help: "The host's API URL.")
+    var url: String
+
+    @Argument(help: ArgumentHelp("What to do.", valueName: "create|list|describe|rotate|configure|delete|sign|verify|encrypt|decrypt|rewrap"))
+    var action: String
+
+    @Argument(help: "The key's name (every action but list).")
+    var name: String?
+
+    @Option(help: "create: ecdsa-p256, ecdsa-p384, ed25519 or aes256-gcm.")
+    var type: String?
+
+    @Option(help: "sign, verify, encrypt: the input as text.")
+    var data: String?
+
+    @Option(name: .customLong("data-file"), help: "sign, verify, encrypt: the input from a file.")
+    var dataFile: String?
+
+    @Flag(help: "sign, verify: --data/--data-file is already a SHA-256 (P-256) or SHA-384 (P-384) digest, in hex.")
+    var prehashed = false
+
+    @Option(help: "verify: the signature (cloister:vN:...).")
+    var signature: String?
+
+    @Option(help: "decrypt, rewrap: the ciphertext (cloister:vN:...).")
+    var ciphertext: String?
+
+    @Option(help: "encrypt, decrypt, rewrap: associated context, as text (must match to decrypt).")
+    var context: String?
+
+    @Option(name: .customLong("min-decryption-version"), help: "configure: retire versions below this one.")
+    var minDecryptionVersion: Int?
+
+    @Option(name: .customLong("deletion-allowed"), help: "configure: true or false.")
+    var deletionAllowed: Bool?
+
+    @Flag(help: "Print the service's JSON answer as it is (after verification).")
+    var json = false
+
+    @OptionGroup var trust: TrustOptions
+    @OptionGroup var token: TokenOption
+
+    func input() throws -> [UInt8]? {
+        if let data { return prehashed ? try hex(data) : Array(data.utf8) }
+        if let dataFile {
+            let bytes = try readFile(dataFile, what: "input")
+            return prehashed ? try hex(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) : bytes
+        }
+        return nil
+    }
+
+    func hex(_ text: String) throws -> [UInt8] {
+        guard let b = Hex.decode(text) else { throw ValidationError("--prehashed wants the digest in hex") }
+        return b
+    }
+
+    func body() throws -> String {
+        var fields: [String] = []
+        func add(_ k: String, _ v: String) { fields.append("\"\(k)\":\(v)") }
+        func quoted(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        if action != "list" {
+            guard let name else { throw ValidationError("\(action) needs a key name") }
+            add("name", quoted(name))
+        }
+        switch action {
+        case "create":
+            guard let type else { throw ValidationError("create needs --type") }
+            add("type", quoted(type))
+        case "sign", "verify", "encrypt":
+            guard let input = try input() else { throw ValidationError("\(action) needs --data or --data-file") }
+            add(action == "encrypt" ? "plaintext" : "input", quoted(Base64.encode(input)))
+            if prehashed { add("prehashed", "true") }
+            if action == "verify" {
+                guard let signature else { throw ValidationError("verify needs --signature") }
+                add("signature", quoted(signature))
+            }
+        case "decrypt", "rewrap":
+            guard let ciphertext else { throw ValidationError("\(action) needs --ciphertext") }
+            add("ciphertext", quoted(ciphertext))
+        case "configure":
+            if let minDecryptionVersion { add("minDecryptionVersion", String(minDecryptionVersion)) }
+            if let deletionAllowed { add("deletionAllowed", String(deletionAllowed)) }
+        case "list", "describe", "rotate", "delete": break
+        default: throw ValidationError("unknown action \(action) (try --help)")
+        }
+        if let context, ["encrypt", "decrypt", "rewrap"].contains(action) { add("context", quoted(Base64.encode(Array(context.utf8)))) }
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    func run() async throws {
+        let base = try parseURL(url)
+        let pins = try trust.trust()
+        let roots = try trust.roots()
+        let request = Array(try body().utf8)
+        try await reporting("key \(action)") {
+            let client = CloisterClient(baseURL: base, token: token.value, trust: pins, roots: roots)
+            if let cached = try IdentityCache.load(url: base, trust: pins, roots: roots) { client.adopt(cached) }
+            let r = try await client.call("key." + action, body: request)
+            let text = String(decoding: r.result, as: UTF8.self)
+            if json {
+                print(text)
+            } else {
+                defer { if action == "verify" && Self.human(action, text) != "valid" { Foundation.exit(1) } }
+                print(Self.human(action, text))
+                let receipt = r.receipt.receipt
+                FileHandle.standardError.write(Data("verified: signed by the attested enclave (receipt \(receipt.sequence) of boot \(Hex.encode(receipt.boot).prefix(16))…)\n".utf8))
+            }
+        }
+    }
+
+    /// The answer's main field for people; everything else with --json.
+    static func human(_ action: String, _ json: String) -> String {
+        guard let o = (try? JSONValue.parse(Array(json.utf8)))?.object else { return json }
+        switch action {
+        case "sign": return o["signature"]?.string ?? json
+        case "encrypt", "rewrap": return o["ciphertext"]?.string ?? json
+        case "decrypt": return o["plaintext"]?.string.flatMap { Base64.decode($0) }.map { String(decoding: $0, as: UTF8.self) } ?? json
+        case "verify": return o["valid"]?.bool == true ? "valid" : "INVALID"
+        case "list": return (o["keys"]?.items ?? []).compactMap(\.string).joined(separator: "\n")
+        default: return json
+        }
+    }
+}

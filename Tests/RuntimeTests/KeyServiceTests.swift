@@ -1,0 +1,277 @@
+import CBOR
+import CloisterClient
+import Crypto
+import Foundation
+import GRDB
+import NitroAttestation
+import Testing
+
+@testable import KeyService
+@testable import SecureModule
+
+/// The key service through real host and enclave processes, checked by the client library and by swift-crypto.
+@Suite(.serialized) struct KeyServiceTests {
+    static func start(restart: APIFixture? = nil, name: String = "test") async throws -> APIFixture {
+        try await APIFixture.start(restart: restart) { m in
+            m["name"] = name
+            var api = m["api"] as! [String: Any]
+            api["workload"] = "keys"
+            m["api"] = api
+        }
+    }
+
+    /// Calls a key operation and returns its JSON answer (verified), or throws the client's error.
+    static func key(_ client: CloisterClient, _ op: String, _ body: [String: Any]) async throws -> [String: Any] {
+        let r = try await client.call("key." + op, body: Array(try JSONSerialization.data(withJSONObject: body)))
+        return try JSONSerialization.jsonObject(with: Data(r.result)) as! [String: Any]
+    }
+
+    /// The signed error status of a refused operation.
+    static func refusal(_ client: CloisterClient, _ op: String, _ body: [String: Any]) async -> String? {
+        do {
+            _ = try await key(client, op, body)
+            return nil
+        } catch let e as ClientError {
+            guard e.code == .operationFailed else { return "client:\(e.code.rawValue)" }
+            return String(e.message.prefix { $0 != ":" })
+        } catch { return "\(error)" }
+    }
+
+    static func b64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }
+
+    static func signature(_ text: Any?) -> Data {
+        Data(base64Encoded: String((text as! String).split(separator: ":")[2]))!
+    }
+
+    @Test func everyOperationEndToEnd() async throws {
+        let f = try await Self.start()
+        let c = f.client()
+        let message = Data("pay 10 to bob".utf8)
+
+        // Signing keys: the signatures verify with swift-crypto, from the public key the service describes.
+        for type in ["ecdsa-p256", "ecdsa-p384", "ed25519"] {
+            let created = try await Self.key(c, "create", ["name": "k-\(type)", "type": type])
+            let versions = created["versions"] as! [[String: Any]]
+            let spki = Data(base64Encoded: versions[0]["publicKey"] as! String)!
+            let signed = try await Self.key(c, "sign", ["name": "k-\(type)", "input": message.base64EncodedString()])
+            let sig = Self.signature(signed["signature"])
+            switch type {
+            case "ecdsa-p256":
+                let key = try P256.Signing.PublicKey(derRepresentation: spki)
+                #expect(key.isValidSignature(try P256.Signing.ECDSASignature(derRepresentation: sig), for: message))
+                let digest = Data(SHA256.hash(data: message))
+                let pre = try await Self.key(c, "sign", ["name": "k-\(type)", "input": digest.base64EncodedString(), "prehashed": true])
+                #expect(key.isValidSignature(try P256.Signing.ECDSASignature(derRepresentation: Self.signature(pre["signature"])), for: SHA256.hash(data: message)))
+            case "ecdsa-p384":
+                let key = try P384.Signing.PublicKey(derRepresentation: spki)
+                #expect(key.isValidSignature(try P384.Signing.ECDSASignature(derRepresentation: sig), for: message))
+            default:
+                let key = try Curve25519.Signing.PublicKey(rawRepresentation: spki.suffix(32))
+                #expect(key.isValidSignature(sig, for: message))
+                #expect(await Self.refusal(c, "sign", ["name": "k-\(type)", "input": message.base64EncodedString(), "prehashed": true]) == "badRequest")
+            }
+            let verified = try await Self.key(c, "verify", ["name": "k-\(type)", "input": message.base64EncodedString(), "signature": signed["signature"]!])
+            #expect(verified["valid"] as? Bool == true)
+            let wrong = try await Self.key(c, "verify", ["name": "k-\(type)", "input": Self.b64("pay 99 to eve"), "signature": signed["signature"]!])
+            #expect(wrong["valid"] as? Bool == false)
+        }
+
+        // Rotation: new signatures use the latest version; old signatures still verify.
+        let old = try await Self.key(c, "sign", ["name": "k-ed25519", "input": Self.b64("a")])
+        let rotated = try await Self.key(c, "rotate", ["name": "k-ed25519"])
+        #expect(rotated["latestVersion"] as? Int == 2)
+        let new = try await Self.key(c, "sign", ["name": "k-ed25519", "input": Self.b64("a")])
+        #expect((new["signature"] as! String).hasPrefix("cloister:v2:"))
+        #expect(try await Self.key(c, "verify", ["name": "k-ed25519", "input": Self.b64("a"), "signature": old["signature"]!])["valid"] as? Bool == true)
+
+        // Encryption: versions, context, rewrap, retirement.
+        _ = try await Self.key(c, "create", ["name": "box", "type": "aes256-gcm"])
+        let v1 = try await Self.key(c, "encrypt", ["name": "box", "plaintext": Self.b64("secret"), "context": Self.b64("order-1")])
+        let v1text = v1["ciphertext"] as! String
+        #expect(v1text.hasPrefix("cloister:v1:"))
+        #expect(await Self.refusal(c, "decrypt", ["name": "box", "ciphertext": v1text]) == "invalidCiphertext")
+        _ = try await Self.key(c, "rotate", ["name": "box"])
+        let rewrapped = try await Self.key(c, "rewrap", ["name": "box", "ciphertext": v1text, "context": Self.b64("order-1")])
+        let v2text = rewrapped["ciphertext"] as! String
+        #expect(v2text.hasPrefix("cloister:v2:"))
+        _ = try await Self.key(c, "configure", ["name": "box", "minDecryptionVersion": 2])
+        #expect(await Self.refusal(c, "decrypt", ["name": "box", "ciphertext": v1text, "context": Self.b64("order-1")]) == "versionRetired")
+        let plain = try await Self.key(c, "decrypt", ["name": "box", "ciphertext": v2text, "context": Self.b64("order-1")])
+        #expect(plain["plaintext"] as? String == Self.b64("secret"))
+
+        // Listing, description, deletion.
+        #expect(try await Self.key(c, "list", [:])["keys"] as? [String] == ["box", "k-ecdsa-p256", "k-ecdsa-p384", "k-ed25519"])
+        let described = try await Self.key(c, "describe", ["name": "box"])
+        #expect(described["minDecryptionVersion"] as? Int == 2)
+        #expect(await Self.refusal(c, "delete", ["name": "box"]) == "deletionNotAllowed")
+        _ = try await Self.key(c, "configure", ["name": "box", "deletionAllowed": true])
+        _ = try await Self.key(c, "delete", ["name": "box"])
+        #expect(await Self.refusal(c, "describe", ["name": "box"]) == "keyNotFound")
+        #expect(try await Self.key(c, "list", [:])["keys"] as? [String] == ["k-ecdsa-p256", "k-ecdsa-p384", "k-ed25519"])
+        // A deleted name can be created again, as a new key.
+        #expect(try await Self.key(c, "create", ["name": "box", "type": "aes256-gcm"])["latestVersion"] as? Int == 1)
+        #expect(await Self.refusal(c, "decrypt", ["name": "box", "ciphertext": v2text, "context": Self.b64("order-1")]) == "unknownVersion")
+
+        // Bad requests are signed refusals with their codes.
+        #expect(await Self.refusal(c, "create", ["name": "k-ed25519", "type": "ed25519"]) == "keyExists")
+        #expect(await Self.refusal(c, "create", ["name": "x", "type": "rsa-2048"]) == "badRequest")
+        #expect(await Self.refusal(c, "create", ["name": "Bad Name", "type": "ed25519"]) == "badRequest")
+        #expect(await Self.refusal(c, "sign", ["name": "k-ed25519", "input": "%%%"]) == "badRequest")
+        #expect(await Self.refusal(c, "encrypt", ["name": "k-ed25519", "plaintext": Self.b64("x")]) == "unsupportedOperation")
+        #expect(await Self.refusal(c, "verify", ["name": "k-ed25519", "input": Self.b64("a"), "signature": "cloister:v9:AAAA"]) == "unknownVersion")
+        #expect(await Self.refusal(c, "decrypt", ["name": "k-ed25519", "ciphertext": "nonsense"]) == "unsupportedOperation")
+        #expect(await Self.refusal(c, "frobnicate", [:]) == "unknownOperation")
+        let raw = try? await c.call("key.list", body: Array("not json".utf8))
+        #expect(raw == nil)
+    }
+
+    @Test func tenantsCannotSeeEachOthersKeys() async throws {
+        let f = try await Self.start()
+        let admin = ["Authorization": "Bearer " + HostProcess.adminToken]
+        _ = try await f.http("POST", "v1/admin/tenants", headers: admin, body: Array("{\"name\":\"other\"}".utf8))
+        let (_, body, _) = try await f.http("POST", "v1/admin/tokens", headers: admin, body: Array("{\"tenant\":\"other\"}".utf8))
+        let a = f.client()
+        let b = f.client(token: APIFixture.token(body)!)
+        _ = try await Self.key(a, "create", ["name": "treasury", "type": "ecdsa-p256"])
+        #expect(try await Self.key(b, "list", [:])["keys"] as? [String] == [])
+        #expect(await Self.refusal(b, "sign", ["name": "treasury", "input": Self.b64("x")]) == "keyNotFound")
+        #expect(await Self.refusal(b, "describe", ["name": "treasury"]) == "keyNotFound")
+        // The same name in another tenant is another key.
+        let theirs = try await Self.key(b, "create", ["name": "treasury", "type": "ecdsa-p256"])
+        let ours = try await Self.key(a, "describe", ["name": "treasury"])
+        #expect((theirs["versions"] as! [[String: Any]])[0]["publicKey"] as? String != (ours["versions"] as! [[String: Any]])[0]["publicKey"] as? String)
+    }
+
+    @Test func keysSurviveRestartsAndAnotherBuildCannotUnseal() async throws {
+        let f = try await Self.start()
+        let c = f.client()
+        _ = try await Self.key(c, "create", ["name": "durable", "type": "aes256-gcm"])
+        let sealed = try await Self.key(c, "encrypt", ["name": "durable", "plaintext": Self.b64("kept")])
+
+        // The enclave killed: its successor unseals the master and opens the key.
+        let pid = try #require(try f.host.enclavePID())
+        kill(pid, SIGKILL)
+        try await f.host.waitHealthy(within: 30, notPID: pid)
+        let afterEnclave = try await Self.key(c, "decrypt", ["name": "durable", "ciphertext": sealed["ciphertext"]!])
+        #expect(afterEnclave["plaintext"] as? String == Self.b64("kept"))
+
+        // The host (and with it the enclave) killed and started again on the same data.
+        let orphan = try f.host.enclavePID()
+        _ = try await f.host.stop(SIGKILL)
+        while let p = orphan, kill(p, 0) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        let g = try await Self.start(restart: f)
+        let afterHost = try await Self.key(g.client(), "decrypt", ["name": "durable", "ciphertext": sealed["ciphertext"]!])
+        #expect(afterHost["plaintext"] as? String == Self.b64("kept"))
+
+        // Another build (another manifest, so other PCRs) on the same data: the sealing service refuses it.
+        let orphan2 = try g.host.enclavePID()
+        _ = try await g.host.stop(SIGTERM)
+        while let p = orphan2, kill(p, 0) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        let h = try await Self.start(restart: g, name: "another build")
+        do {
+            _ = try await Self.key(h.client(), "decrypt", ["name": "durable", "ciphertext": sealed["ciphertext"]!])
+            Issue.record("another build opened the key")
+        } catch let e as ClientError {
+            #expect(e.code == .operationFailed)
+            #expect(e.message.hasPrefix("masterUnavailable"), "\(e)")
+            #expect(e.message.contains("pcrPolicyMismatch"), "\(e)")
+        }
+        #expect(!h.host.log(containing: "unseal refused").isEmpty)
+    }
+
+    /// What the host holds, read as the host could: the sealed master, the key blobs.
+    struct HostView {
+        let database: DatabaseQueue
+        let files: [URL]
+
+        init(_ f: APIFixture) throws {
+            let dir = f.host.directory.appendingPathComponent("data")
+            database = try DatabaseQueue(path: dir.appendingPathComponent("cloister.sqlite").path)
+            files = ["cloister.sqlite", "cloister.sqlite-wal", "cloister.sqlite-shm"].map { dir.appendingPathComponent($0) }
+        }
+
+        func blob(_ key: String) throws -> (Int64, [UInt8])? {
+            try database.read { db in
+                try Row.fetchOne(db, sql: "SELECT version, value FROM blobs WHERE key = ?", arguments: [key]).map { ($0[0], [UInt8]($0[1] as Data)) }
+            }
+        }
+
+        func put(_ key: String, version: Int64, value: [UInt8]) throws {
+            try database.write { db in try db.execute(sql: "UPDATE blobs SET version = ?, value = ? WHERE key = ?", arguments: [version, Data(value), key]) }
+        }
+
+        func keys(prefix: String) throws -> [String] {
+            try database.read { db in try String.fetchAll(db, sql: "SELECT key FROM blobs WHERE key LIKE ? ORDER BY key", arguments: [prefix + "%"]) }
+        }
+    }
+
+    @Test func theHostHoldsNoPlaintextKeyAndItsEditsAreRefused() async throws {
+        let f = try await Self.start()
+        let c = f.client()
+        let names = ["alpha", "beta"]
+        _ = try await Self.key(c, "create", ["name": names[0], "type": "ecdsa-p256"])
+        _ = try await Self.key(c, "create", ["name": names[1], "type": "aes256-gcm"])
+        _ = try await Self.key(c, "rotate", ["name": names[1]])
+        let host = try HostView(f)
+
+        // The test plays the sealing service (it has the emulated key file) to learn the master and every key.
+        let sealingKey = try [UInt8](Data(contentsOf: f.host.directory.appendingPathComponent("emulator/sealing.key")))
+        let (_, sealedMaster) = try #require(try host.blob("master/sealed"))
+        let map = try #require(try CBORDecoder.decode(sealedMaster).map)
+        let pcrs = try #require(map[.text("pcrs")]?.array).compactMap(\.bytes)
+        let master = try AESGCM.open(
+            try #require(map[.text("ct")]?.bytes), key: sealingKey, nonce: try #require(map[.text("nonce")]?.bytes),
+            aad: CBOREncoder.encode(.array([.text("cloister-sealed/1"), .array(pcrs.map { .bytes($0) })])))
+        let wrap = HKDF.derive(.sha384, ikm: master, salt: Array("cloister-keys/1".utf8), info: Array("tenant\u{0}acme\u{0}service\u{0}keys".utf8), length: 32)
+        var secrets: [[UInt8]] = [master, wrap]
+        for name in names {
+            let storeKey = "keys/acme/" + Hex.encode(HKDF.hmac(.sha256, key: wrap, Array("name\u{0}\(name)".utf8)).prefix(16))
+            let (version, value) = try #require(try host.blob(storeKey))
+            let plaintext = try AESGCM.open(Array(value.dropFirst(12)), key: wrap, nonce: Array(value.prefix(12)), aad: KeyVault.aad("acme", name, UInt64(version)))
+            secrets += try KeyRecord(encoded: plaintext).versions.map(\.material)
+        }
+        #expect(secrets.count == 5)
+        for file in host.files {
+            guard let bytes = try? [UInt8](Data(contentsOf: file)) else { continue }
+            for secret in secrets {
+                #expect(!Self.contains(bytes, secret), "\(file.lastPathComponent) holds a secret of \(secret.count) bytes")
+            }
+        }
+
+        // Blobs swapped between keys, an old version served again, a tampered ciphertext: each refused by name.
+        let keyA = "keys/acme/" + Hex.encode(HKDF.hmac(.sha256, key: wrap, Array("name\u{0}alpha".utf8)).prefix(16))
+        let keyB = "keys/acme/" + Hex.encode(HKDF.hmac(.sha256, key: wrap, Array("name\u{0}beta".utf8)).prefix(16))
+        let a = try #require(try host.blob(keyA))
+        let b = try #require(try host.blob(keyB))
+        try host.put(keyA, version: a.0, value: b.1)
+        #expect(await Self.refusal(c, "sign", ["name": "alpha", "input": Self.b64("x")]) == "keyBlobInvalid")
+        try host.put(keyA, version: a.0, value: a.1)
+        _ = try await Self.key(c, "sign", ["name": "alpha", "input": Self.b64("x")])
+
+        let before = try #require(try host.blob(keyB))
+        _ = try await Self.key(c, "rotate", ["name": "beta"])
+        let after = try #require(try host.blob(keyB))
+        try host.put(keyB, version: after.0, value: before.1)
+        #expect(await Self.refusal(c, "describe", ["name": "beta"]) == "keyBlobInvalid")
+        try host.put(keyB, version: before.0, value: before.1)
+        #expect(await Self.refusal(c, "describe", ["name": "beta"]) == "staleKeyBlob")
+        try host.put(keyB, version: after.0, value: after.1)
+
+        let encrypted = try await Self.key(c, "encrypt", ["name": "beta", "plaintext": Self.b64("hello")])
+        var text = encrypted["ciphertext"] as! String
+        let last = text.removeLast()
+        text.append(last == "A" ? "B" : "A")
+        #expect(await Self.refusal(c, "decrypt", ["name": "beta", "ciphertext": text]) == "invalidCiphertext")
+    }
+
+    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard needle.count >= 16, haystack.count >= needle.count else { return false }
+        let first = needle[0]
+        var i = 0
+        while i <= haystack.count - needle.count {
+            if haystack[i] == first && Array(haystack[i..<i + needle.count]) == needle { return true }
+            i += 1
+        }
+        return false
+    }
+}
