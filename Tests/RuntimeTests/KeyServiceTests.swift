@@ -245,6 +245,14 @@ import Testing
         let b = try #require(try host.blob(keyB))
         try host.put(keyA, version: a.0, value: b.1)
         #expect(await Self.refusal(c, "sign", ["name": "alpha", "input": Self.b64("x")]) == "keyBlobInvalid")
+        // Another tenant's key of the same name and type, moved under ours (same store version).
+        let admin = ["Authorization": "Bearer " + HostProcess.adminToken]
+        _ = try await f.http("POST", "v1/admin/tenants", headers: admin, body: Array("{\"name\":\"other\"}".utf8))
+        let (_, tokenBody, _) = try await f.http("POST", "v1/admin/tokens", headers: admin, body: Array("{\"tenant\":\"other\"}".utf8))
+        _ = try await Self.key(f.client(token: APIFixture.token(tokenBody)!), "create", ["name": "alpha", "type": "ecdsa-p256"])
+        let theirs = try #require(try host.keys(prefix: "keys/other/").compactMap { try host.blob($0) }.first { $0.0 == a.0 && $0.1.count > 100 })
+        try host.put(keyA, version: a.0, value: theirs.1)
+        #expect(await Self.refusal(c, "sign", ["name": "alpha", "input": Self.b64("x")]) == "keyBlobInvalid")
         try host.put(keyA, version: a.0, value: a.1)
         _ = try await Self.key(c, "sign", ["name": "alpha", "input": Self.b64("x")])
 
