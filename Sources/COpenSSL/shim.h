@@ -37,19 +37,7 @@ static inline X509_EXTENSION *cloister_X509V3_ext(X509 *issuer, X509 *subject, i
     return X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
 }
 
-// EVP_EC_gen is a variadic macro in OpenSSL 3.
-static inline EVP_PKEY *cloister_generate_p384(void) {
-    EVP_PKEY *key = NULL;
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL);
-    if (ctx == NULL) return NULL;
-    if (EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_CTX_set_ec_paramgen_curve_nid(ctx, NID_secp384r1) <= 0 ||
-        EVP_PKEY_keygen(ctx, &key) <= 0) {
-        key = NULL;
-    }
-    EVP_PKEY_CTX_free(ctx);
-    return key;
-}
-
+// EVP_EC_gen is a variadic macro in OpenSSL 3; these make keys with explicit contexts instead.
 static inline EVP_PKEY *cloister_generate_key(int type) {
     EVP_PKEY *key = NULL;
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(type, NULL);
@@ -71,12 +59,6 @@ static inline EVP_PKEY *cloister_generate_ec(int nid) {
     return key;
 }
 
-static inline EVP_PKEY *cloister_generate_x25519(void) {
-    EVP_PKEY *key = NULL;
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_X25519, NULL);
-    if (ctx == NULL) return NULL;
-    if (EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_keygen(ctx, &key) <= 0) key = NULL;
-    EVP_PKEY_CTX_free(ctx);
-    return key;
-}
+static inline EVP_PKEY *cloister_generate_p384(void) { return cloister_generate_ec(NID_secp384r1); }
+static inline EVP_PKEY *cloister_generate_x25519(void) { return cloister_generate_key(EVP_PKEY_X25519); }
 #endif
