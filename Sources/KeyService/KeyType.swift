@@ -70,6 +70,8 @@ final class PrivateKey: @unchecked Sendable {
         }
         pointer = key
         self.type = type
+        // Encoding a public key costs OpenSSL 3 more than a signature does: once per key, not per call.
+        publicKey = X509Certificate.subjectPublicKeyInfo(key)
     }
 
     deinit { EVP_PKEY_free(pointer) }
@@ -86,7 +88,7 @@ final class PrivateKey: @unchecked Sendable {
     }
 
     /// DER SubjectPublicKeyInfo.
-    var publicKey: [UInt8] { X509Certificate.subjectPublicKeyInfo(pointer) }
+    let publicKey: [UInt8]
 
     /// ECDSA: a DER signature over SHA-256/384 of `input` (or over `input`, a digest, when prehashed).
     /// Ed25519: the 64-byte signature over `input` (prehashed is refused).

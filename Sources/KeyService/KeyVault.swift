@@ -19,6 +19,7 @@ public final class KeyVault: Sendable {
         var master: [UInt8]?
         var highWater: [String: UInt64] = [:]
         var parsed: [[UInt8]: PrivateKey] = [:]
+        var wrapping: [String: [UInt8]] = [:]
     }
 
     let store: any BlobStore
@@ -65,7 +66,13 @@ public final class KeyVault: Sendable {
     }
 
     func wrappingKey(_ tenant: String) async throws(KeyServiceError) -> [UInt8] {
-        HKDF.derive(.sha384, ikm: try await master(), salt: Array("cloister-keys/1".utf8), info: Array("tenant\u{0}\(tenant)\u{0}service\u{0}keys".utf8), length: 32)
+        if let k = state.withLock({ $0.wrapping[tenant] }) { return k }
+        let k = HKDF.derive(.sha384, ikm: try await master(), salt: Array("cloister-keys/1".utf8), info: Array("tenant\u{0}\(tenant)\u{0}service\u{0}keys".utf8), length: 32)
+        state.withLock { s in
+            if s.wrapping.count > 100_000 { s.wrapping.removeAll() }
+            s.wrapping[tenant] = k
+        }
+        return k
     }
 
     func storeKey(_ tenant: String, _ name: String, wrap: [UInt8]) -> String {
