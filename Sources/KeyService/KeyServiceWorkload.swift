@@ -74,9 +74,10 @@ public struct KeyServiceWorkload: JobWorkload {
         case "delete":
             let name = try input.name()
             for _ in 0..<16 {
-                let (record, version) = try await existing(tenant, name)
+                let (current, version) = try await vault.load(tenant, name)
+                guard let record = current else { throw KeyServiceError("keyNotFound", "no key \(name)") }
                 guard record.deletionAllowed else { throw KeyServiceError("deletionNotAllowed", "configure deletionAllowed first") }
-                if try await vault.writeSealed(tenant, name, [], expected: version) {
+                if try await vault.delete(tenant, name, expected: version) {
                     try await vault.updateNames(tenant) { $0.filter { $0 != name } }
                     return "{\"deleted\":\"\(name)\"}"
                 }

@@ -13,13 +13,15 @@ import Glibc
 /// master secret by HKDF-SHA384 with the tenant and the service in the info; each key record is AES-256-GCM
 /// under it with the tenant, the key name and the store version in the associated data, so a blob moved to
 /// another tenant or key, or served under another version, does not open. Store keys hide key names (an HMAC).
-/// Within a boot, a blob older than one already seen is refused (`staleKeyBlob`).
+/// Within a boot, a blob older than one already seen is refused (`staleKeyBlob`), and records in use are kept in
+/// memory (this enclave is their only writer).
 public final class KeyVault: Sendable {
     private struct State {
         var master: [UInt8]?
         var highWater: [String: UInt64] = [:]
         var parsed: [[UInt8]: PrivateKey] = [:]
         var wrapping: [String: [UInt8]] = [:]
+        var records: [String: (record: KeyRecord?, version: UInt64)] = [:]
     }
 
     let store: any BlobStore
@@ -134,13 +136,36 @@ public final class KeyVault: Sendable {
     func load(_ tenant: String, _ name: String) async throws(KeyServiceError) -> (record: KeyRecord?, version: UInt64) {
         guard let (plaintext, version) = try await readSealed(tenant, name) else { return (nil, 0) }
         // A deleted key leaves a sealed empty record, so that its old blob cannot be served back as current.
-        if plaintext.isEmpty { return (nil, version) }
-        return (try KeyRecord(encoded: plaintext), version)
+        let record = plaintext.isEmpty ? nil : try KeyRecord(encoded: plaintext)
+        remember(tenant, name, record, version)
+        return (record, version)
     }
 
+    /// A key's record for using it (sign, verify, encrypt, decrypt, describe). This enclave writes every record,
+    /// so the one it last read or wrote is current: it is kept, and the host is not asked (nor given a chance to
+    /// serve an older blob) until it changes. Changes (`update`, `delete`) always read the store.
     func record(_ tenant: String, _ name: String) async throws(KeyServiceError) -> (KeyRecord, UInt64)? {
+        let key = tenant + "\u{0}" + name
+        if let cached = state.withLock({ $0.records[key] }) { return cached.record.map { ($0, cached.version) } }
         let (record, version) = try await load(tenant, name)
         return record.map { ($0, version) }
+    }
+
+    private func remember(_ tenant: String, _ name: String, _ record: KeyRecord?, _ version: UInt64) {
+        state.withLock { s in
+            if s.records.count > 100_000 { s.records.removeAll() }
+            let key = tenant + "\u{0}" + name
+            // Never replace a newer entry with an older one (concurrent readers and writers).
+            if let known = s.records[key], known.version > version { return }
+            s.records[key] = (record, version)
+        }
+    }
+
+    /// Deletes a key: a sealed empty record replaces it. False when another write came first.
+    func delete(_ tenant: String, _ name: String, expected: UInt64) async throws(KeyServiceError) -> Bool {
+        guard try await writeSealed(tenant, name, [], expected: expected) else { return false }
+        remember(tenant, name, nil, expected + 1)
+        return true
     }
 
     /// Applies `change` to a key's record with compare-and-swap, retrying when another write came first.
@@ -148,7 +173,10 @@ public final class KeyVault: Sendable {
         for _ in 0..<16 {
             let current = try await load(tenant, name)
             guard let next = try change(current.record) else { return nil }
-            if try await writeSealed(tenant, name, next.encoded, expected: current.version) { return next }
+            if try await writeSealed(tenant, name, next.encoded, expected: current.version) {
+                remember(tenant, name, next, current.version + 1)
+                return next
+            }
         }
         throw KeyServiceError("conflict", "the key kept changing")
     }

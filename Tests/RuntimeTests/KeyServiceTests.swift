@@ -243,8 +243,9 @@ import Testing
         let keyB = "keys/acme/" + Hex.encode(HKDF.hmac(.sha256, key: wrap, Array("name\u{0}beta".utf8)).prefix(16))
         let a = try #require(try host.blob(keyA))
         let b = try #require(try host.blob(keyB))
+        // Keys in use are kept in the enclave; a change (rotate, configure, delete) reads the store again.
         try host.put(keyA, version: a.0, value: b.1)
-        #expect(await Self.refusal(c, "sign", ["name": "alpha", "input": Self.b64("x")]) == "keyBlobInvalid")
+        #expect(await Self.refusal(c, "rotate", ["name": "alpha"]) == "keyBlobInvalid")
         // Another tenant's key of the same name and type, moved under ours (same store version).
         let admin = ["Authorization": "Bearer " + HostProcess.adminToken]
         _ = try await f.http("POST", "v1/admin/tenants", headers: admin, body: Array("{\"name\":\"other\"}".utf8))
@@ -252,18 +253,21 @@ import Testing
         _ = try await Self.key(f.client(token: APIFixture.token(tokenBody)!), "create", ["name": "alpha", "type": "ecdsa-p256"])
         let theirs = try #require(try host.keys(prefix: "keys/other/").compactMap { try host.blob($0) }.first { $0.0 == a.0 && $0.1.count > 100 })
         try host.put(keyA, version: a.0, value: theirs.1)
-        #expect(await Self.refusal(c, "sign", ["name": "alpha", "input": Self.b64("x")]) == "keyBlobInvalid")
+        #expect(await Self.refusal(c, "rotate", ["name": "alpha"]) == "keyBlobInvalid")
         try host.put(keyA, version: a.0, value: a.1)
+        _ = try await Self.key(c, "rotate", ["name": "alpha"])
         _ = try await Self.key(c, "sign", ["name": "alpha", "input": Self.b64("x")])
 
         let before = try #require(try host.blob(keyB))
         _ = try await Self.key(c, "rotate", ["name": "beta"])
         let after = try #require(try host.blob(keyB))
         try host.put(keyB, version: after.0, value: before.1)
-        #expect(await Self.refusal(c, "describe", ["name": "beta"]) == "keyBlobInvalid")
+        #expect(await Self.refusal(c, "configure", ["name": "beta", "deletionAllowed": false]) == "keyBlobInvalid")
         try host.put(keyB, version: before.0, value: before.1)
-        #expect(await Self.refusal(c, "describe", ["name": "beta"]) == "staleKeyBlob")
+        #expect(await Self.refusal(c, "configure", ["name": "beta", "deletionAllowed": false]) == "staleKeyBlob")
         try host.put(keyB, version: after.0, value: after.1)
+        // Meanwhile the key in use never left the enclave: it still encrypts with the latest version.
+        #expect((try await Self.key(c, "encrypt", ["name": "beta", "plaintext": Self.b64("x")])["version"] as? Int) == 3)
 
         let encrypted = try await Self.key(c, "encrypt", ["name": "beta", "plaintext": Self.b64("hello")])
         var text = encrypted["ciphertext"] as! String
