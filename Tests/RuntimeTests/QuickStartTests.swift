@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+
+/// The README's quick start, command for command, with the real `cloister` binary against a real host running the
+/// key service: connect, create, sign, verify (valid and invalid), describe, and the audit.
+@Suite(.serialized) struct QuickStartTests {
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs `cloister` with `arguments` in a child process (its own blocking thread, not the test's pool).
+    static func cloister(_ arguments: [String], environment: [String: String]) async throws -> Output {
+        try await Task.detached {
+            let p = Process()
+            p.executableURL = HostProcess.buildDirectory.appendingPathComponent("cloister")
+            p.arguments = arguments
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+            let out = Pipe()
+            let err = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            try p.run()
+            let o = out.fileHandleForReading.readDataToEndOfFile()
+            let e = err.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        }.value
+    }
+
+    @Test func theQuickStartWorksAsWritten() async throws {
+        let f = try await KeyServiceTests.start()
+        let dir = f.host.directory
+        // What Scripts/run prepares: the pins of this build and the root, written as files.
+        let pins = dir.appendingPathComponent("pins.json")
+        let measure = try await Self.cloister(
+            ["measure", HostProcess.buildDirectory.appendingPathComponent("cloister-enclave").path, "--manifest", dir.appendingPathComponent("manifest.json").path],
+            environment: [:])
+        try Data(measure.stdout.utf8).write(to: pins)
+        let env = ["CLOISTER_TOKEN": f.tenantToken, "CLOISTER_CACHE_DIR": dir.appendingPathComponent("cache").path]
+        let url = f.base.absoluteString
+        let trust = ["--manifest", pins.path, "--root", dir.appendingPathComponent("emulator/root.pem").path]
+
+        let connect = try await Self.cloister(["connect", url] + trust, environment: env)
+        #expect(connect.status == 0, "\(connect.stderr)")
+        #expect(connect.stdout.contains("verified: root, chain, signature, pinned PCRs, nonce, freshness"))
+
+        let create = try await Self.cloister(["key", url, "create", "signer", "--type", "ed25519"] + trust, environment: env)
+        #expect(create.status == 0, "\(create.stderr)")
+        #expect(create.stdout.contains("\"type\":\"ed25519\""))
+        #expect(create.stderr.contains("verified: signed by the attested enclave"))
+
+        let sign = try await Self.cloister(["key", url, "sign", "signer", "--data", "pay 10 to bob"] + trust, environment: env)
+        let signature = sign.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(sign.status == 0)
+        #expect(signature.hasPrefix("cloister:v1:"))
+
+        let valid = try await Self.cloister(["key", url, "verify", "signer", "--data", "pay 10 to bob", "--signature", signature] + trust, environment: env)
+        #expect(valid.status == 0)
+        #expect(valid.stdout == "valid\n")
+        let invalid = try await Self.cloister(["key", url, "verify", "signer", "--data", "pay 99 to eve", "--signature", signature] + trust, environment: env)
+        #expect(invalid.status == 1)
+        #expect(invalid.stdout == "INVALID\n")
+
+        // Pinning another build is refused by name, before any key is used.
+        let wrongPins = dir.appendingPathComponent("wrong-pins.json")
+        try Data(measure.stdout.replacingOccurrences(of: "\"PCR0\": \"", with: "\"PCR0\": \"00").dropLastPCRDigits().utf8).write(to: wrongPins)
+        let refused = try await Self.cloister(["connect", url, "--manifest", wrongPins.path, "--root", trust[3]], environment: env)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("pcrMismatch"), "\(refused.stderr)")
+
+        let audit = try await Self.cloister(["audit", "verify", "--from", url, "--token", f.auditorToken] + trust, environment: env)
+        #expect(audit.status == 0, "\(audit.stdout)\(audit.stderr)")
+        #expect(audit.stdout.contains("PASSED"))
+    }
+}
+
+extension String {
+    /// Keeps a PCR hex value its length after two digits were prepended (for a wrong pin of the right shape).
+    fileprivate func dropLastPCRDigits() -> String {
+        guard let range = range(of: "\"PCR0\": \"00") else { return self }
+        let start = range.upperBound
+        let end = index(start, offsetBy: 96)
+        return replacingCharacters(in: index(end, offsetBy: -2)..<end, with: "")
+    }
+}
