@@ -94,7 +94,7 @@ import Testing
     @Test func garbageOnTheAPIPortClosesOnlyThatConnection() async throws {
         let f = try await APIFixture.start()
         for garbage in [Array("GARBAGE\r\n\r\n".utf8), [UInt8](repeating: 0, count: 4096), Array("GET /v1/attestation?nonce=00 HTTP/1.1\r\nX: ".utf8) + [UInt8](repeating: 0x41, count: 200_000)] {
-            let answer = try await RawSocket.exchange(port: f.host.ports.api, send: garbage, timeoutSeconds: 10)
+            let answer = try await RawSocket.exchange(port: f.host.ports.api, send: garbage, timeoutSeconds: 30)
             let text = String(decoding: answer.prefix(64), as: UTF8.self)
             #expect(answer.isEmpty || text.hasPrefix("HTTP/1.1 4"), "\(text)")
         }
@@ -130,7 +130,7 @@ import Testing
             (store + Self.frame(.data([0x83, 0x00])), "malformedCBOR"),
         ]
         for (bytes, code) in cases {
-            let answer = try await RawSocket.exchange(port: f.host.ports.bridge, send: bytes, halfClose: false, timeoutSeconds: 10)
+            let answer = try await RawSocket.exchange(port: f.host.ports.bridge, send: bytes, halfClose: false, timeoutSeconds: 30)
             #expect(Self.closeCode(answer) == code, "expected \(code)")
         }
         // The enclave's own queue and store connections were not disturbed.
