@@ -114,8 +114,8 @@ import Testing
         return nil
     }
 
-    @Test func hostileQueueAndStoreFramesCloseOnlyTheirConnection() async throws {
-        let f = try await APIFixture.start()
+    @Test func hostileQueueStoreAndSealingFramesCloseOnlyTheirConnection() async throws {
+        let f = try await KeyServiceTests.start()
         let queue = Self.frame(.hello(version: 1, channel: .queue, attestation: nil))
         let store = Self.frame(.hello(version: 1, channel: .store, attestation: nil))
         let cases: [([UInt8], String)] = [
@@ -128,14 +128,17 @@ import Testing
             (store + Self.frame(.data(StoreMessage.value(id: 1, version: 1, value: []).encoded)), "protocol"),
             (store + Self.frame(.data(CBOREncodedArray.storeGet(key: "has space"))), "malformedMessage"),
             (store + Self.frame(.data([0x83, 0x00])), "malformedCBOR"),
+            (Self.frame(.hello(version: 1, channel: .sealing, attestation: nil)) + Self.frame(.data([0xFF])), "malformedMessage"),
         ]
         for (bytes, code) in cases {
             let answer = try await RawSocket.exchange(port: f.host.ports.bridge, send: bytes, halfClose: false, timeoutSeconds: 30)
             #expect(Self.closeCode(answer) == code, "expected \(code)")
         }
-        // The enclave's own queue and store connections were not disturbed.
+        // The enclave's own queue, store and sealing connections were not disturbed.
         let r = try await f.client().call("counter", body: [])
         #expect(r.result == Array("1".utf8))
+        let key = try await KeyServiceTests.key(f.client(), "create", ["name": "after", "type": "ed25519"])
+        #expect(key["latestVersion"] as? Int == 1)
         let (status, _) = try f.host.health()
         #expect(status == 200)
     }
