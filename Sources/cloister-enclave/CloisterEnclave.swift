@@ -22,6 +22,11 @@ struct CloisterEnclave: AsyncParsableCommand {
             log channel, a pool of idle ingress tunnels and, when the manifest allows egress, an enclave-local HTTP \
             CONNECT proxy. It never accepts a connection from the host.
 
+            With the manifest's api section it creates its identity keys (P-384 signing, X25519 HPKE), binds \
+            them in its boot attestation, and pulls jobs from the host's queue, sealing every answer and receipt. \
+            The keys workload (the key service) also unseals its master secret through a sealing provider: in \
+            emulation the host's emulated sealing service; on Nitro none is built yet, and it stops at boot saying so.
+
             It is normally started by cloister-host (emulation) or by nitro-cli from the EIF (Nitro). Run by hand, \
             it needs a host listening on the bridge address.
             """)

@@ -17,6 +17,12 @@ struct CloisterHost: AsyncParsableCommand {
             silent, serves the manifest's ingress listeners, and /healthz and /metrics on the admin port. \
             Logs are JSON lines on standard output; the enclave's own lines carry "label": "enclave".
 
+            With the manifest's api section it also serves the public HTTP API (docs/api.md): bearer tokens \
+            (--admin-token-file creates tenants and tokens), a durable job queue in --data-dir/cloister.sqlite \
+            (every job committed before it is answered or forwarded), the queue and store channels the enclave \
+            pulls from, and the receipt log. In emulation it also runs the emulated sealing service for the \
+            enclave's master secret, whose key (sealing.key in --emulator-dir) is a file on this machine.
+
             On a Nitro parent instance (/dev/nitro_enclaves present) the transport is vsock and the enclave is \
             the manifest's EIF, run with nitro-cli. Elsewhere the transport is TCP on 127.0.0.1 and the enclave is \
             cloister-enclave run as a child process with the software secure module (emulation: nothing is \
