@@ -83,7 +83,7 @@ public struct APIServer: Sendable {
         let jobID: UInt64
         switch submitted {
         case .queued(let id): jobID = id
-        case .existing(let id, let done?):
+        case .existing(_, let done?):
             return Self.response(done)
         case .existing(let id, nil): jobID = id
         }
@@ -203,8 +203,10 @@ public struct APIServer: Sendable {
         do {
             let buffer = try await request.body.collect(upTo: maxBodyBytes)
             return Array(buffer.readableBytesView)
-        } catch {
+        } catch is NIOTooManyBytesError {
             throw APIError(413, "bodyTooLarge", "the body is larger than \(maxBodyBytes) bytes")
+        } catch {
+            throw APIError(400, "badRequest", "the body could not be read")
         }
     }
 

@@ -125,7 +125,7 @@ public struct HostService: Sendable {
             .init(service: ingressService),
         ]
         if let requestPath, let api = m.api {
-            services.append(.init(service: LifecycleService(start: { try requestPath.queue.start() }, stop: { requestPath.queue.stop() })))
+            services.append(.init(service: LifecycleService(start: {}, stop: { requestPath.queue.stop() })))
             services.append(
                 .init(
                     service: requestPath.server.application(onRunning: { port in
@@ -158,7 +158,10 @@ struct RequestPath: Sendable {
         do { database = try HostDatabase(path: path) } catch { throw HostStartError("cannot open the database \(path): \(error)") }
         var qc = JobQueue.Configuration()
         qc.leaseMs = api.leaseMs
+        qc.maxWorkBytes = c.manifest.bridge.maxFrameBytes - DeploymentManifest.API.frameOverhead
         let queue = JobQueue(database: database, configuration: qc, eventLoop: group.next(), logger: logger)
+        // Loaded before any service runs, so that no job is submitted or leased while the table is read.
+        do { try queue.start() } catch { throw HostStartError("cannot read the queue in \(path): \(error)") }
         let auth: APIAuthenticator
         do { auth = try APIAuthenticator(database: database, committer: queue.committer, adminToken: c.adminToken) } catch {
             throw HostStartError("cannot read the tokens in \(path): \(error)")

@@ -26,6 +26,9 @@ public final class JobQueue: Sendable {
         /// Attestation requests waiting for the enclave before new ones are refused.
         public var maxPendingAttestations = 256
         public var attestationTimeout = TimeAmount.seconds(10)
+        /// Most bytes of job bodies one `work` message carries (it must fit the bridge's frame limit); a single
+        /// job always goes, whatever its size.
+        public var maxWorkBytes = WireFrame.defaultMaxFrameSize - 64 * 1024
 
         public init() {}
     }
@@ -44,6 +47,12 @@ public final class JobQueue: Sendable {
         var timer: Scheduled<Void>?
     }
 
+    private struct Waiter {
+        var id: UInt64
+        var continuation: CheckedContinuation<JobCompletion?, Never>
+        var timer: Scheduled<Void>?
+    }
+
     private struct State {
         var ready: [UInt64: QueueJob] = [:]
         var order = FIFO<UInt64>()
@@ -53,10 +62,8 @@ public final class JobQueue: Sendable {
         var owners = Set<UInt64>()
         var nextID: UInt64 = 0
         var attestations = FIFO<QueueMessage.AttestationRequest>()
-        var attestationWaiters: [UInt64: CheckedContinuation<Result<[UInt8], APIError>, Never>] = [:]
-        var completionWaiters: [UInt64: [(UInt64, CheckedContinuation<JobCompletion?, Never>)]] = [:]
-        var recent: [UInt64: JobCompletion] = [:]
-        var recentOrder = FIFO<UInt64>()
+        var attestationWaiters: [UInt64: (CheckedContinuation<Result<[UInt8], APIError>, Never>, Scheduled<Void>?)] = [:]
+        var completionWaiters: [UInt64: [Waiter]] = [:]
         var enqueued: UInt64 = 0
         var completed: UInt64 = 0
         var repeated: UInt64 = 0
@@ -98,6 +105,7 @@ public final class JobQueue: Sendable {
             }
         }
         if !rows.isEmpty { logger.info("queue: \(rows.count) unfinished job(s) from before the restart are queued again") }
+        deliver(state.withLock { takeForPullers(&$0) })
         let period = TimeAmount.milliseconds(Int64(max(50, min(1000, configuration.leaseMs / 4))))
         sweeper.withLock { $0 = loop.scheduleRepeatedTask(initialDelay: period, delay: period) { [self] _ in sweep() } }
     }
@@ -180,41 +188,52 @@ public final class JobQueue: Sendable {
 
     /// Waits up to `timeout` for a job's completion; nil when it is still unfinished.
     public func awaitCompletion(_ jobID: UInt64, timeout: TimeAmount) async -> JobCompletion? {
-        let inMemory = state.withLock { s -> (JobCompletion?, Bool) in (s.recent[jobID], s.ready[jobID] != nil || s.leased[jobID] != nil) }
-        if let done = inMemory.0 { return done }
-        if !inMemory.1, let stored = try? completion(jobID: jobID) { return stored }
-        if timeout <= .zero { return nil }
+        // A job neither waiting nor leased is finished (its completion is committed before it leaves `leased`),
+        // or unknown: the database says which. Checking and registering under one lock leaves no gap in between.
         let waiterID = state.withLock { s -> UInt64 in
             s.nextID += 1
             return s.nextID
         }
-        return await withCheckedContinuation { c in
-            let done = state.withLock { s -> JobCompletion?? in
-                if let done = s.recent[jobID] { return .some(done) }
-                s.completionWaiters[jobID, default: []].append((waiterID, c))
-                return .none
-            }
-            if let done { return c.resume(returning: done) }
-            loop.scheduleTask(in: timeout) { [self] in
-                let waiter = state.withLock { s -> CheckedContinuation<JobCompletion?, Never>? in
-                    guard var list = s.completionWaiters[jobID], let i = list.firstIndex(where: { $0.0 == waiterID }) else { return nil }
-                    let w = list.remove(at: i).1
-                    s.completionWaiters[jobID] = list.isEmpty ? nil : list
-                    return w
+        var finished = false
+        let waited = await withCheckedContinuation { (c: CheckedContinuation<JobCompletion?, Never>) in
+            let registered = state.withLock { s -> Bool in
+                guard s.ready[jobID] != nil || s.leased[jobID] != nil, timeout > .zero else { return false }
+                let timer = loop.scheduleTask(in: timeout) { [self] in
+                    let waiter = state.withLock { s -> Waiter? in
+                        guard var list = s.completionWaiters[jobID], let i = list.firstIndex(where: { $0.id == waiterID }) else { return nil }
+                        let w = list.remove(at: i)
+                        s.completionWaiters[jobID] = list.isEmpty ? nil : list
+                        return w
+                    }
+                    waiter?.continuation.resume(returning: nil)
                 }
-                waiter?.resume(returning: nil)
+                s.completionWaiters[jobID, default: []].append(Waiter(id: waiterID, continuation: c, timer: timer))
+                return true
+            }
+            if !registered {
+                finished = true
+                c.resume(returning: nil)
             }
         }
+        guard finished else { return waited }
+        return try? await storedCompletion(jobID: jobID)
+    }
+
+    /// The stored completion of a job, without holding a thread of the cooperative pool.
+    func storedCompletion(jobID: UInt64) async throws -> JobCompletion? {
+        try await database.pool.read { db in try Self.completion(db, jobID: jobID) }
     }
 
     /// The stored completion of a job, from the database.
     public func completion(jobID: UInt64) throws -> JobCompletion? {
-        try database.pool.read { db in
-            guard let r = try Row.fetchOne(db, sql: "SELECT status, seq, response FROM jobs WHERE id = ? AND completed IS NOT NULL", arguments: [Int64(jobID)]) else {
-                return nil
-            }
-            return JobCompletion(jobID: jobID, status: r[0], sequence: UInt64(r[1] as Int64), response: (r[2] as Data).bytes)
+        try database.pool.read { db in try Self.completion(db, jobID: jobID) }
+    }
+
+    static func completion(_ db: Database, jobID: UInt64) throws -> JobCompletion? {
+        guard let r = try Row.fetchOne(db, sql: "SELECT status, seq, response FROM jobs WHERE id = ? AND completed IS NOT NULL", arguments: [Int64(jobID)]) else {
+            return nil
         }
+        return JobCompletion(jobID: jobID, status: r[0], sequence: UInt64(r[1] as Int64), response: (r[2] as Data).bytes)
     }
 
     // MARK: The enclave's side
@@ -291,7 +310,7 @@ public final class JobQueue: Sendable {
             }
             return applied
         }
-        var resumes: [(CheckedContinuation<JobCompletion?, Never>, JobCompletion)] = []
+        var resumes: [(Waiter, JobCompletion)] = []
         state.withLock { s in
             for (i, item) in items.enumerated() {
                 s.leased[item.jobID] = nil
@@ -299,13 +318,13 @@ public final class JobQueue: Sendable {
                 guard applied[i] else { continue }
                 let done = JobCompletion(jobID: item.jobID, status: item.status, sequence: item.sequence, response: item.response)
                 s.completed += 1
-                s.recent[item.jobID] = done
-                s.recentOrder.push(item.jobID)
-                while s.recentOrder.count > 20_000, let old = s.recentOrder.pop() { s.recent[old] = nil }
-                for (_, c) in s.completionWaiters.removeValue(forKey: item.jobID) ?? [] { resumes.append((c, done)) }
+                for w in s.completionWaiters.removeValue(forKey: item.jobID) ?? [] { resumes.append((w, done)) }
             }
         }
-        for (c, done) in resumes { c.resume(returning: done) }
+        for (w, done) in resumes {
+            w.timer?.cancel()
+            w.continuation.resume(returning: done)
+        }
     }
 
     // MARK: Attestation
@@ -313,38 +332,52 @@ public final class JobQueue: Sendable {
     /// Asks the enclave (on its next pull) for a fresh document carrying `nonce`.
     public func attestation(nonce: [UInt8]) async throws(APIError) -> [UInt8] {
         let result = await withCheckedContinuation { (c: CheckedContinuation<Result<[UInt8], APIError>, Never>) in
-            let (refusal, wake, id) = state.withLock { s -> (APIError?, [(Puller, [QueueJob], [QueueMessage.AttestationRequest])], UInt64) in
+            let (refusal, wake, _) = state.withLock { s -> (APIError?, [(Puller, [QueueJob], [QueueMessage.AttestationRequest])], UInt64) in
                 guard !s.owners.isEmpty else { return (APIError(503, "enclaveUnavailable", "no enclave is connected to the queue"), [], 0) }
                 guard s.attestationWaiters.count < configuration.maxPendingAttestations else {
                     return (APIError(503, "busy", "too many attestation requests are waiting"), [], 0)
                 }
                 s.nextID += 1
-                s.attestations.push(.init(id: s.nextID, nonce: nonce))
-                s.attestationWaiters[s.nextID] = c
-                return (nil, takeForPullers(&s), s.nextID)
+                let id = s.nextID
+                let timer = loop.scheduleTask(in: configuration.attestationTimeout) { [self] () -> Void in
+                    guard let waiter = state.withLock({ $0.attestationWaiters.removeValue(forKey: id) }) else { return }
+                    waiter.0.resume(returning: .failure(APIError(504, "enclaveTimeout", "the enclave did not answer the attestation request in time")))
+                }
+                s.attestations.push(.init(id: id, nonce: nonce))
+                s.attestationWaiters[id] = (c, timer)
+                return (nil, takeForPullers(&s), id)
             }
             if let refusal { return c.resume(returning: .failure(refusal)) }
             deliver(wake)
-            loop.scheduleTask(in: configuration.attestationTimeout) { [self] in
-                state.withLock { $0.attestationWaiters.removeValue(forKey: id) }?
-                    .resume(returning: .failure(APIError(504, "enclaveTimeout", "the enclave did not answer the attestation request in time")))
-            }
         }
         return try result.get()
     }
 
     /// The enclave's answer to an attestation request.
     public func attested(id: UInt64, _ result: Result<[UInt8], APIError>) {
-        state.withLock { $0.attestationWaiters.removeValue(forKey: id) }?.resume(returning: result)
+        guard let (c, timer) = state.withLock({ $0.attestationWaiters.removeValue(forKey: id) }) else { return }
+        timer?.cancel()
+        c.resume(returning: result)
     }
 
     // MARK: Internals (called with the lock held)
 
     private func take(owner: UInt64, max: Int, _ s: inout State) -> ([QueueJob], [QueueMessage.AttestationRequest]) {
         var jobs: [QueueJob] = []
+        var bytes = 0
         let deadline = NIODeadline.now() + .milliseconds(Int64(configuration.leaseMs))
-        while jobs.count < max, let id = s.retry.pop() ?? s.order.pop() {
-            guard let job = s.ready.removeValue(forKey: id) else { continue }
+        while jobs.count < max {
+            // Peek first: a job that would push the message past the frame limit waits for the next pull.
+            guard let id = s.retry.peek() ?? s.order.peek() else { break }
+            guard let job = s.ready[id] else {
+                if s.retry.peek() != nil { _ = s.retry.pop() } else { _ = s.order.pop() }
+                continue
+            }
+            let size = job.body.count + 256
+            if !jobs.isEmpty && bytes + size > configuration.maxWorkBytes { break }
+            if s.retry.peek() != nil { _ = s.retry.pop() } else { _ = s.order.pop() }
+            s.ready[id] = nil
+            bytes += size
             s.leased[id] = Lease(job: job, deadline: deadline, owner: owner)
             jobs.append(job)
         }
@@ -412,6 +445,8 @@ struct FIFO<Element> {
     var isEmpty: Bool { head == items.count }
 
     mutating func push(_ e: Element) { items.append(e) }
+
+    func peek() -> Element? { head < items.count ? items[head] : nil }
 
     mutating func pop() -> Element? {
         guard head < items.count else { return nil }

@@ -85,6 +85,11 @@ public struct DeploymentManifest: Sendable, Hashable {
         /// How long a leased job may stay unfinished before the host leases it again.
         public var leaseMs = 30_000
 
+        /// Room a queue message needs beyond the bodies or results it carries (framing, ids, receipts, seals).
+        public static let frameOverhead = 64 * 1024
+        /// The largest result a signed response carries (`SignedResponse.maxResultSize`).
+        public static let maxResultBytes = 256 * 1024
+
         public init() {}
     }
 
@@ -192,6 +197,11 @@ public struct DeploymentManifest: Sendable, Hashable {
             throw Error("ingress", "listener \(route.listenHost):\(route.listenPort) is the admin port")
         }
         if let api {
+            // One job (and one result) must fit in a bridge frame, or the queue could never deliver it.
+            let needed = max(api.maxBodyBytes, API.maxResultBytes) + API.frameOverhead
+            guard bridge.maxFrameBytes >= needed else {
+                throw Error("bridge.maxFrameBytes", "the request path needs at least \(needed) bytes per frame (api.maxBodyBytes or a result, plus overhead)")
+            }
             if api.listenPort == host.adminPort && api.listenHost == host.adminHost {
                 throw Error("api.listen", "\(api.listenHost):\(api.listenPort) is the admin port")
             }

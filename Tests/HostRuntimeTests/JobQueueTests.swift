@@ -27,6 +27,18 @@ struct QueueFixture {
         try queue.start()
     }
 
+    /// Another queue over the same database with a different message budget (the fixture's own is stopped).
+    init(reusing other: QueueFixture, maxWorkBytes: Int) {
+        other.queue.stop()
+        directory = other.directory
+        database = other.database
+        tenantID = other.tenantID
+        var c = JobQueue.Configuration()
+        c.maxWorkBytes = maxWorkBytes
+        queue = JobQueue(database: database, configuration: c, eventLoop: MultiThreadedEventLoopGroup.singleton.next(), logger: .init(label: "test"))
+        try? queue.start()
+    }
+
     func submit(_ id: String, _ body: String = "x", op: String = "echo") async throws -> JobQueue.Submitted {
         try await queue.submit(tenantID: tenantID, tenant: "acme", requestID: id, operation: op, body: Array(body.utf8))
     }
@@ -146,6 +158,22 @@ struct QueueFixture {
         #expect(receipts == 2)
         guard case .existing(_, let stored?) = try await f.submit("f1") else { Issue.record("no stored completion"); return }
         #expect(stored.response == Array("response f1".utf8))
+    }
+
+    @Test func aPullCarriesNoMoreBodyBytesThanAFrameHolds() async throws {
+        var f = try QueueFixture()
+        f = QueueFixture(reusing: f, maxWorkBytes: 2 * (1000 + 256))
+        for i in 0..<5 { _ = try await f.submit("b\(i)", String(repeating: "x", count: 1000)) }
+        _ = try await f.submit("big", String(repeating: "y", count: 10_000))
+        let owner = f.queue.connected()
+        var sizes: [Int] = []
+        while true {
+            let (jobs, _) = await f.queue.lease(owner: owner, max: 100, wait: .zero)
+            if jobs.isEmpty { break }
+            sizes.append(jobs.count)
+        }
+        // Two bodies per message; the one larger than the budget goes alone rather than never.
+        #expect(sizes == [2, 2, 1, 1])
     }
 
     @Test func awaitingAnUnfinishedJobTimesOut() async throws {

@@ -38,6 +38,19 @@ import Testing
         #expect(report.boots.count == 1)
     }
 
+    @Test func manyFullSizeBodiesAtOnceAllArrive() async throws {
+        // 24 bodies of 64 KiB (the default limit) are 1.5 MiB: more than one bridge frame, so the host must spread
+        // them over several pulls rather than send one message the enclave refuses.
+        let f = try await APIFixture.start()
+        let client = f.client()
+        try await client.connect()
+        let body = (0..<(64 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try await withThrowingTaskGroup(of: [UInt8].self) { group in
+            for _ in 0..<24 { group.addTask { try await client.call("sha256", body: body).result } }
+            for try await digest in group { #expect(String(decoding: digest, as: UTF8.self) == Hex.encode(SHA.sha256(body))) }
+        }
+    }
+
     @Test func aHostileHostIsCaught() async throws {
         let f = try await APIFixture.start()
         let proxy = HostileProxy(upstream: f.base)
