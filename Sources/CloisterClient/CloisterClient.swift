@@ -56,8 +56,7 @@ public final class CloisterClient: Sendable {
     /// freshness (the manifest's maxAgeSeconds, else 5 minutes), and the identity binding.
     @discardableResult
     public func connect() async throws(ClientError) -> AttestedIdentity {
-        var nonce = [UInt8](repeating: 0, count: 32)
-        guard nonce.withUnsafeMutableBytes({ getentropy($0.baseAddress, 32) }) == 0 else { throw ClientError(.transport, "no randomness for a nonce") }
+        let nonce = Random.bytes(32)
         let (status, body, _) = try await send("GET", "v1/attestation?nonce=" + Hex.encode(nonce))
         guard status == 200 else { throw Self.httpError(status, body) }
         var policy = trust.policy(nonce: nonce)
@@ -224,10 +223,6 @@ public final class CloisterClient: Sendable {
         return ClientError(.httpError, message, apiCode: code, httpStatus: status)
     }
 
-    /// 24 random bytes in base64url: unique enough that two clients never collide.
-    public static func randomRequestID() -> String {
-        var bytes = [UInt8](repeating: 0, count: 18)
-        _ = bytes.withUnsafeMutableBytes { getentropy($0.baseAddress, 18) }
-        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-    }
+    /// 18 random bytes as 24 base64url characters: two clients never collide.
+    public static func randomRequestID() -> String { Random.base64url(18) }
 }

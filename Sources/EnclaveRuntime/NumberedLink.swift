@@ -7,9 +7,19 @@ import VsockBridge
 /// and a request that gets no answer within the timeout, or whose connection drops, fails with `StoreError`
 /// (`timeout`, `disconnected`). Redials like every bridge link.
 final class NumberedLink<Answer: Sendable>: Sendable {
+    private struct Pending {
+        var continuation: CheckedContinuation<Answer, any Error>
+        var timer: Scheduled<Void>?
+
+        func resume(with result: Result<Answer, any Error>) {
+            timer?.cancel()
+            continuation.resume(with: result)
+        }
+    }
+
     private struct State {
         var next: UInt64 = 0
-        var pending: [UInt64: CheckedContinuation<Answer, any Error>] = [:]
+        var pending: [UInt64: Pending] = [:]
     }
 
     private let link: BridgeLink
@@ -33,7 +43,7 @@ final class NumberedLink<Answer: Sendable>: Sendable {
                         defer { s.pending = [:] }
                         return Array(s.pending.values)
                     }
-                    for c in failed { c.resume(throwing: StoreError(code: "disconnected")) }
+                    for p in failed { p.resume(with: .failure(StoreError(code: "disconnected"))) }
                 }
             },
             onMessage: { message, channel in
@@ -47,29 +57,44 @@ final class NumberedLink<Answer: Sendable>: Sendable {
                     channel.close(promise: nil)
                     return
                 }
-                state.withLock { $0.pending.removeValue(forKey: id) }?.resume(returning: answer)
+                state.withLock { $0.pending.removeValue(forKey: id) }?.resume(with: .success(answer))
             })
     }
 
     func start() { link.start() }
     func stop() { link.stop() }
 
-    /// Sends the request `make` builds with its number, and waits for the answer with that number.
+    /// Sends the request `make` builds with its number, and waits for the answer with that number. A link that is
+    /// still dialing (at boot, after the host restarted) is waited for, within the same timeout.
     func request(_ make: (UInt64) -> [UInt8]) async throws -> Answer {
-        guard let channel = link.channel else { throw StoreError(code: "disconnected") }
+        let deadline = NIODeadline.now() + timeout
+        var channel = link.channel
+        while channel == nil {
+            guard NIODeadline.now() < deadline else { throw StoreError(code: "disconnected") }
+            try await Task.sleep(for: .milliseconds(20))
+            channel = link.channel
+        }
         let id = state.withLock { s -> UInt64 in
             s.next += 1
             return s.next
         }
         let bytes = make(id)
-        let timer = channel.eventLoop.scheduleTask(in: timeout) { [state] in
-            state.withLock { $0.pending.removeValue(forKey: id) }?.resume(throwing: StoreError(code: "timeout"))
-        }
-        defer { timer.cancel() }
+        let remaining = deadline - NIODeadline.now()
         return try await withCheckedThrowingContinuation { continuation in
-            state.withLock { $0.pending[id] = continuation }
-            channel.writeAndFlush(WireMessage.data(bytes)).whenFailure { [state] _ in
-                state.withLock { $0.pending.removeValue(forKey: id) }?.resume(throwing: StoreError(code: "disconnected"))
+            // Registered before the timer exists, so that the timer always finds what it is to fail.
+            state.withLock { $0.pending[id] = Pending(continuation: continuation, timer: nil) }
+            let timer = channel!.eventLoop.scheduleTask(in: max(remaining, .milliseconds(1))) { [state] () -> Void in
+                state.withLock { $0.pending.removeValue(forKey: id) }?.resume(with: .failure(StoreError(code: "timeout")))
+            }
+            // If the answer came first, the request is gone and the timer is cancelled here instead.
+            let stillPending = state.withLock { s -> Bool in
+                guard s.pending[id] != nil else { return false }
+                s.pending[id]?.timer = timer
+                return true
+            }
+            if !stillPending { timer.cancel() }
+            channel!.writeAndFlush(WireMessage.data(bytes)).whenFailure { [state] _ in
+                state.withLock { $0.pending.removeValue(forKey: id) }?.resume(with: .failure(StoreError(code: "disconnected")))
             }
         }
     }

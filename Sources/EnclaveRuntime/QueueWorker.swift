@@ -18,8 +18,9 @@ public final class QueueWorker: Sendable {
         public var waitMs: UInt32 = 20_000
         /// Unacknowledged batches before the worker stops pulling.
         public var maxOutstanding = 64
-        /// Request ids remembered for repeats.
-        public var remembered = 100_000
+        /// Bytes of signed responses remembered for repeats (the oldest are forgotten first; the host still
+        /// answers a repeat of a finished job from its own copy).
+        public var rememberedBytes = 32 << 20
 
         public init() {}
     }
@@ -37,6 +38,7 @@ public final class QueueWorker: Sendable {
     private let store: any BlobStore
     private let configuration: Configuration
     private let logger: Logger
+    private let maxFrameSize: Int
 
     public init(
         bridge: BridgeAddress, identity: EnclaveIdentity, workload: any JobWorkload, store: any BlobStore,
@@ -50,6 +52,7 @@ public final class QueueWorker: Sendable {
         self.store = store
         self.configuration = configuration
         self.logger = logger
+        self.maxFrameSize = maxFrameSize
         link = BridgeLink(
             bridge: bridge, hello: .hello(version: WireMessage.protocolVersion, channel: .queue, attestation: nil),
             maxFrameSize: maxFrameSize, group: group, logger: logger,
@@ -80,7 +83,8 @@ public final class QueueWorker: Sendable {
         var outbox: [(batch: UInt64, bytes: [UInt8])] = []
         var nextBatch: UInt64 = 0
         var answered: [String: QueueResult] = [:]
-        var answeredOrder: [String] = []
+        var answeredOrder = FIFO<String>()
+        var answeredBytes = 0
         var pulling = false
         var current: Channel?
 
@@ -128,13 +132,12 @@ public final class QueueWorker: Sendable {
                                     let sealed = try chain.seal(await perform(fresh))
                                     for s in sealed {
                                         answered[s.requestKey] = s.result
-                                        answeredOrder.append(s.requestKey)
+                                        answeredOrder.push(s.requestKey)
+                                        answeredBytes += s.result.response.count + s.result.receipt.count
                                         results.append(s.result)
                                     }
-                                    if answeredOrder.count > configuration.remembered {
-                                        let drop = answeredOrder.count - configuration.remembered
-                                        for key in answeredOrder[..<drop] { answered.removeValue(forKey: key) }
-                                        answeredOrder.removeFirst(drop)
+                                    while answeredBytes > configuration.rememberedBytes, let key = answeredOrder.pop() {
+                                        if let old = answered.removeValue(forKey: key) { answeredBytes -= old.response.count + old.receipt.count }
                                     }
                                 } catch {
                                     // Without a signature nothing can be answered; the leases run out and the jobs
@@ -142,7 +145,7 @@ public final class QueueWorker: Sendable {
                                     logger.error("queue: sealing a batch failed: \(error)")
                                 }
                             }
-                            for part in Self.split(results, maxBytes: 512 * 1024) {
+                            for part in Self.split(results, maxBytes: maxFrameSize - DeploymentManifest.API.frameOverhead) {
                                 nextBatch += 1
                                 let bytes = QueueMessage.results(batch: nextBatch, boot: identity.bootHash, items: part).encoded
                                 outbox.append((nextBatch, bytes))

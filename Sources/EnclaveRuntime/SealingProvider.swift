@@ -63,11 +63,7 @@ public final class EmulatedSealingClient: SealingProvider {
         }
     }
 
-    static func nonce() -> [UInt8] {
-        var n = [UInt8](repeating: 0, count: 32)
-        _ = n.withUnsafeMutableBytes { getentropy($0.baseAddress, 32) }
-        return n
-    }
+    static func nonce() -> [UInt8] { Random.bytes(32) }
 }
 
 extension SealingMessage {

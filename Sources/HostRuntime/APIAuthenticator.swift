@@ -61,12 +61,7 @@ public final class APIAuthenticator: Sendable {
 
     /// Creates a token for a tenant (or, with nil, an auditor token) and returns it; it is shown only once.
     public func createToken(tenant: String?) async throws(APIError) -> String {
-        var random = [UInt8](repeating: 0, count: 32)
-        guard random.withUnsafeMutableBytes({ getentropy($0.baseAddress, 32) }) == 0 else {
-            throw APIError(500, "internal", "no randomness")
-        }
-        let token = "ct_" + Data(random).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let token = "ct_" + Random.base64url(32)
         let hash = SHA.sha256(Array(token.utf8))
         let now = Int64(WallClock.milliseconds())
         let principal: Principal?

@@ -33,8 +33,7 @@ public final class EmulatedSealingService: Sendable {
             guard data.count == 32 else { throw HostStartError("the sealing key \(keyPath) is not 32 bytes") }
             key = Array(data)
         } else {
-            var fresh = [UInt8](repeating: 0, count: 32)
-            guard fresh.withUnsafeMutableBytes({ getentropy($0.baseAddress, 32) }) == 0 else { throw HostStartError("no randomness") }
+            let fresh = Random.bytes(32)
             guard FileManager.default.createFile(atPath: keyPath, contents: Data(fresh), attributes: [.posixPermissions: 0o600]) else {
                 throw HostStartError("cannot create the sealing key \(keyPath)")
             }
@@ -47,11 +46,9 @@ public final class EmulatedSealingService: Sendable {
     /// A new secret for `document`'s PCRs: (sealed blob, enc, ciphertext for the document's HPKE key).
     public func generate(document: [UInt8]) throws(Refusal) -> (sealed: [UInt8], enc: [UInt8], ciphertext: [UInt8]) {
         let (verified, claims) = try check(document)
-        var secret = [UInt8](repeating: 0, count: 32)
-        guard secret.withUnsafeMutableBytes({ getentropy($0.baseAddress, 32) }) == 0 else { throw Refusal(code: "internal", reason: "no randomness") }
+        let secret = Random.bytes(32)
         let pcrs = Self.policyPCRs.map { verified.document.pcrs[$0] ?? [] }
-        var nonce = [UInt8](repeating: 0, count: 12)
-        _ = nonce.withUnsafeMutableBytes { getentropy($0.baseAddress, 12) }
+        let nonce = Random.bytes(AESGCM.nonceSize)
         let ct: [UInt8]
         do { ct = try AESGCM.seal(secret, key: key, nonce: nonce, aad: Self.aad(pcrs)) } catch { throw Refusal(code: "internal", reason: "\(error)") }
         let sealed = CBOREncoder.encode(.map(["v": .unsigned(1), "pcrs": .array(pcrs.map { .bytes($0) }), "nonce": .bytes(nonce), "ct": .bytes(ct)]))

@@ -435,27 +435,3 @@ public final class JobQueue: Sendable {
         state.withLock { s in (s.ready.count, s.leased.count, s.enqueued, s.completed, s.repeated, s.expired, s.owners.count) }
     }
 }
-
-/// A first-in first-out queue with amortized O(1) push and pop.
-struct FIFO<Element> {
-    private var items: [Element] = []
-    private var head = 0
-
-    var count: Int { items.count - head }
-    var isEmpty: Bool { head == items.count }
-
-    mutating func push(_ e: Element) { items.append(e) }
-
-    func peek() -> Element? { head < items.count ? items[head] : nil }
-
-    mutating func pop() -> Element? {
-        guard head < items.count else { return nil }
-        let e = items[head]
-        head += 1
-        if head > 1024 && head * 2 > items.count {
-            items.removeFirst(head)
-            head = 0
-        }
-        return e
-    }
-}

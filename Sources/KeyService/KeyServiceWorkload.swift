@@ -12,7 +12,7 @@ import Glibc
 /// The key service: the `keys` job workload. Operations are `key.create`, `key.list`, `key.describe`,
 /// `key.rotate`, `key.configure`, `key.delete`, `key.sign`, `key.verify`, `key.encrypt`, `key.decrypt` and
 /// `key.rewrap`, each with a JSON body and a JSON result (docs/keys.md); every answer is signed and receipted
-/// like any job. Other operations go to the runtime's test workload (`echo`, `sha256`...).
+/// like any job. `echo` and `sha256` go to the runtime's test workload (cheap probes of the path); nothing else does.
 public struct KeyServiceWorkload: JobWorkload {
     public let name = "keys"
     let vault: KeyVault
@@ -21,7 +21,12 @@ public struct KeyServiceWorkload: JobWorkload {
     public init(vault: KeyVault) { self.vault = vault }
 
     public func perform(_ job: JobRequest, store: any BlobStore) async -> JobOutcome {
-        guard job.operation.hasPrefix("key.") else { return await fallback.perform(job, store: store) }
+        guard job.operation.hasPrefix("key.") else {
+            guard ["echo", "sha256"].contains(job.operation) else {
+                return .failure("unknownOperation", "the key service has key.create, key.list, key.describe, key.rotate, key.configure, key.delete, key.sign, key.verify, key.encrypt, key.decrypt, key.rewrap (and echo, sha256)")
+            }
+            return await fallback.perform(job, store: store)
+        }
         do {
             let input = try Input(job.body)
             let output = try await perform(String(job.operation.dropFirst(4)), tenant: job.tenant, input)
@@ -31,7 +36,20 @@ public struct KeyServiceWorkload: JobWorkload {
         }
     }
 
+    /// The fields each operation reads; any other is refused, so that a misspelled option is never ignored.
+    static let fields: [String: Set<String>] = [
+        "create": ["name", "type"], "list": [], "describe": ["name"], "rotate": ["name"],
+        "configure": ["name", "minDecryptionVersion", "deletionAllowed"], "delete": ["name"],
+        "sign": ["name", "input", "prehashed"], "verify": ["name", "input", "signature", "prehashed"],
+        "encrypt": ["name", "plaintext", "context"], "decrypt": ["name", "ciphertext", "context"], "rewrap": ["name", "ciphertext", "context"],
+    ]
+
     func perform(_ op: String, tenant: String, _ input: Input) async throws(KeyServiceError) -> String {
+        if let known = Self.fields[op] {
+            for key in input.object.keys.sorted() where !known.contains(key) {
+                throw KeyServiceError("badRequest", "unknown field \"\(key.prefix(40))\" (key.\(op) takes: \(known.sorted().joined(separator: ", ")))")
+            }
+        }
         switch op {
         case "create":
             let name = try input.name()
@@ -40,10 +58,18 @@ public struct KeyServiceWorkload: JobWorkload {
             }
             let material = try type.generate()
             let now = Self.now()
-            guard let record = try await vault.update(tenant, name, { (existing: KeyRecord?) throws(KeyServiceError) -> KeyRecord? in
-                guard existing == nil else { throw KeyServiceError("keyExists", "key \(name) exists") }
-                return KeyRecord(type: type, versions: [.init(number: 1, material: material, created: now)], created: now)
-            }) else { throw KeyServiceError("internal", "no record") }
+            let record: KeyRecord?
+            do {
+                record = try await vault.update(tenant, name, { (existing: KeyRecord?) throws(KeyServiceError) -> KeyRecord? in
+                    guard existing == nil else { throw KeyServiceError("keyExists", "key \(name) exists") }
+                    return KeyRecord(type: type, versions: [.init(number: 1, material: material, created: now)], created: now)
+                })
+            } catch where error.code == "keyExists" {
+                // A create whose index update failed left the key out of the list: put it back.
+                try await vault.updateNames(tenant) { Array(Set($0 + [name])).sorted() }
+                throw error
+            }
+            guard let record else { throw KeyServiceError("internal", "no record") }
             try await vault.updateNames(tenant) { Array(Set($0 + [name])).sorted() }
             return try describe(name, record)
         case "list":
@@ -95,7 +121,7 @@ public struct KeyServiceWorkload: JobWorkload {
             let name = try input.name()
             let (record, _) = try await existing(tenant, name)
             guard record.type.signs else { throw KeyServiceError("unsupportedOperation", "\(record.type.rawValue) keys do not verify") }
-            let (number, signature) = try Self.parseVersioned(try input.string("signature"))
+            let (number, signature) = try Self.parseVersioned(try input.string("signature"), code: "invalidSignature")
             guard let version = record.version(number) else { throw KeyServiceError("unknownVersion", "key \(name) has no version \(number)") }
             let valid = try vault.privateKey(version.material, type: record.type).verify(
                 signature, input: try input.bytes("input"), prehashed: try input.optionalBool("prehashed") ?? false)
@@ -152,8 +178,7 @@ public struct KeyServiceWorkload: JobWorkload {
 
     private func encrypt(_ tenant: String, _ name: String, _ r: KeyRecord, _ plaintext: [UInt8], context: [UInt8]?) throws(KeyServiceError) -> String {
         guard r.type == .aes256GCM else { throw KeyServiceError("unsupportedOperation", "\(r.type.rawValue) keys do not encrypt") }
-        var nonce = [UInt8](repeating: 0, count: AESGCM.nonceSize)
-        _ = nonce.withUnsafeMutableBytes { getentropy($0.baseAddress, AESGCM.nonceSize) }
+        let nonce = Random.bytes(AESGCM.nonceSize)
         let v = r.latest
         let sealed: [UInt8]
         do { sealed = try AESGCM.seal(plaintext, key: v.material, nonce: nonce, aad: Self.dataAAD(tenant, name, v.number, context)) } catch {
@@ -180,11 +205,11 @@ public struct KeyServiceWorkload: JobWorkload {
     }
 
     /// `cloister:vN:BASE64` → (N, bytes).
-    static func parseVersioned(_ text: String) throws(KeyServiceError) -> (UInt64, [UInt8]) {
+    static func parseVersioned(_ text: String, code: String = "invalidCiphertext") throws(KeyServiceError) -> (UInt64, [UInt8]) {
         let parts = text.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "cloister", parts[1].hasPrefix("v"), let n = UInt64(parts[1].dropFirst()), n >= 1,
             let bytes = Base64.decode(parts[2])
-        else { throw KeyServiceError("invalidCiphertext", "expected cloister:vN:BASE64") }
+        else { throw KeyServiceError(code, "expected cloister:vN:BASE64") }
         return (n, bytes)
     }
 

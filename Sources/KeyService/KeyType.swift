@@ -36,9 +36,7 @@ public enum KeyType: String, Sendable, CaseIterable {
     func generate() throws(KeyServiceError) -> [UInt8] {
         switch self {
         case .aes256GCM:
-            var key = [UInt8](repeating: 0, count: 32)
-            guard key.withUnsafeMutableBytes({ getentropy($0.baseAddress, 32) }) == 0 else { throw KeyServiceError("internal", "no randomness") }
-            return key
+            return Random.bytes(32)
         case .ecdsaP256, .ecdsaP384, .ed25519:
             let key: OpaquePointer?
             switch self {

@@ -53,7 +53,8 @@ public final class KeyVault: Sendable {
             state.withLock { $0.master = m }
             return m
         } catch {
-            loading.withLock { $0 = nil }
+            // Only the waiter of this very attempt may clear it: a newer attempt may have started meanwhile.
+            loading.withLock { if $0 == task { $0 = nil } }
             if let refusal = error as? SealingRefusal {
                 logger.error("the master secret cannot be unsealed: \(refusal)")
                 throw KeyServiceError("masterUnavailable", "the sealing service refused this enclave: \(refusal.code): \(refusal.reason)")
@@ -92,40 +93,50 @@ public final class KeyVault: Sendable {
         let blob: (version: UInt64, value: [UInt8])?
         do { blob = try await store.get(key) } catch { throw KeyServiceError("storeUnavailable", "\(error)") }
         guard let blob else { return nil }
-        let seen = state.withLock { s -> UInt64 in
-            let old = s.highWater[key] ?? 0
-            s.highWater[key] = max(old, blob.version)
-            return old
-        }
+        let seen = state.withLock { $0.highWater[key] ?? 0 }
         guard blob.version >= seen else {
             throw KeyServiceError("staleKeyBlob", "the host served version \(blob.version) of a blob this enclave has seen at version \(seen)")
         }
         guard blob.value.count > AESGCM.nonceSize else { throw KeyServiceError("keyBlobInvalid", "a key blob is too short") }
+        let plaintext: [UInt8]
         do {
-            let plaintext = try AESGCM.open(
+            plaintext = try AESGCM.open(
                 Array(blob.value.dropFirst(AESGCM.nonceSize)), key: wrap, nonce: Array(blob.value.prefix(AESGCM.nonceSize)),
                 aad: Self.aad(tenant, name, blob.version))
-            return (plaintext, blob.version)
         } catch {
             throw KeyServiceError("keyBlobInvalid", "a key blob does not open for this tenant, key and version (moved, replayed or altered)")
         }
+        // Only an authenticated version raises the mark: a forged one must not make the real blob look stale.
+        state.withLock { $0.highWater[key] = max($0.highWater[key] ?? 0, blob.version) }
+        return (plaintext, blob.version)
     }
 
     /// Seals `plaintext` for (tenant, name) as store version `expected + 1`; false when another write came first.
     func writeSealed(_ tenant: String, _ name: String, _ plaintext: [UInt8], expected: UInt64) async throws(KeyServiceError) -> Bool {
         let wrap = try await wrappingKey(tenant)
         let key = storeKey(tenant, name, wrap: wrap)
-        var nonce = [UInt8](repeating: 0, count: AESGCM.nonceSize)
-        _ = nonce.withUnsafeMutableBytes { getentropy($0.baseAddress, AESGCM.nonceSize) }
+        let nonce = Random.bytes(AESGCM.nonceSize)
         let sealed: [UInt8]
         do { sealed = try AESGCM.seal(plaintext, key: wrap, nonce: nonce, aad: Self.aad(tenant, name, expected + 1)) } catch {
             throw KeyServiceError("internal", "\(error)")
         }
-        do {
-            let result = try await store.put(key, value: nonce + sealed, expectedVersion: expected)
-            if result.stored { state.withLock { $0.highWater[key] = max($0.highWater[key] ?? 0, result.version) } }
-            return result.stored
-        } catch { throw KeyServiceError("storeUnavailable", "\(error)") }
+        let result: (stored: Bool, version: UInt64)
+        do { result = try await store.put(key, value: nonce + sealed, expectedVersion: expected) } catch {
+            // The write may or may not have happened: forget what is kept, so the next use reads the store.
+            forget(tenant, name)
+            throw KeyServiceError("storeUnavailable", "\(error)")
+        }
+        guard result.stored else {
+            forget(tenant, name)
+            return false
+        }
+        // The blob was sealed for version expected + 1; a host that says otherwise is not believed.
+        guard result.version == expected + 1 else {
+            forget(tenant, name)
+            throw KeyServiceError("storeUnavailable", "the host stored version \(result.version), expected \(expected + 1)")
+        }
+        state.withLock { $0.highWater[key] = max($0.highWater[key] ?? 0, result.version) }
+        return true
     }
 
     // MARK: Records
@@ -149,6 +160,10 @@ public final class KeyVault: Sendable {
         if let cached = state.withLock({ $0.records[key] }) { return cached.record.map { ($0, cached.version) } }
         let (record, version) = try await load(tenant, name)
         return record.map { ($0, version) }
+    }
+
+    private func forget(_ tenant: String, _ name: String) {
+        _ = state.withLock { $0.records.removeValue(forKey: tenant + "\u{0}" + name) }
     }
 
     private func remember(_ tenant: String, _ name: String, _ record: KeyRecord?, _ version: UInt64) {

@@ -121,6 +121,12 @@ import Testing
         #expect(await Self.refusal(c, "verify", ["name": "k-ed25519", "input": Self.b64("a"), "signature": "cloister:v9:AAAA"]) == "unknownVersion")
         #expect(await Self.refusal(c, "decrypt", ["name": "k-ed25519", "ciphertext": "nonsense"]) == "unsupportedOperation")
         #expect(await Self.refusal(c, "frobnicate", [:]) == "unknownOperation")
+        // A misspelled option is refused, never ignored (here it would have signed the digest as a message).
+        #expect(await Self.refusal(c, "sign", ["name": "k-ecdsa-p256", "input": Self.b64("x"), "prehash": true]) == "badRequest")
+        #expect(await Self.refusal(c, "verify", ["name": "k-ed25519", "input": Self.b64("a"), "signature": "nonsense"]) == "invalidSignature")
+        // The test operations that could hold the worker (sleep) are not part of the key service.
+        await #expect(throws: ClientError.self) { try await c.call("sleep", body: Array("10".utf8)) }
+        #expect(try await c.call("sha256", body: []).status == "ok")
         let raw = try? await c.call("key.list", body: Array("not json".utf8))
         #expect(raw == nil)
     }
