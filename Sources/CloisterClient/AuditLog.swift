@@ -69,7 +69,8 @@ public struct AuditLog: Sendable {
         self.init(source: top["source"]?.string ?? "", receipts: entries, boots: boots)
     }
 
-    static func escape(_ s: String) -> String {
+    /// `s` as the inside of a JSON string.
+    public static func escape(_ s: String) -> String {
         s.unicodeScalars.map { c -> String in
             switch c {
             case "\"": return "\\\""

@@ -28,13 +28,18 @@ public final class CloisterClient: Sendable {
     public let roots: TrustedRoots
     /// How long a call keeps asking for a pending result before giving up with `pending`.
     public let patience: Duration
+    /// The tenant this client's token belongs to, when known: every receipt must then name it (a host that runs
+    /// the request as another tenant is caught).
+    public let tenant: String?
     private let session: URLSession
     private let state = Mutex<[AttestedIdentity]>([])
 
     /// `maxConnections`: HTTP connections this client opens to the host at most (calls beyond wait their turn).
     public init(
-        baseURL: URL, token: String?, trust: TrustManifest, roots: TrustedRoots = .aws, patience: Duration = .seconds(60), maxConnections: Int = 64
+        baseURL: URL, token: String?, trust: TrustManifest, roots: TrustedRoots = .aws, patience: Duration = .seconds(60), maxConnections: Int = 64,
+        tenant: String? = nil
     ) {
+        self.tenant = tenant
         self.baseURL = baseURL
         self.token = token
         self.trust = trust
@@ -115,7 +120,7 @@ public final class CloisterClient: Sendable {
                 }
             }
         }
-        try Self.check(verified.receipt, response: response, operation: operation, requestID: requestID, body: body)
+        try Self.check(verified.receipt, response: response, operation: operation, requestID: requestID, body: body, tenant: tenant)
         return VerifiedResponse(requestID: requestID, result: response.result, status: verified.receipt.status, receipt: verified, signed: response)
     }
 
@@ -133,10 +138,13 @@ public final class CloisterClient: Sendable {
         return identity
     }
 
-    /// The request-side checks, in order: request id, operation, request hash, result hash.
-    public static func check(_ r: Receipt, response: SignedResponse, operation: String, requestID: String, body: [UInt8]) throws(ClientError) {
+    /// The request-side checks, in order: request id, operation, tenant (when known), request hash, result hash.
+    public static func check(
+        _ r: Receipt, response: SignedResponse, operation: String, requestID: String, body: [UInt8], tenant: String? = nil
+    ) throws(ClientError) {
         guard r.requestID == requestID else { throw ClientError(.requestIDMismatch, "the receipt is for request \(r.requestID), not \(requestID)") }
         guard r.operation == operation else { throw ClientError(.requestMismatch, "the receipt is for operation \(r.operation), not \(operation)") }
+        if let tenant, r.tenant != tenant { throw ClientError(.requestMismatch, "the enclave ran the request as tenant \(r.tenant), not \(tenant)") }
         guard r.requestHash == RequestDigest.hash(operation: operation, requestID: requestID, body: body) else {
             throw ClientError(.requestHashMismatch, "the enclave received a different request than this client sent")
         }
@@ -159,12 +167,14 @@ public final class CloisterClient: Sendable {
     public func receipts(after: Int64, limit: Int = 1000) async throws(ClientError) -> (entries: [AuditLog.Entry], next: Int64) {
         let (status, data, _) = try await send("GET", "v1/receipts?after=\(after)&limit=\(limit)")
         guard status == 200 else { throw Self.httpError(status, data) }
-        guard let value = try? JSONValue.parse(data), let list = value.object?["receipts"]?.items, let next = value.object?["next"]?.number else {
+        guard let value = try? JSONValue.parse(data), let list = value.object?["receipts"]?.items, let next = value.object?["next"]?.number,
+            Self.isIndex(next)
+        else {
             throw ClientError(.malformedLog, "the receipt page is not {\"receipts\": [...], \"next\": N}")
         }
         var entries: [AuditLog.Entry] = []
         for item in list {
-            guard let o = item.object, let n = o["n"]?.number, let e = o["entry"]?.string, let bytes = Base64.decode(e) else {
+            guard let o = item.object, let n = o["n"]?.number, Self.isIndex(n), let e = o["entry"]?.string, let bytes = Base64.decode(e) else {
                 throw ClientError(.malformedLog, "a receipt page entry is not {\"n\": N, \"entry\": BASE64}")
             }
             entries.append(AuditLog.Entry(index: Int64(n), entry: bytes))
@@ -215,6 +225,9 @@ public final class CloisterClient: Sendable {
             throw ClientError(.transport, "\(method) \(url.absoluteString): \(error.localizedDescription)")
         }
     }
+
+    /// Whether a JSON number is a log index (a whole number a host could really have): anything else would trap.
+    static func isIndex(_ n: Double) -> Bool { n >= 0 && n < 9e15 && n == n.rounded() }
 
     static func httpError(_ status: Int, _ body: [UInt8]) -> ClientError {
         let error = (try? JSONValue.parse(body))?.object?["error"]?.object

@@ -30,7 +30,11 @@ struct TokenOption: ParsableArguments {
     @Option(help: ArgumentHelp("The API token (default: $CLOISTER_TOKEN).", valueName: "TOKEN"))
     var token: String?
 
+    @Option(help: ArgumentHelp("The tenant the token belongs to (default: $CLOISTER_TENANT). When given, every receipt must name it.", valueName: "NAME"))
+    var tenant: String?
+
     var value: String? { token ?? ProcessInfo.processInfo.environment["CLOISTER_TOKEN"] }
+    var tenantName: String? { tenant ?? ProcessInfo.processInfo.environment["CLOISTER_TENANT"] }
 }
 
 /// The identity cache `connect` writes and `call` reads: one JSON file per host URL.
@@ -52,12 +56,16 @@ enum IdentityCache {
     }
 
     /// The cached document, verified again against today's pins and root (at its own time: its nonce and
-    /// freshness were checked when it was fetched).
-    static func load(url: URL, trust: TrustManifest, roots: TrustedRoots) throws -> AttestedIdentity? {
+    /// freshness were checked when it was fetched). One that no longer verifies (the pins changed) is not used:
+    /// the client then attests afresh.
+    static func load(url: URL, trust: TrustManifest, roots: TrustedRoots) -> AttestedIdentity? {
         guard let data = FileManager.default.contents(atPath: path(for: url)), let value = try? JSONValue.parse(Array(data)),
             let text = value.object?["document"]?.string, let doc = Base64.decode(text)
         else { return nil }
-        return try AttestedIdentity.verifyBootDocument(doc, roots: roots, trust: trust)
+        do { return try AttestedIdentity.verifyBootDocument(doc, roots: roots, trust: trust) } catch {
+            FileHandle.standardError.write(Data("cloister: the cached identity no longer meets the pins (\(error.code.rawValue)); attesting again\n".utf8))
+            return nil
+        }
     }
 }
 
@@ -161,9 +169,9 @@ struct CallCommand: AsyncParsableCommand {
         } else {
             body = Array(FileHandle.standardInput.readDataToEndOfFile())
         }
-        let client = CloisterClient(baseURL: base, token: token.value, trust: pins, roots: roots)
+        let client = CloisterClient(baseURL: base, token: token.value, trust: pins, roots: roots, tenant: token.tenantName)
         try await reporting("call") {
-            if let cached = try IdentityCache.load(url: base, trust: pins, roots: roots) { client.adopt(cached) }
+            if let cached = IdentityCache.load(url: base, trust: pins, roots: roots) { client.adopt(cached) }
             let r = try await client.call(operation, body: body, requestID: requestID)
             FileHandle.standardOutput.write(Data(r.result))
             let receipt = r.receipt.receipt
@@ -217,7 +225,7 @@ struct AuditCommand: AsyncParsableCommand {
             }
             let report = AuditVerifier(trusts: pins, roots: try trust.roots()).verify(log)
             if json {
-                let failure = report.failure.map { "{\"code\":\"\($0.code.rawValue)\",\"index\":\(report.failureIndex ?? -1),\"message\":\"\($0.message.replacingOccurrences(of: "\"", with: "'"))\"}" } ?? "null"
+                let failure = report.failure.map { "{\"code\":\"\($0.code.rawValue)\",\"index\":\(report.failureIndex ?? -1),\"message\":\"\(AuditLog.escape($0.message))\"}" } ?? "null"
                 print("{\"passed\":\(report.passed),\"receipts\":\(log.receipts.count),\"verified\":\(report.verified),\"boots\":\(report.boots.count),\"failure\":\(failure)}")
             } else {
                 print("receipts \(log.receipts.count), verified \(report.verified), boots \(report.boots.count)")
@@ -282,8 +290,8 @@ struct AdminCommand: AsyncParsableCommand {
         let path: String
         let body: String
         switch (action, name) {
-        case ("tenant", let n?): (path, body) = ("v1/admin/tenants", "{\"name\":\"\(n)\"}")
-        case ("token", let n?): (path, body) = ("v1/admin/tokens", "{\"tenant\":\"\(n)\"}")
+        case ("tenant", let n?): (path, body) = ("v1/admin/tenants", "{\"name\":\"\(AuditLog.escape(n))\"}")
+        case ("token", let n?): (path, body) = ("v1/admin/tokens", "{\"tenant\":\"\(AuditLog.escape(n))\"}")
         case ("auditor", nil): (path, body) = ("v1/admin/tokens", "{\"role\":\"auditor\"}")
         default: throw ValidationError("expected: tenant NAME, token NAME or auditor")
         }

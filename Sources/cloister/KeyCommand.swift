@@ -80,7 +80,7 @@ struct KeyCommand: AsyncParsableCommand {
     func body() throws -> String {
         var fields: [String] = []
         func add(_ k: String, _ v: String) { fields.append("\"\(k)\":\(v)") }
-        func quoted(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        func quoted(_ s: String) -> String { "\"" + AuditLog.escape(s) + "\"" }
         if action != "list" {
             guard let name else { throw ValidationError("\(action) needs a key name") }
             add("name", quoted(name))
@@ -116,8 +116,8 @@ struct KeyCommand: AsyncParsableCommand {
         let roots = try trust.roots()
         let request = Array(try body().utf8)
         try await reporting("key \(action)") {
-            let client = CloisterClient(baseURL: base, token: token.value, trust: pins, roots: roots)
-            if let cached = try IdentityCache.load(url: base, trust: pins, roots: roots) { client.adopt(cached) }
+            let client = CloisterClient(baseURL: base, token: token.value, trust: pins, roots: roots, tenant: token.tenantName)
+            if let cached = IdentityCache.load(url: base, trust: pins, roots: roots) { client.adopt(cached) }
             let r = try await client.call("key." + action, body: request)
             let text = String(decoding: r.result, as: UTF8.self)
             if json {

@@ -207,6 +207,11 @@ func entries(_ responses: [SignedResponse], from start: Int64 = 1) -> [AuditLog.
         #expect(throws: ClientError(.requestMismatch, "")) {
             try CloisterClient.check(verified.receipt, response: response, operation: "sha256", requestID: job.requestID, body: job.body)
         }
+        // Run as another tenant than the client's (job.tenant is acme): caught when the client knows its tenant.
+        try CloisterClient.check(verified.receipt, response: response, operation: "echo", requestID: job.requestID, body: job.body, tenant: "acme")
+        #expect(throws: ClientError(.requestMismatch, "")) {
+            try CloisterClient.check(verified.receipt, response: response, operation: "echo", requestID: job.requestID, body: job.body, tenant: "other")
+        }
         #expect(throws: ClientError(.requestHashMismatch, "")) {
             try CloisterClient.check(verified.receipt, response: response, operation: "echo", requestID: job.requestID, body: job.body + [0])
         }

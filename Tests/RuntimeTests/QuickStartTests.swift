@@ -38,7 +38,7 @@ import Testing
             ["measure", HostProcess.buildDirectory.appendingPathComponent("cloister-enclave").path, "--manifest", dir.appendingPathComponent("manifest.json").path],
             environment: [:])
         try Data(measure.stdout.utf8).write(to: pins)
-        let env = ["CLOISTER_TOKEN": f.tenantToken, "CLOISTER_CACHE_DIR": dir.appendingPathComponent("cache").path]
+        let env = ["CLOISTER_TOKEN": f.tenantToken, "CLOISTER_TENANT": "acme", "CLOISTER_CACHE_DIR": dir.appendingPathComponent("cache").path]
         let url = f.base.absoluteString
         let trust = ["--manifest", pins.path, "--root", dir.appendingPathComponent("emulator/root.pem").path]
 
