@@ -84,6 +84,9 @@ extension EnclaveIdentity {
 
 /// The master secret of this deployment: unsealed from the blob the host keeps, or, on the very first boot,
 /// generated and sealed (a lost race for the first boot unseals the winner's).
+///
+/// "First boot" is what the host's store says: a host that hides the sealed blob makes the enclave start a new
+/// secret, and so an empty key store. That loses keys (the old blob still unseals them) but reveals none.
 public enum MasterSecret {
     public static let storeKey = "master/sealed"
 
@@ -95,6 +98,11 @@ public enum MasterSecret {
                 return secret
             }
             let (secret, sealed) = try await sealing.generate(identity: identity)
+            // Keep only a blob that gives this secret back: otherwise every key would be sealed under a secret
+            // no later boot could recover.
+            guard try await sealing.unseal(sealed, identity: identity) == secret else {
+                throw SealingRefusal(code: "sealedBlobInvalid", reason: "the new secret's sealed blob does not unseal to it")
+            }
             if try await store.put(storeKey, value: sealed, expectedVersion: 0).stored {
                 logger.notice("first boot: a master secret was created and sealed to this build's PCRs")
                 return secret

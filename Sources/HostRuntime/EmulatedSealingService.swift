@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CBOR
 import EnclaveWire
 import Foundation
@@ -34,8 +37,12 @@ public final class EmulatedSealingService: Sendable {
             key = Array(data)
         } else {
             let fresh = Random.bytes(32)
-            guard FileManager.default.createFile(atPath: keyPath, contents: Data(fresh), attributes: [.posixPermissions: 0o600]) else {
-                throw HostStartError("cannot create the sealing key \(keyPath)")
+            // Created 0600 from the start (not chmod-ed after the write), and never over an existing file.
+            let fd = open(keyPath, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            guard fd >= 0 else { throw HostStartError("cannot create the sealing key \(keyPath): errno \(errno)") }
+            defer { close(fd) }
+            guard fresh.withUnsafeBytes({ write(fd, $0.baseAddress, 32) }) == 32, fsync(fd) == 0 else {
+                throw HostStartError("cannot write the sealing key \(keyPath)")
             }
             key = fresh
         }
@@ -61,10 +68,10 @@ public final class EmulatedSealingService: Sendable {
         let (verified, claims) = try check(document)
         guard let item = try? CBORDecoder(limits: .init(maxInputSize: SealingMessage.maxBlob, maxDepth: 2, maxItems: 16)).decode(sealed),
             let map = item.map, map.count == 4, map[.text("v")]?.uint64 == 1, let list = map[.text("pcrs")]?.array, list.count == Self.policyPCRs.count,
-            let nonce = map[.text("nonce")]?.bytes, let ct = map[.text("ct")]?.bytes
+            list.allSatisfy({ $0.bytes != nil }), let nonce = map[.text("nonce")]?.bytes, let ct = map[.text("ct")]?.bytes
         else { throw Refusal(code: "sealedBlobInvalid", reason: "not a sealed blob of this service") }
         let pcrs = list.compactMap(\.bytes)
-        for (i, index) in Self.policyPCRs.enumerated() where pcrs.count == list.count && verified.document.pcrs[index] != pcrs[i] {
+        for (i, index) in Self.policyPCRs.enumerated() where verified.document.pcrs[index] != pcrs[i] {
             throw Refusal(
                 code: "pcrPolicyMismatch",
                 reason: "PCR\(index) of this enclave is \(Hex.encode(verified.document.pcrs[index] ?? []).prefix(16))…; the secret was sealed to \(Hex.encode(pcrs[i]).prefix(16))… (another build)")

@@ -130,9 +130,13 @@ struct QueueFixture {
         // The returned leases come first, then the job never leased.
         #expect(again.map(\.requestID) == ["d0", "d1", "d2"])
         #expect(again.prefix(2).allSatisfy { $0.attempt == 2 })
-        // A disconnected owner gets nothing more.
+        // A disconnected owner gets nothing more, at once, even with work waiting.
+        _ = try await f.submit("d9")
+        let start = ContinuousClock.now
         let (none, _) = await f.queue.lease(owner: a, max: 10, wait: .seconds(5))
         #expect(none.isEmpty)
+        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(f.queue.snapshot.waiting == 1)
     }
 
     @Test func theFirstResultWinsAndEveryReceiptIsKept() async throws {

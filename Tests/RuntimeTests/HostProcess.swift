@@ -164,6 +164,16 @@ final class HostProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// Waits until process `pid` is gone (an enclave whose host was killed notices within 200 ms).
+    static func waitGone(_ pid: Int32?, within seconds: Double = 20) async throws {
+        guard let pid else { return }
+        let deadline = Date().addingTimeInterval(seconds)
+        while kill(pid, 0) == 0 {
+            guard Date() < deadline else { throw HarnessError("process \(pid) still runs \(seconds) s after its host was killed") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     func tail(_ n: Int = 15) -> String {
         let text = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").suffix(n).joined(separator: "\n")

@@ -164,7 +164,7 @@ import Testing
         // The host (and with it the enclave) killed and started again on the same data.
         let orphan = try f.host.enclavePID()
         _ = try await f.host.stop(SIGKILL)
-        while let p = orphan, kill(p, 0) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        try await HostProcess.waitGone(orphan)
         let g = try await Self.start(restart: f)
         let afterHost = try await Self.key(g.client(), "decrypt", ["name": "durable", "ciphertext": sealed["ciphertext"]!])
         #expect(afterHost["plaintext"] as? String == Self.b64("kept"))
@@ -172,7 +172,7 @@ import Testing
         // Another build (another manifest, so other PCRs) on the same data: the sealing service refuses it.
         let orphan2 = try g.host.enclavePID()
         _ = try await g.host.stop(SIGTERM)
-        while let p = orphan2, kill(p, 0) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        try await HostProcess.waitGone(orphan2)
         let h = try await Self.start(restart: g, name: "another build")
         do {
             _ = try await Self.key(h.client(), "decrypt", ["name": "durable", "ciphertext": sealed["ciphertext"]!])
