@@ -24,8 +24,9 @@ public struct JobOutcome: Sendable, Hashable {
 /// keep state in the host's store (which sees only what the workload chooses to give it).
 public protocol JobWorkload: Sendable {
     var name: String { get }
-    /// Performs one job. A job may be delivered more than once (a lease ran out); the enclave answers a repeat
-    /// within one boot from its memory, so `perform` sees each request id once per boot.
+    /// Performs one job. A job may be delivered more than once (a lease ran out, the enclave restarted); within a
+    /// boot the enclave answers a repeat from memory while it is remembered (a byte budget), so `perform` usually
+    /// sees a request id once per boot, and must make a second run harmless when it does not.
     func perform(_ job: JobRequest, store: BlobStore) async -> JobOutcome
 }
 

@@ -7,9 +7,11 @@ import NIOPosix
 import ServiceLifecycle
 import VsockBridge
 
-/// The whole host: the bridge listener, the supervisor and its launcher, the ingress listeners and the admin
-/// listener, run as one `ServiceGroup`. On SIGTERM or SIGINT it stops in this order: ingress (stop accepting,
-/// drain open connections up to `drainMs`), admin, the enclave (terminated), the bridge; then exits 0.
+/// The whole host: the bridge listener, the supervisor and its launcher, the ingress listeners, the admin listener
+/// and, with the manifest's `api` section, the public API over the SQLite queue (and in emulation the sealing
+/// service), run as one `ServiceGroup`. On SIGTERM or SIGINT the services stop in the reverse of that order
+/// (the API first, then ingress draining up to `drainMs`, admin, the enclave, the bridge); then it exits 0.
+/// Every acknowledged job is already on disk, so stopping loses none.
 public struct HostService: Sendable {
     /// What the host needs to start.
     public struct Configuration: Sendable {

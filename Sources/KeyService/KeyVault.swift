@@ -14,7 +14,8 @@ import Glibc
 /// under it with the tenant, the key name and the store version in the associated data, so a blob moved to
 /// another tenant or key, or served under another version, does not open. Store keys hide key names (an HMAC).
 /// Within a boot, a blob older than one already seen is refused (`staleKeyBlob`), and records in use are kept in
-/// memory (this enclave is their only writer).
+/// memory, since this enclave is their only writer. (Several enclaves sharing one store would need the cache to
+/// check versions; that deployment does not exist yet.)
 public final class KeyVault: Sendable {
     private struct State {
         var master: [UInt8]?

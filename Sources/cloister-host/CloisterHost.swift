@@ -39,7 +39,7 @@ struct CloisterHost: AsyncParsableCommand {
     @Option(help: "Emulation: the cloister-enclave executable (default: the manifest's enclave.binary, else the one beside cloister-host).")
     var enclaveBinary: String?
 
-    @Option(help: "Emulation: the emulated root's directory (created if missing).")
+    @Option(help: "Emulation: the emulated root's directory (created if missing); the emulated sealing service keeps its key there too (sealing.key).")
     var emulatorDir: String = EmulatedRoot.defaultDirectory
 
     @Option(help: "nitro-cli to use on Nitro.")

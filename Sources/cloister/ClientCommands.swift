@@ -111,7 +111,8 @@ struct ConnectCommand: AsyncParsableCommand {
             Verifies the root (AWS's, or --root), the certificate chain, the document's signature, the PCRs the \
             manifest pins, the nonce, the freshness (the manifest's maxAgeSeconds, else 300 s) and that the document \
             binds an identity key and Cloister's claims. The identity is cached (CLOISTER_CACHE_DIR, else \
-            ~/.cache/cloister) for later `cloister call`s, which verify every response against it.
+            ~/.cache/cloister) for later `cloister call` and `cloister key` commands, which verify every response \
+            against it.
             """)
 
     @Argument(help: "The host's API URL, e.g. http://127.0.0.1:8080")

@@ -8,7 +8,9 @@ struct Cloister: AsyncParsableCommand {
         discussion: """
             Attestation documents are verified against pinned roots (AWS Nitro Enclaves Root-G1 by default) and, \
             with --manifest, against pinned PCR measurements. `nsm` talks to /dev/nsm inside an enclave and to the \
-            software emulator elsewhere; `measure` prints the PCRs the emulator reports for a build. `connect`,             `call` and `audit` talk to a Cloister host and trust only what verifies against the pinned manifest.
+            software emulator elsewhere; `measure` prints the PCRs the emulator reports for a build. `connect`, \
+            `call`, `key` and `audit` talk to a Cloister host and trust only what verifies against the pinned \
+            manifest; `admin` creates tenants and tokens with the host's admin token.
             """,
         subcommands: [
             ConnectCommand.self, CallCommand.self, KeyCommand.self, AuditCommand.self, AdminCommand.self, AttestationCommand.self, NSMCommand.self,
