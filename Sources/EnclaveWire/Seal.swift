@@ -121,25 +121,40 @@ public struct SignedResponse: Sendable, Hashable {
     }
 }
 
-/// The `user_data` of the enclave's attestation documents: its HPKE public key (X25519, 32 bytes) and the
-/// SHA-256 of the manifest it runs with. Wire form: CBOR map `{"v": 1, "hpke": bstr32, "manifest": bstr32}`.
+/// The `user_data` of the enclave's attestation documents: its HPKE public key (X25519, 32 bytes), the SHA-256 of
+/// the manifest it runs with, and, where it has them:
+/// - `deployment`: the deployment's commitment (the Ed25519 public key derived from its master secret), which
+///   names the deployment across boots and builds; present once the enclave holds a master secret;
+/// - `boot`: the SHA-256 of this boot's attestation document, in every later (fresh) document, so that a client
+///   knows which boot an identity belongs to.
+///
+/// Wire form: CBOR map `{"v": 1, "hpke": bstr32, "manifest": bstr32, ? "deployment": bstr32, ? "boot": bstr32}`.
 public struct IdentityClaims: Sendable, Hashable {
     public var hpkePublicKey: [UInt8]
     public var manifestHash: [UInt8]
+    public var deployment: [UInt8]?
+    public var boot: [UInt8]?
 
-    public init(hpkePublicKey: [UInt8], manifestHash: [UInt8]) {
+    public init(hpkePublicKey: [UInt8], manifestHash: [UInt8], deployment: [UInt8]? = nil, boot: [UInt8]? = nil) {
         self.hpkePublicKey = hpkePublicKey
         self.manifestHash = manifestHash
+        self.deployment = deployment
+        self.boot = boot
     }
 
     public var encoded: [UInt8] {
-        CBOREncoder.encode(.map(["v": .unsigned(1), "hpke": .bytes(hpkePublicKey), "manifest": .bytes(manifestHash)]))
+        var map: CBORMap = ["v": .unsigned(1), "hpke": .bytes(hpkePublicKey), "manifest": .bytes(manifestHash)]
+        if let deployment { map[.text("deployment")] = .bytes(deployment) }
+        if let boot { map[.text("boot")] = .bytes(boot) }
+        return CBOREncoder.encode(.map(map))
     }
 
     public init(encoded bytes: [UInt8]) throws(EnvelopeError) {
-        let item = try CBORFields.decode(bytes, what: "user_data", maxSize: 512, maxDepth: 1, maxItems: 8)
-        let f = try CBORFields(item, what: "user_data", required: ["v", "hpke", "manifest"])
+        let item = try CBORFields.decode(bytes, what: "user_data", maxSize: 512, maxDepth: 1, maxItems: 12)
+        let f = try CBORFields(item, what: "user_data", required: ["v", "hpke", "manifest"], optional: ["deployment", "boot"])
         guard try f.uint("v") == 1 else { throw EnvelopeError(.unsupportedVersion, "user_data version \(try f.uint("v"))") }
-        self.init(hpkePublicKey: try f.bytes("hpke", count: 32), manifestHash: try f.bytes("manifest", count: 32))
+        self.init(
+            hpkePublicKey: try f.bytes("hpke", count: 32), manifestHash: try f.bytes("manifest", count: 32),
+            deployment: f.has("deployment") ? try f.bytes("deployment", count: 32) : nil, boot: f.has("boot") ? try f.bytes("boot", count: 32) : nil)
     }
 }
