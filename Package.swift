@@ -180,6 +180,12 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "EnclaveRuntimeTests",
+            dependencies: [
+                "EnclaveRuntime", "HostRuntime", "EnclaveWire", "SecureModule", "NitroAttestation", "CBOR", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "SecureModuleTests",
             dependencies: ["SecureModule", "NitroAttestation", "CBOR", .product(name: "Crypto", package: "swift-crypto")]
         ),

@@ -4,34 +4,39 @@ import SecureModule
 
 /// Who this enclave is for one boot: an identity signing key (P-384) and an HPKE key (X25519), both created
 /// inside and never exported, and the boot attestation document that binds them (`public_key` = the identity
-/// key, `user_data` = the HPKE key and the manifest hash). Fresh documents for clients carry the same binding
-/// plus the client's nonce.
+/// key, `user_data` = the HPKE key, the manifest hash and, where the enclave holds a master secret, the
+/// deployment's commitment). Fresh documents for clients carry the same binding, the boot document's hash and the
+/// client's nonce.
 public final class EnclaveIdentity: Sendable {
     public let module: any SecureModule
     let signingKey: P384Key
     let hpkeKey: X25519Key
+    /// The claims of fresh documents (the boot's claims and the boot document's hash).
     public let claims: IdentityClaims
     /// The boot attestation document, as the secure module returned it.
     public let bootDocument: [UInt8]
     /// SHA-256 of `bootDocument`: the `boot` of every receipt and seal of this boot.
     public let bootHash: [UInt8]
 
-    /// Creates the keys and takes the boot attestation.
-    public static func create(module: any SecureModule, manifestBytes: [UInt8]) async throws -> EnclaveIdentity {
+    /// Creates the keys and takes the boot attestation; `deployment` is the commitment of the master secret this
+    /// boot holds, if any.
+    public static func create(module: any SecureModule, manifestBytes: [UInt8], deployment: [UInt8]? = nil) async throws -> EnclaveIdentity {
         let signing = try P384Key.generate()
         let hpke = try X25519Key.generate()
-        let claims = IdentityClaims(hpkePublicKey: hpke.publicKey, manifestHash: SHA.sha256(manifestBytes))
+        let claims = IdentityClaims(hpkePublicKey: hpke.publicKey, manifestHash: SHA.sha256(manifestBytes), deployment: deployment)
         let document = try await module.attestation(userData: claims.encoded, nonce: nil, publicKey: signing.publicKeyDER)
-        return EnclaveIdentity(module: module, signingKey: signing, hpkeKey: hpke, claims: claims, bootDocument: document)
+        return EnclaveIdentity(module: module, signingKey: signing, hpkeKey: hpke, bootClaims: claims, bootDocument: document)
     }
 
-    init(module: any SecureModule, signingKey: P384Key, hpkeKey: X25519Key, claims: IdentityClaims, bootDocument: [UInt8]) {
+    init(module: any SecureModule, signingKey: P384Key, hpkeKey: X25519Key, bootClaims: IdentityClaims, bootDocument: [UInt8]) {
         self.module = module
         self.signingKey = signingKey
         self.hpkeKey = hpkeKey
-        self.claims = claims
         self.bootDocument = bootDocument
         self.bootHash = SHA.sha256(bootDocument)
+        var fresh = bootClaims
+        fresh.boot = bootHash
+        self.claims = fresh
     }
 
     /// The identity key as DER SubjectPublicKeyInfo.

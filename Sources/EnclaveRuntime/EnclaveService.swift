@@ -30,7 +30,7 @@ public final class EnclaveService: Service, Sendable {
         /// orphan from its previous life serving beside the enclave it starts.
         public var parentProcess: Int32?
         /// Job workloads beyond the built-in ones, by name (the key service registers `keys`).
-        public var jobWorkloads: [String: JobWorkloadFactory] = [:]
+        public var jobWorkloads: [String: JobWorkloadRegistration] = [:]
 
         public init(manifest: DeploymentManifest, manifestBytes: [UInt8], bridge: BridgeAddress) {
             self.manifest = manifest
@@ -59,16 +59,55 @@ public final class EnclaveService: Service, Sendable {
 
         let opened = try openSecureModule()
         logger.info("\(opened.description)")
-        // The identity keys are created here, inside, and the boot document binds them to this image.
-        let identity = try await EnclaveIdentity.create(module: opened.module, manifestBytes: c.manifestBytes)
-        let attestation = identity.bootDocument
-        logger.info(
-            "boot attestation taken",
-            metadata: ["bytes": "\(attestation.count)", "boot": "\(Hex.encode(identity.bootHash))", "identity": "P-384 + X25519 (HPKE)"])
         if let api = m.api, JobWorkloads.named(api.workload) == nil, c.jobWorkloads[api.workload] == nil {
             let names = (JobWorkloads.names + c.jobWorkloads.keys).sorted().joined(separator: ", ")
             throw DeploymentManifest.Error("api.workload", "unknown job workload \"\(api.workload)\" (this build has: \(names))")
         }
+        let registration = m.api.flatMap { c.jobWorkloads[$0.workload] }
+
+        // The store and the sealing provider come first: a workload that needs the master gets it, with its genesis
+        // verified, before the boot attestation (which carries the deployment's commitment) and before anything is
+        // served. Without it the enclave stops here, saying why, and serves nothing.
+        var store: StoreClient?
+        var sealing: EmulatedSealingClient?
+        var master: MasterSecret?
+        if m.api != nil {
+            let s = StoreClient(bridge: c.bridge, maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger)
+            s.start()
+            store = s
+        }
+        if let registration, registration.needsMaster, let store {
+            // The emulated sealing service stands in for AWS KMS only where the secure module is emulated too.
+            guard opened.isEmulated else {
+                throw DeploymentManifest.Error("api.workload", "the \(m.api!.workload) workload needs a sealing provider; on Nitro this build has none yet (AWS KMS)")
+            }
+            let root = try EmulatedRoot.load(directory: c.emulatorDirectory).certificate
+            let e = EmulatedSealingClient(
+                bridge: c.bridge, root: try ES384PublicKey(spki: root.publicKeyDER), maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger)
+            e.start()
+            sealing = e
+            do {
+                let roots = TrustedRoots(certificates: [root])
+                let policy = try await GenesisPolicy.forEnclave(module: opened.module, roots: roots, otherBuilds: [], allowDebug: m.enclave.debugMode)
+                let recipient = SealingRecipient(module: opened.module, manifestHash: SHA.sha256(c.manifestBytes))
+                master = try await DeploymentGenesis.load(store: store, sealing: e, recipient: recipient, policy: policy, logger: logger).master
+            } catch {
+                logger.critical("no master secret: this enclave serves nothing", metadata: ["error": "\(error)"])
+                store.stop()
+                e.stop()
+                throw error
+            }
+        }
+
+        // The identity keys are created here, inside, and the boot document binds them to this image.
+        let identity = try await EnclaveIdentity.create(module: opened.module, manifestBytes: c.manifestBytes, deployment: master?.commitment)
+        let attestation = identity.bootDocument
+        logger.info(
+            "boot attestation taken",
+            metadata: [
+                "bytes": "\(attestation.count)", "boot": "\(Hex.encode(identity.bootHash))", "identity": "P-384 + X25519 (HPKE)",
+                "deployment": "\(master.map { Hex.encode($0.commitment) } ?? "none")",
+            ])
 
         let routes = try Self.routes(m)
         do {
@@ -101,21 +140,10 @@ public final class EnclaveService: Service, Sendable {
         }
         control.start()
         tunnels.start()
-        var store: StoreClient?
-        var sealing: EmulatedSealingClient?
         var worker: QueueWorker?
-        if let api = m.api {
-            let s = StoreClient(bridge: c.bridge, maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger)
-            s.start()
-            store = s
-            // The emulated sealing service stands in for AWS KMS only where the secure module is emulated too.
-            if opened.isEmulated {
-                let e = EmulatedSealingClient(bridge: c.bridge, maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger)
-                e.start()
-                sealing = e
-            }
-            let context = JobWorkloadContext(identity: identity, store: s, sealing: sealing, logger: logger)
-            let jobWorkload = try JobWorkloads.named(api.workload) ?? c.jobWorkloads[api.workload]!(context)
+        if let api = m.api, let s = store {
+            let context = JobWorkloadContext(identity: identity, store: s, master: master, logger: logger)
+            let jobWorkload = try JobWorkloads.named(api.workload) ?? registration!.make(context)
             worker = QueueWorker(
                 bridge: c.bridge, identity: identity, workload: jobWorkload, store: s, maxFrameSize: m.bridge.maxFrameBytes, group: group,
                 logger: logger)

@@ -30,17 +30,27 @@ public protocol JobWorkload: Sendable {
     func perform(_ job: JobRequest, store: BlobStore) async -> JobOutcome
 }
 
-/// What a job workload may use: the boot's identity, the host's store, and the sealing provider of the master
-/// secret (nil where this build has none for the platform).
+/// What a job workload may use: the boot's identity, the host's store, and the deployment's master secret (for
+/// workloads registered with `needsMaster`).
 public struct JobWorkloadContext: Sendable {
     public var identity: EnclaveIdentity
     public var store: any BlobStore
-    public var sealing: (any SealingProvider)?
+    public var master: MasterSecret?
     public var logger: Logger
 }
 
-/// Makes a job workload once the enclave has booted.
-public typealias JobWorkloadFactory = @Sendable (JobWorkloadContext) throws -> any JobWorkload
+/// A job workload a build offers beyond the built-in ones: whether it needs the deployment's master secret (the
+/// enclave then holds it, with its genesis verified, before it takes its boot attestation or serves anything), and
+/// how to make it once the enclave has booted.
+public struct JobWorkloadRegistration: Sendable {
+    public var needsMaster: Bool
+    public var make: @Sendable (JobWorkloadContext) throws -> any JobWorkload
+
+    public init(needsMaster: Bool, make: @escaping @Sendable (JobWorkloadContext) throws -> any JobWorkload) {
+        self.needsMaster = needsMaster
+        self.make = make
+    }
+}
 
 /// The job workloads built into the runtime, by the name a manifest's `api.workload` gives.
 public enum JobWorkloads {

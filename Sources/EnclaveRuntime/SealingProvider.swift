@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import EnclaveWire
 import Logging
 import NIOCore
@@ -8,29 +5,65 @@ import NitroAttestation
 import SecureModule
 import VsockBridge
 
-/// Seals the enclave's master secret to its measurements. On Nitro this is AWS KMS with a key policy on the
-/// enclave's PCRs; in emulation, the host's emulated sealing service with the same policy. Either way the secret
-/// reaches the enclave only encrypted to the HPKE key its fresh attestation document carries.
+/// Wraps and unwraps the enclave's master secret. It never makes one: the enclave makes its master inside and
+/// only asks a provider to seal it. On Nitro this is AWS KMS with a key policy on the enclave's PCRs; in
+/// emulation, the host's emulated sealing service with the same kind of policy. Either way the secret reaches
+/// the enclave only encrypted to a key that a fresh attestation document of this enclave carries.
 public protocol SealingProvider: Sendable {
-    /// A new secret and its sealed blob (which the host keeps).
-    func generate(identity: EnclaveIdentity) async throws -> (secret: [UInt8], sealed: [UInt8])
-    /// The secret in `sealed`, released only to an enclave meeting the policy it was sealed under.
-    func unseal(_ sealed: [UInt8], identity: EnclaveIdentity) async throws -> [UInt8]
+    /// The provider's name, recorded in the genesis (`emulated`, `kms`).
+    var name: String { get }
+    /// A sealed blob of `secret` (which the host keeps), bound to `context`.
+    func seal(_ secret: [UInt8], context: [UInt8]) async throws -> [UInt8]
+    /// The secret in `sealed`, released only to an enclave meeting the provider's policy.
+    func unseal(_ sealed: [UInt8], recipient: SealingRecipient) async throws -> [UInt8]
 }
 
 /// Why the sealing service refused (its code: `pcrPolicyMismatch`, `attestationInvalid`, `sealedBlobInvalid`...).
 public struct SealingRefusal: Error, Sendable, CustomStringConvertible {
     public let code: String
     public let reason: String
+    public init(code: String, reason: String) {
+        self.code = code
+        self.reason = reason
+    }
     public var description: String { "sealing refused (\(code)): \(reason)" }
 }
 
-/// The emulated provider: the host's sealing service over the bridge's `sealing` channel.
+/// The enclave as a recipient of a sealed secret: each request gets a fresh attestation document carrying a
+/// fresh X25519 key (in `user_data`, as `IdentityClaims`) and no identity key, so that it can never pass for an
+/// identity document.
+public struct SealingRecipient: Sendable {
+    public let module: any SecureModule
+    public let manifestHash: [UInt8]
+
+    public init(module: any SecureModule, manifestHash: [UInt8]) {
+        self.module = module
+        self.manifestHash = manifestHash
+    }
+
+    /// A fresh document with `nonce`, and the private key of the X25519 key it carries.
+    public func attest(nonce: [UInt8]) async throws -> (document: [UInt8], key: X25519Key) {
+        let key = try X25519Key.generate()
+        let claims = IdentityClaims(hpkePublicKey: key.publicKey, manifestHash: manifestHash)
+        return (try await module.attestation(userData: claims.encoded, nonce: nonce, publicKey: nil), key)
+    }
+
+    /// Opens what a sealing service encrypted to `key` for `document`.
+    public static func open(_ ciphertext: [UInt8], enc: [UInt8], key: X25519Key, document: [UInt8]) throws -> [UInt8] {
+        try HPKEX25519.open(ciphertext, enc: enc, with: key, info: SealingMessage.releaseInfo, aad: SHA.sha256(document))
+    }
+}
+
+/// The emulated provider: the host's sealing service over the bridge's `sealing` channel. The service's key is
+/// trusted only with the emulated root's signature, so a host that answers with a key of its own learns nothing.
 public final class EmulatedSealingClient: SealingProvider {
     private let link: NumberedLink<SealingMessage>
-    static let info = Array("cloister-sealing/1".utf8)
+    private let root: ES384PublicKey
+    public let name = "emulated"
 
-    public init(bridge: BridgeAddress, maxFrameSize: Int, group: EventLoopGroup, logger: Logger) {
+    /// `root`: the emulated root, whose signature certifies the service's key.
+    public init(bridge: BridgeAddress, root: ES384PublicKey, maxFrameSize: Int, group: EventLoopGroup, logger: Logger) {
+        self.root = root
         link = NumberedLink(
             channel: .sealing, bridge: bridge, maxFrameSize: maxFrameSize, group: group, logger: logger, timeout: .seconds(10),
             decode: { bytes in
@@ -44,70 +77,35 @@ public final class EmulatedSealingClient: SealingProvider {
     public func start() { link.start() }
     public func stop() { link.stop() }
 
-    public func generate(identity: EnclaveIdentity) async throws -> (secret: [UInt8], sealed: [UInt8]) {
-        let document = try await identity.attest(nonce: Self.nonce())
-        switch try await link.request({ SealingMessage.generate(id: $0, document: document).encoded }) {
-        case .generated(_, let sealed, let enc, let ciphertext):
-            return (try identity.openSealed(ciphertext, enc: enc, info: Self.info, document: document), sealed)
+    /// The service's X25519 key, once the emulated root's signature over it verifies.
+    public func serviceKey() async throws -> [UInt8] {
+        switch try await link.request({ SealingMessage.describe(id: $0).encoded }) {
+        case .serviceKey(_, let key, let signature):
+            guard root.verify(signature: signature, message: SealingMessage.keyStatement(key)) else {
+                throw SealingRefusal(code: "serviceKeyUntrusted", reason: "the sealing service's key is not certified by the emulated root")
+            }
+            return key
         case .refused(_, let code, let reason): throw SealingRefusal(code: code, reason: reason)
         default: throw SealingRefusal(code: "protocol", reason: "unexpected answer")
         }
     }
 
-    public func unseal(_ sealed: [UInt8], identity: EnclaveIdentity) async throws -> [UInt8] {
-        let document = try await identity.attest(nonce: Self.nonce())
+    public func seal(_ secret: [UInt8], context: [UInt8]) async throws -> [UInt8] {
+        let key = try await serviceKey()
+        let (enc, ciphertext) = try HPKEX25519.seal(to: key, info: SealingMessage.sealInfo, aad: context, plaintext: secret)
+        switch try await link.request({ SealingMessage.seal(id: $0, context: context, enc: enc, ciphertext: ciphertext).encoded }) {
+        case .sealed(_, let sealed): return sealed
+        case .refused(_, let code, let reason): throw SealingRefusal(code: code, reason: reason)
+        default: throw SealingRefusal(code: "protocol", reason: "unexpected answer")
+        }
+    }
+
+    public func unseal(_ sealed: [UInt8], recipient: SealingRecipient) async throws -> [UInt8] {
+        let (document, key) = try await recipient.attest(nonce: Random.bytes(32))
         switch try await link.request({ SealingMessage.unseal(id: $0, document: document, sealed: sealed).encoded }) {
-        case .released(_, let enc, let ciphertext): return try identity.openSealed(ciphertext, enc: enc, info: Self.info, document: document)
+        case .released(_, let enc, let ciphertext): return try SealingRecipient.open(ciphertext, enc: enc, key: key, document: document)
         case .refused(_, let code, let reason): throw SealingRefusal(code: code, reason: reason)
         default: throw SealingRefusal(code: "protocol", reason: "unexpected answer")
         }
-    }
-
-    static func nonce() -> [UInt8] { Random.bytes(32) }
-}
-
-extension SealingMessage {
-    var answerID: UInt64? {
-        switch self {
-        case .generated(let id, _, _, _), .released(let id, _, _), .refused(let id, _, _): id
-        case .generate, .unseal: nil
-        }
-    }
-}
-
-extension EnclaveIdentity {
-    /// Opens what a sealing service encrypted to this boot's HPKE key for `document`.
-    func openSealed(_ ciphertext: [UInt8], enc: [UInt8], info: [UInt8], document: [UInt8]) throws -> [UInt8] {
-        try HPKEX25519.open(ciphertext, enc: enc, with: hpkeKey, info: info, aad: SHA.sha256(document))
-    }
-}
-
-/// The master secret of this deployment: unsealed from the blob the host keeps, or, on the very first boot,
-/// generated and sealed (a lost race for the first boot unseals the winner's).
-///
-/// "First boot" is what the host's store says: a host that hides the sealed blob makes the enclave start a new
-/// secret, and so an empty key store. That loses keys (the old blob still unseals them) but reveals none.
-public enum MasterSecret {
-    public static let storeKey = "master/sealed"
-
-    public static func load(store: any BlobStore, sealing: any SealingProvider, identity: EnclaveIdentity, logger: Logger) async throws -> [UInt8] {
-        for _ in 0..<5 {
-            if let blob = try await store.get(storeKey) {
-                let secret = try await sealing.unseal(blob.value, identity: identity)
-                logger.info("master secret unsealed")
-                return secret
-            }
-            let (secret, sealed) = try await sealing.generate(identity: identity)
-            // Keep only a blob that gives this secret back: otherwise every key would be sealed under a secret
-            // no later boot could recover.
-            guard try await sealing.unseal(sealed, identity: identity) == secret else {
-                throw SealingRefusal(code: "sealedBlobInvalid", reason: "the new secret's sealed blob does not unseal to it")
-            }
-            if try await store.put(storeKey, value: sealed, expectedVersion: 0).stored {
-                logger.notice("first boot: a master secret was created and sealed to this build's PCRs")
-                return secret
-            }
-        }
-        throw StoreError(code: "conflict")
     }
 }

@@ -9,19 +9,21 @@ import NIOCore
 import NitroAttestation
 import SecureModule
 
-/// A stand-in for AWS KMS with a PCR key policy, run by the host in emulation only. It releases a secret only
-/// to a document that verifies against the emulated root, is fresh, and has the PCR0, PCR1 and PCR2 the secret
-/// was sealed under; the secret leaves it only HPKE-encrypted to the X25519 key in that document's `user_data`.
+/// A stand-in for AWS KMS with a PCR key policy, run by the host in emulation only. Like KMS `Encrypt`, it seals
+/// whatever secret it is given (it never makes one); like KMS `Decrypt` with a `Recipient`, it releases a sealed
+/// secret only to a document that verifies against the emulated root, is fresh, and comes from a build its key
+/// policy authorises, and then only HPKE-encrypted to the X25519 key in that document's `user_data`. Secrets reach
+/// it HPKE-encrypted to its own X25519 key, which the emulated root certifies.
 ///
-/// Its sealing key is a file on this machine: in emulation the machine's owner can unseal everything.
+/// Its key is a file on this machine: in emulation the machine's owner can unseal everything.
 public final class EmulatedSealingService: Sendable {
-    let key: [UInt8]
+    let blobKey: [UInt8]
+    let serviceKey: X25519Key
+    let certification: [UInt8]
     let roots: TrustedRoots
+    /// The key policy: the builds (PCR pin sets) a secret is released to.
+    public let policy: [[Int: [UInt8]]]
     let maxAgeMs: Int64
-
-    /// The PCRs a sealed secret is bound to: the image (0), the kernel and boot (1), the application (2).
-    public static let policyPCRs = [0, 1, 2]
-    static let info = Array("cloister-sealing/1".utf8)
 
     /// Why a request was refused; `code` is what the enclave hears.
     public struct Refusal: Error, Sendable, CustomStringConvertible {
@@ -30,8 +32,10 @@ public final class EmulatedSealingService: Sendable {
         public var description: String { "\(code): \(reason)" }
     }
 
-    /// Loads the sealing key from `keyPath`, creating it (mode 0600) on first use.
-    public init(keyPath: String, roots: TrustedRoots, maxAgeMs: Int64 = 300_000) throws {
+    /// Loads the service's key from `keyPath`, creating it (mode 0600) on first use; `root` certifies the service's
+    /// X25519 key and is the root documents must chain to; `policy` lists the builds a secret is released to.
+    public init(keyPath: String, root: EmulatedRoot, policy: [[Int: [UInt8]]], maxAgeMs: Int64 = 300_000) throws {
+        let key: [UInt8]
         if let data = FileManager.default.contents(atPath: keyPath) {
             guard data.count == 32 else { throw HostStartError("the sealing key \(keyPath) is not 32 bytes") }
             key = Array(data)
@@ -46,41 +50,53 @@ public final class EmulatedSealingService: Sendable {
             }
             key = fresh
         }
-        self.roots = roots
+        guard !policy.isEmpty, policy.allSatisfy({ !$0.isEmpty }) else { throw HostStartError("the sealing policy authorises no build") }
+        // One key, one purpose: the blob key and the service's X25519 key are separate derivations of the key file.
+        blobKey = HKDF.derive(.sha256, ikm: key, salt: Self.salt, info: Array("blob".utf8), length: 32)
+        serviceKey = try X25519Key.fromRawPrivateKey(HKDF.derive(.sha256, ikm: key, salt: Self.salt, info: Array("service-x25519".utf8), length: 32))
+        certification = try root.certify(SealingMessage.keyStatement(serviceKey.publicKey))
+        roots = TrustedRoots(certificates: [root.certificate])
+        self.policy = policy
         self.maxAgeMs = maxAgeMs
     }
 
-    /// A new secret for `document`'s PCRs: (sealed blob, enc, ciphertext for the document's HPKE key).
-    public func generate(document: [UInt8]) throws(Refusal) -> (sealed: [UInt8], enc: [UInt8], ciphertext: [UInt8]) {
-        let (verified, claims) = try check(document)
-        let secret = Random.bytes(32)
-        let pcrs = Self.policyPCRs.map { verified.document.pcrs[$0] ?? [] }
+    static let salt = Array("cloister-emulated-sealing/1".utf8)
+
+    /// The service's X25519 key and the emulated root's signature over it.
+    public var certifiedKey: (key: [UInt8], signature: [UInt8]) { (serviceKey.publicKey, certification) }
+
+    /// Seals the secret that `ciphertext` carries (HPKE to the service key, `context` as associated data).
+    public func seal(context: [UInt8], enc: [UInt8], ciphertext: [UInt8]) throws(Refusal) -> [UInt8] {
+        let secret: [UInt8]
+        do { secret = try HPKEX25519.open(ciphertext, enc: enc, with: serviceKey, info: SealingMessage.sealInfo, aad: context) } catch {
+            throw Refusal(code: "sealRequestInvalid", reason: "the secret is not encrypted to this service's key for this context")
+        }
+        guard (1...64).contains(secret.count) else { throw Refusal(code: "sealRequestInvalid", reason: "a sealed secret is 1 to 64 bytes") }
         let nonce = Random.bytes(AESGCM.nonceSize)
         let ct: [UInt8]
-        do { ct = try AESGCM.seal(secret, key: key, nonce: nonce, aad: Self.aad(pcrs)) } catch { throw Refusal(code: "internal", reason: "\(error)") }
-        let sealed = CBOREncoder.encode(.map(["v": .unsigned(1), "pcrs": .array(pcrs.map { .bytes($0) }), "nonce": .bytes(nonce), "ct": .bytes(ct)]))
-        let (enc, ciphertext) = try release(secret, to: claims, document: document)
-        return (sealed, enc, ciphertext)
+        do { ct = try AESGCM.seal(secret, key: blobKey, nonce: nonce, aad: Self.aad(context)) } catch { throw Refusal(code: "internal", reason: "\(error)") }
+        return CBOREncoder.encode(.map(["v": .unsigned(2), "ctx": .bytes(context), "nonce": .bytes(nonce), "ct": .bytes(ct)]))
     }
 
-    /// The secret in `sealed`, for `document`, if its PCRs are the ones the secret was sealed under.
+    /// The secret in `sealed`, for `document`, if the key policy authorises its build.
     public func unseal(document: [UInt8], sealed: [UInt8]) throws(Refusal) -> (enc: [UInt8], ciphertext: [UInt8]) {
         let (verified, claims) = try check(document)
-        guard let item = try? CBORDecoder(limits: .init(maxInputSize: SealingMessage.maxBlob, maxDepth: 2, maxItems: 16)).decode(sealed),
-            let map = item.map, map.count == 4, map[.text("v")]?.uint64 == 1, let list = map[.text("pcrs")]?.array, list.count == Self.policyPCRs.count,
-            list.allSatisfy({ $0.bytes != nil }), let nonce = map[.text("nonce")]?.bytes, let ct = map[.text("ct")]?.bytes
-        else { throw Refusal(code: "sealedBlobInvalid", reason: "not a sealed blob of this service") }
-        let pcrs = list.compactMap(\.bytes)
-        for (i, index) in Self.policyPCRs.enumerated() where verified.document.pcrs[index] != pcrs[i] {
-            throw Refusal(
-                code: "pcrPolicyMismatch",
-                reason: "PCR\(index) of this enclave is \(Hex.encode(verified.document.pcrs[index] ?? []).prefix(16))…; the secret was sealed to \(Hex.encode(pcrs[i]).prefix(16))… (another build)")
+        let pcrs = verified.document.pcrs
+        guard policy.contains(where: { build in build.allSatisfy { pcrs[$0.key] == $0.value } }) else {
+            let seen = [0, 1, 2, 8].compactMap { i in pcrs[i].map { "PCR\(i) \(Hex.encode($0).prefix(16))…" } }.joined(separator: ", ")
+            throw Refusal(code: "pcrPolicyMismatch", reason: "the key policy authorises no build with this enclave's PCRs (\(seen))")
         }
+        guard let item = try? CBORDecoder(limits: .init(maxInputSize: SealingMessage.maxBlob, maxDepth: 1, maxItems: 12)).decode(sealed),
+            let map = item.map, map.count == 4, map[.text("v")]?.uint64 == 2, let context = map[.text("ctx")]?.bytes,
+            let nonce = map[.text("nonce")]?.bytes, nonce.count == AESGCM.nonceSize, let ct = map[.text("ct")]?.bytes
+        else { throw Refusal(code: "sealedBlobInvalid", reason: "not a sealed blob of this service") }
         let secret: [UInt8]
-        do { secret = try AESGCM.open(ct, key: key, nonce: nonce, aad: Self.aad(pcrs)) } catch {
+        do { secret = try AESGCM.open(ct, key: blobKey, nonce: nonce, aad: Self.aad(context)) } catch {
             throw Refusal(code: "sealedBlobInvalid", reason: "the blob was not sealed by this service, or was altered")
         }
-        return try release(secret, to: claims, document: document)
+        do {
+            return try HPKEX25519.seal(to: claims.hpkePublicKey, info: SealingMessage.releaseInfo, aad: SHA.sha256(document), plaintext: secret)
+        } catch { throw Refusal(code: "internal", reason: "\(error)") }
     }
 
     private func check(_ document: [UInt8]) throws(Refusal) -> (VerifiedAttestation, IdentityClaims) {
@@ -96,14 +112,8 @@ public final class EmulatedSealingService: Sendable {
         return (verified, claims)
     }
 
-    private func release(_ secret: [UInt8], to claims: IdentityClaims, document: [UInt8]) throws(Refusal) -> (enc: [UInt8], ciphertext: [UInt8]) {
-        do {
-            return try HPKEX25519.seal(to: claims.hpkePublicKey, info: Self.info, aad: SHA.sha256(document), plaintext: secret)
-        } catch { throw Refusal(code: "internal", reason: "\(error)") }
-    }
-
-    static func aad(_ pcrs: [[UInt8]]) -> [UInt8] {
-        CBOREncoder.encode(.array([.text("cloister-sealed/1"), .array(pcrs.map { .bytes($0) })]))
+    static func aad(_ context: [UInt8]) -> [UInt8] {
+        CBOREncoder.encode(.array([.text("cloister-sealed/2"), .bytes(context)]))
     }
 }
 
@@ -128,26 +138,28 @@ final class SealingChannelHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         let answer: SealingMessage
         switch message {
-        case .generate(let id, let document):
+        case .describe(let id):
+            let (key, signature) = service.certifiedKey
+            answer = .serviceKey(id: id, key: key, signature: signature)
+        case .seal(let id, let context, let enc, let ciphertext):
             do {
-                let (sealed, enc, ct) = try service.generate(document: document)
-                logger.info("sealing: a new master secret was sealed to this build's PCRs")
-                answer = .generated(id: id, sealed: sealed, enc: enc, ciphertext: ct)
+                answer = .sealed(id: id, sealed: try service.seal(context: context, enc: enc, ciphertext: ciphertext))
+                logger.info("sealing: a secret was sealed")
             } catch {
-                logger.warning("sealing: generate refused", metadata: ["code": "\(error.code)", "reason": "\(error.reason)"])
+                logger.warning("sealing: seal refused", metadata: ["code": "\(error.code)", "reason": "\(error.reason)"])
                 answer = .refused(id: id, code: error.code, reason: error.reason)
             }
         case .unseal(let id, let document, let sealed):
             do {
                 let (enc, ct) = try service.unseal(document: document, sealed: sealed)
-                logger.info("sealing: the master secret was released to an enclave meeting its PCR policy")
+                logger.info("sealing: a secret was released to an enclave its key policy authorises")
                 answer = .released(id: id, enc: enc, ciphertext: ct)
             } catch {
                 logger.warning("sealing: unseal refused", metadata: ["code": "\(error.code)", "reason": "\(error.reason)"])
                 answer = .refused(id: id, code: error.code, reason: error.reason)
             }
-        case .generated(let id, _, _, _), .released(let id, _, _), .refused(let id, _, _):
-            answer = .refused(id: id, code: "protocol", reason: "the enclave sent a service message")
+        case .serviceKey(let id, _, _), .sealed(let id, _), .released(let id, _, _), .refused(let id, _, _):
+            answer = .refused(id: id, code: "protocol", reason: "the client sent a service message")
         }
         context.writeAndFlush(NIOAny(WireMessage.data(answer.encoded)), promise: nil)
     }

@@ -24,9 +24,9 @@ public struct HostService: Sendable {
         public var attestationRoots: TrustedRoots = .aws
         /// The SQLite file of the request path (queue, receipts, store, tokens); needed when the manifest has `api`.
         public var databasePath: String?
-        /// Emulation only: the key file of the emulated sealing service (a stand-in for AWS KMS) that seals the
-        /// enclave's master secret to its PCRs. Nil: no sealing channel (on Nitro the enclave uses KMS).
-        public var sealingKeyPath: String?
+        /// Emulation only: the emulated sealing service (a stand-in for AWS KMS) that wraps the enclave's master
+        /// secret for the builds its policy authorises. Nil: no sealing channel (on Nitro the enclave uses KMS).
+        public var sealingService: EmulatedSealingService?
         /// The administrator's bearer token (creates tenants and tokens); nil: admin routes answer 403.
         public var adminToken: String?
 
@@ -67,13 +67,8 @@ public struct HostService: Sendable {
                 StoreChannelHandler(database: requestPath.queue.database, committer: requestPath.queue.committer, logger: logger)
             }
         }
-        if let path = configuration.sealingKeyPath {
-            let service: EmulatedSealingService
-            do { service = try EmulatedSealingService(keyPath: path, roots: configuration.attestationRoots) } catch {
-                throw HostStartError("cannot prepare the emulated sealing service: \(error)")
-            }
+        if let service = configuration.sealingService {
             bridgeConfiguration.services[.sealing] = { SealingChannelHandler(service: service, logger: logger) }
-            logger.notice("emulated sealing service: its key \(path) is on this machine, so emulation protects nothing from this machine's owner")
         }
         let bridge = BridgeServer(
             configuration: bridgeConfiguration, group: group, pool: pool, logger: logger,

@@ -10,77 +10,50 @@ import Glibc
 #endif
 
 /// The keys of every tenant, sealed in the host's store. Each tenant has its own wrapping key, derived from the
-/// master secret by HKDF-SHA384 with the tenant and the service in the info; each key record is AES-256-GCM
-/// under it with the tenant, the key name and the store version in the associated data, so a blob moved to
-/// another tenant or key, or served under another version, does not open. Store keys hide key names (an HMAC).
-/// Within a boot, a blob older than one already seen is refused (`staleKeyBlob`), and records in use are kept in
-/// memory, since this enclave is their only writer. (Several enclaves sharing one store would need the cache to
-/// check versions; that deployment does not exist yet.)
+/// master secret with the tenant in the HKDF info (`tenant-wrap`); each key record is AES-256-GCM under it with
+/// the tenant, the key name and the store version in the associated data, so a blob moved to another tenant or
+/// key, or served under another version, does not open. Store keys hide key names with an HMAC under a separate
+/// key (`tenant-names`). Within a boot, a blob older than one already seen is refused (`staleKeyBlob`), and
+/// records in use are kept in memory, since this enclave is their only writer. (Several enclaves sharing one store
+/// would need the cache to check versions; that deployment does not exist yet.)
 public final class KeyVault: Sendable {
+    private struct TenantKeys {
+        var wrap: [UInt8]
+        var names: [UInt8]
+    }
+
     private struct State {
-        var master: [UInt8]?
         var highWater: [String: UInt64] = [:]
         var parsed: [[UInt8]: PrivateKey] = [:]
-        var wrapping: [String: [UInt8]] = [:]
+        var tenants: [String: TenantKeys] = [:]
         var records: [String: (record: KeyRecord?, version: UInt64)] = [:]
     }
 
     let store: any BlobStore
-    let sealing: any SealingProvider
-    let identity: EnclaveIdentity
+    let master: MasterSecret
     let logger: Logger
     private let state = Mutex(State())
-    private let loading = Mutex<Task<[UInt8], any Error>?>(nil)
 
-    public init(store: any BlobStore, sealing: any SealingProvider, identity: EnclaveIdentity, logger: Logger) {
+    public init(store: any BlobStore, master: MasterSecret, logger: Logger) {
         self.store = store
-        self.sealing = sealing
-        self.identity = identity
+        self.master = master
         self.logger = logger
     }
 
-    /// The master secret, unsealed once (concurrent callers share the one attempt; a failed one is retried).
-    func master() async throws(KeyServiceError) -> [UInt8] {
-        if let m = state.withLock({ $0.master }) { return m }
-        let task = loading.withLock { t -> Task<[UInt8], any Error> in
-            if let t { return t }
-            let (store, sealing, identity, logger) = (self.store, self.sealing, self.identity, self.logger)
-            let new = Task { try await MasterSecret.load(store: store, sealing: sealing, identity: identity, logger: logger) }
-            t = new
-            return new
-        }
-        do {
-            let m = try await task.value
-            state.withLock { $0.master = m }
-            return m
-        } catch {
-            // Only the waiter of this very attempt may clear it: a newer attempt may have started meanwhile.
-            loading.withLock { if $0 == task { $0 = nil } }
-            if let refusal = error as? SealingRefusal {
-                logger.error("the master secret cannot be unsealed: \(refusal)")
-                throw KeyServiceError("masterUnavailable", "the sealing service refused this enclave: \(refusal.code): \(refusal.reason)")
-            }
-            throw KeyServiceError("masterUnavailable", "\(error)")
-        }
-    }
-
-    /// Starts unsealing now, so that a refusal is logged at boot rather than at the first call.
-    public func warmUp() {
-        Task { _ = try? await master() }
-    }
-
-    func wrappingKey(_ tenant: String) async throws(KeyServiceError) -> [UInt8] {
-        if let k = state.withLock({ $0.wrapping[tenant] }) { return k }
-        let k = HKDF.derive(.sha384, ikm: try await master(), salt: Array("cloister-keys/1".utf8), info: Array("tenant\u{0}\(tenant)\u{0}service\u{0}keys".utf8), length: 32)
+    private func tenantKeys(_ tenant: String) -> TenantKeys {
+        if let k = state.withLock({ $0.tenants[tenant] }) { return k }
+        let k = TenantKeys(wrap: master.derive("tenant-wrap", [tenant]), names: master.derive("tenant-names", [tenant]))
         state.withLock { s in
-            if s.wrapping.count > 100_000 { s.wrapping.removeAll() }
-            s.wrapping[tenant] = k
+            if s.tenants.count > 100_000 { s.tenants.removeAll() }
+            s.tenants[tenant] = k
         }
         return k
     }
 
-    func storeKey(_ tenant: String, _ name: String, wrap: [UInt8]) -> String {
-        "keys/\(tenant)/" + Hex.encode(HKDF.hmac(.sha256, key: wrap, Array("name\u{0}\(name)".utf8)).prefix(16))
+    func wrappingKey(_ tenant: String) -> [UInt8] { tenantKeys(tenant).wrap }
+
+    func storeKey(_ tenant: String, _ name: String) -> String {
+        "keys/\(tenant)/" + Hex.encode(HKDF.hmac(.sha256, key: tenantKeys(tenant).names, Array("name\u{0}\(name)".utf8)).prefix(16))
     }
 
     static func aad(_ tenant: String, _ name: String, _ version: UInt64) -> [UInt8] {
@@ -89,8 +62,8 @@ public final class KeyVault: Sendable {
 
     /// A sealed record's plaintext and store version, or nil when there is none.
     func readSealed(_ tenant: String, _ name: String) async throws(KeyServiceError) -> (plaintext: [UInt8], version: UInt64)? {
-        let wrap = try await wrappingKey(tenant)
-        let key = storeKey(tenant, name, wrap: wrap)
+        let wrap = wrappingKey(tenant)
+        let key = storeKey(tenant, name)
         let blob: (version: UInt64, value: [UInt8])?
         do { blob = try await store.get(key) } catch { throw KeyServiceError("storeUnavailable", "\(error)") }
         guard let blob else { return nil }
@@ -114,8 +87,8 @@ public final class KeyVault: Sendable {
 
     /// Seals `plaintext` for (tenant, name) as store version `expected + 1`; false when another write came first.
     func writeSealed(_ tenant: String, _ name: String, _ plaintext: [UInt8], expected: UInt64) async throws(KeyServiceError) -> Bool {
-        let wrap = try await wrappingKey(tenant)
-        let key = storeKey(tenant, name, wrap: wrap)
+        let wrap = wrappingKey(tenant)
+        let key = storeKey(tenant, name)
         let nonce = Random.bytes(AESGCM.nonceSize)
         let sealed: [UInt8]
         do { sealed = try AESGCM.seal(plaintext, key: wrap, nonce: nonce, aad: Self.aad(tenant, name, expected + 1)) } catch {

@@ -69,6 +69,10 @@ public final class EmulatedRoot: Sendable {
         return EmulatedRoot(certificate: certificate, key: key)
     }
 
+    /// The root's ES384 signature (raw r ‖ s) over `statement`: how the emulated services of this machine (the
+    /// sealing service's key) are certified, as AWS's certificates vouch for KMS.
+    public func certify(_ statement: [UInt8]) throws(NSMError) -> [UInt8] { try key.signES384(statement) }
+
     /// Creates a new root in `directory`, which must not already hold one (nor half of one).
     ///
     /// The key is written first, mode 0600, then the certificate; each goes in with link(2), which never

@@ -24,8 +24,12 @@ struct CloisterEnclave: AsyncParsableCommand {
 
             With the manifest's api section it creates its identity keys (P-384 signing, X25519 HPKE), binds \
             them in its boot attestation, and pulls jobs from the host's queue, sealing every answer and receipt. \
-            The keys workload (the key service) also unseals its master secret through a sealing provider: in \
-            emulation the host's emulated sealing service; on Nitro none is built yet, and it stops at boot saying so.
+            The keys workload (the key service) first holds its deployment's master secret: on the first boot of a \
+            deployment it makes it inside, has a sealing provider seal it, and records a genesis attestation binding \
+            the master's public commitment to the sealed blob; on later boots it accepts the host's blob only with a \
+            genesis from an authorised build (itself, or the manifest's builds) whose commitment the unsealed master \
+            matches. Otherwise it stops, naming the rule, and serves nothing. The sealing provider is, in emulation, \
+            the host's emulated sealing service; on Nitro none is built yet, and it stops at boot saying so.
 
             It is normally started by cloister-host (emulation) or by nitro-cli from the EIF (Nitro). Run by hand, \
             it needs a host listening on the bridge address.
@@ -106,13 +110,8 @@ struct CloisterEnclave: AsyncParsableCommand {
         configuration.secureModule = secureModule
         configuration.emulatorDirectory = emulatorDir
         configuration.parentProcess = parentPid
-        configuration.jobWorkloads["keys"] = { context in
-            guard let sealing = context.sealing else {
-                throw ValidationError("the key service needs a sealing provider; this build has only the emulated one (no AWS KMS yet)")
-            }
-            let vault = KeyVault(store: context.store, sealing: sealing, identity: context.identity, logger: context.logger)
-            vault.warmUp()
-            return KeyServiceWorkload(vault: vault)
+        configuration.jobWorkloads["keys"] = JobWorkloadRegistration(needsMaster: true) { context in
+            KeyServiceWorkload(vault: KeyVault(store: context.store, master: context.master!, logger: context.logger))
         }
         let service = EnclaveService(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: logger, shipper: shipper)
         let group = ServiceGroup(

@@ -20,8 +20,9 @@ struct CloisterHost: AsyncParsableCommand {
             With the manifest's api section it also serves the public HTTP API (docs/api.md): bearer tokens \
             (--admin-token-file creates tenants and tokens), a durable job queue in --data-dir/cloister.sqlite \
             (every job committed before it is answered or forwarded), the queue and store channels the enclave \
-            pulls from, and the receipt log. In emulation it also runs the emulated sealing service for the \
-            enclave's master secret, whose key (sealing.key in --emulator-dir) is a file on this machine.
+            pulls from, and the receipt log. In emulation it also runs the emulated sealing service (a stand-in \
+            for AWS KMS) that wraps the enclave's master secret and releases it only to the builds its key policy \
+            authorises (--sealing-policy); its key (sealing.key in --emulator-dir) is a file on this machine.
 
             On a Nitro parent instance (/dev/nitro_enclaves present) the transport is vsock and the enclave is \
             the manifest's EIF, run with nitro-cli. Elsewhere the transport is TCP on 127.0.0.1 and the enclave is \
@@ -41,6 +42,13 @@ struct CloisterHost: AsyncParsableCommand {
 
     @Option(help: "Emulation: the emulated root's directory (created if missing); the emulated sealing service keeps its key there too (sealing.key).")
     var emulatorDir: String = EmulatedRoot.defaultDirectory
+
+    @Option(
+        name: .customLong("sealing-policy"),
+        help: ArgumentHelp(
+            "Emulation: a build the emulated sealing service releases the master secret to: a pins file (what `cloister measure` or nitro-cli prints, or a Cloister manifest's attestation.pcrs). Repeat for each authorised build (an upgrade lists the old and the new). Default: the build this host launches.",
+            valueName: "FILE"))
+    var sealingPolicy: [String] = []
 
     @Option(help: "nitro-cli to use on Nitro.")
     var nitroCli: String = "nitro-cli"
@@ -95,7 +103,9 @@ struct CloisterHost: AsyncParsableCommand {
         var configuration = HostService.Configuration(
             manifest: parsed, bridge: mode.bridgeAddressForHost(port: parsed.bridge.port), launcher: launcher)
         configuration.attestationRoots = roots
-        if mode != .vsock { configuration.sealingKeyPath = emulatorDir + "/sealing.key" }
+        if mode != .vsock {
+            configuration.sealingService = try emulatedSealingService(manifest: manifest, parsed: parsed, logger: logger)
+        }
         if let dataDir {
             do { try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
                 throw ValidationError("cannot create the data directory \(dataDir): \(error.localizedDescription)")
@@ -109,6 +119,36 @@ struct CloisterHost: AsyncParsableCommand {
             logger.critical("cloister-host stopped: \(error)")
             FileHandle.standardError.write(Data("cloister-host: \(Self.describe(error))\n".utf8))
             throw ExitCode(1)
+        }
+    }
+
+    /// The emulated sealing service, with its key policy: the builds `--sealing-policy` names, else the build this
+    /// host launches (measured here the way the software secure module measures it).
+    func emulatedSealingService(manifest: String, parsed: DeploymentManifest, logger: Logger) throws -> EmulatedSealingService {
+        var builds: [[Int: [UInt8]]] = []
+        for file in sealingPolicy {
+            guard let bytes = FileManager.default.contents(atPath: file), bytes.count <= DeploymentManifest.maxFileSize else {
+                throw ValidationError("cannot read the sealing policy file \(file)")
+            }
+            do { builds.append(try TrustManifest.parse(Array(bytes)).pcrs) } catch { throw ValidationError("\(file): \(error)") }
+        }
+        if builds.isEmpty {
+            let binary = enclaveBinary ?? parsed.enclave.binary ?? Self.besideMe("cloister-enclave")
+            guard let executable = FileManager.default.contents(atPath: binary), let manifestBytes = FileManager.default.contents(atPath: manifest) else {
+                throw ValidationError("cannot read \(binary) and \(manifest) to measure the enclave for the sealing policy")
+            }
+            let pcrs = EnclaveImage(executable: Array(executable), manifest: Array(manifestBytes), debug: parsed.enclave.debugMode).measurements
+            builds = [[0: pcrs[0]!, 1: pcrs[1]!, 2: pcrs[2]!]]
+        }
+        let path = emulatorDir + "/sealing.key"
+        do {
+            let service = try EmulatedSealingService(keyPath: path, root: try EmulatedRoot.load(directory: emulatorDir), policy: builds)
+            logger.notice(
+                "emulated sealing service: its key \(path) is on this machine, so emulation protects nothing from this machine's owner",
+                metadata: ["authorised_builds": "\(builds.map { b in b.keys.sorted().map { "PCR\($0) \(Hex.encode(b[$0]!).prefix(16))…" }.joined(separator: " ") })"])
+            return service
+        } catch {
+            throw ValidationError("cannot prepare the emulated sealing service: \(error)")
         }
     }
 

@@ -17,14 +17,16 @@ struct APIFixture {
     let tenantToken: String
     let auditorToken: String
 
-    static func start(restart previous: APIFixture? = nil, edit: (inout [String: Any]) -> Void = { _ in }) async throws -> APIFixture {
-        let host = try HostProcess.start(api: true, restart: previous?.host, edit: edit)
+    /// Starts a host (or restarts `previous`'s on its data); `wait: false` does not wait for the enclave to serve
+    /// (a boot that is meant to be refused), and then needs `previous`.
+    static func start(
+        restart previous: APIFixture? = nil, hostArguments: HostArguments = .none, wait: Bool = true, edit: (inout [String: Any]) -> Void = { _ in }
+    ) async throws -> APIFixture {
+        let host = try HostProcess.start(api: true, restart: previous?.host, hostArguments: hostArguments, edit: edit)
         let base = URL(string: "http://127.0.0.1:\(host.ports.api)/")!
-        try await waitForQueue(base, host: host)
-        let executable = try Data(contentsOf: HostProcess.buildDirectory.appendingPathComponent("cloister-enclave"))
-        let manifest = try Data(contentsOf: host.directory.appendingPathComponent("manifest.json"))
-        let m = EnclaveImage(executable: Array(executable), manifest: Array(manifest)).measurements
-        let trust = TrustManifest(pcrs: [0: m[0]!, 1: m[1]!, 2: m[2]!])
+        if wait { try await waitForQueue(base, host: host) }
+        let trust = TrustManifest(pcrs: try pins(manifest: host.directory.appendingPathComponent("manifest.json")))
+        guard wait || previous != nil else { throw HarnessError("a host not waited for needs the tokens of an earlier one") }
         let root = try EmulatedRoot.load(directory: host.directory.appendingPathComponent("emulator").path)
         if let previous {
             return APIFixture(
@@ -38,6 +40,26 @@ struct APIFixture {
         let (s3, b3, _) = try await http("POST", base, "v1/admin/tokens", headers: admin, body: Array("{\"role\":\"auditor\"}".utf8))
         guard s2 == 201, s3 == 201, let t = token(b2), let a = token(b3) else { throw HarnessError("tokens: \(s2) \(s3)") }
         return APIFixture(host: host, base: base, trust: trust, roots: TrustedRoots(certificates: [root.certificate]), tenantToken: t, auditorToken: a)
+    }
+
+    /// The PCR0-2 the software secure module reports for the test build of `cloister-enclave` with `manifest`.
+    static func pins(manifest: URL) throws -> [Int: [UInt8]] {
+        let executable = try Data(contentsOf: HostProcess.buildDirectory.appendingPathComponent("cloister-enclave"))
+        let m = EnclaveImage(executable: Array(executable), manifest: Array(try Data(contentsOf: manifest))).measurements
+        return [0: m[0]!, 1: m[1]!, 2: m[2]!]
+    }
+
+    /// `pins` as a pins file (`cloister measure`'s format) at `url`.
+    static func writePins(_ pins: [Int: [UInt8]], to url: URL) throws {
+        let pcrs = Dictionary(uniqueKeysWithValues: pins.map { ("PCR\($0.key)", Hex.encode($0.value)) })
+        try JSONSerialization.data(withJSONObject: ["Measurements": pcrs], options: [.sortedKeys]).write(to: url)
+    }
+
+    /// These pins as a pins file (`cloister measure`'s format) in the host's directory.
+    func pinsFile(_ name: String) throws -> String {
+        let url = host.directory.appendingPathComponent(name)
+        try Self.writePins(trust.pcrs, to: url)
+        return url.path
     }
 
     func client(base: URL? = nil, token: String? = nil, maxConnections: Int = 64) -> CloisterClient {

@@ -37,7 +37,7 @@ final class HostProcess: @unchecked Sendable {
     /// new host on the directory and ports of an earlier one (which must be stopped), keeping its database.
     static func start(
         pool: Int = 8, holdMs: Int = 5000, heartbeatMs: Int = 200, egressAllow: [String] = [], enclaveBinary: String? = nil,
-        api: Bool = false, restart previous: HostProcess? = nil, edit: (inout [String: Any]) -> Void = { _ in }
+        api: Bool = false, restart previous: HostProcess? = nil, hostArguments: HostArguments = .none, edit: (inout [String: Any]) -> Void = { _ in }
     ) throws -> HostProcess {
         let directory = previous?.directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("cloister-host-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -76,6 +76,7 @@ final class HostProcess: @unchecked Sendable {
             try Data(adminToken.utf8).write(to: tokenURL)
             process.arguments! += ["--data-dir", directory.appendingPathComponent("data").path, "--admin-token-file", tokenURL.path]
         }
+        process.arguments! += try hostArguments.make(manifestURL)
         let log = try FileHandle(forWritingTo: logURL)
         process.standardOutput = log
         process.standardError = log
@@ -174,10 +175,26 @@ final class HostProcess: @unchecked Sendable {
         }
     }
 
+    /// Waits until the log holds `text` (anywhere in a line, the enclave's console included).
+    func waitForLog(_ text: String, within seconds: Double = 30) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if ((try? String(contentsOf: logURL, encoding: .utf8)) ?? "").contains(text) { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw HarnessError("the log never said \(text) within \(seconds) s: \(tail())")
+    }
+
     func tail(_ n: Int = 15) -> String {
         let text = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").suffix(n).joined(separator: "\n")
     }
+}
+
+/// Arguments for `cloister-host` beyond the harness's own, computed from the manifest file it wrote.
+struct HostArguments: Sendable {
+    let make: @Sendable (URL) throws -> [String]
+    static let none = HostArguments { _ in [] }
 }
 
 struct HarnessError: Error, CustomStringConvertible {

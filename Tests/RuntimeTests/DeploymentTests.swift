@@ -1,0 +1,124 @@
+import CBOR
+import CloisterClient
+import EnclaveRuntime
+import EnclaveWire
+import Foundation
+import Logging
+import NIOPosix
+import NitroAttestation
+import SecureModule
+import Testing
+import VsockBridge
+
+/// The deployment's master secret against a hostile host, through real host and enclave processes: the host
+/// plants blobs, swaps records, hides them, and runs builds the deployment does not authorise.
+@Suite(.serialized) struct DeploymentTests {
+    typealias K = KeyServiceTests
+
+    /// Stops a host and its enclave.
+    static func stop(_ f: APIFixture) async throws {
+        let enclave = try? f.host.enclavePID()
+        _ = try await f.host.stop(SIGTERM)
+        try await HostProcess.waitGone(enclave)
+    }
+
+    /// Asserts that a host whose enclave is refused serves no attestation, and that the log names `code`.
+    static func expectRefused(_ f: APIFixture, _ code: String) async throws {
+        try await f.host.waitForLog(code)
+        let (status, _, _) = try await f.http("GET", "v1/attestation?nonce=00")
+        #expect(status == 503, "an enclave without its master serves nothing")
+        try await stop(f)
+    }
+
+    /// The deployment a fresh attestation names.
+    static func deployment(_ f: APIFixture) async throws -> [UInt8] {
+        try #require(try await f.client().connect().claims.deployment)
+    }
+
+    /// A secret the host has the emulated sealing service seal, over the bridge, as a role allowed to call KMS
+    /// Encrypt could: no private key of the emulator is used.
+    static func sealOwnSecret(_ f: APIFixture) async throws -> [UInt8] {
+        let root = try EmulatedRoot.load(directory: f.host.directory.appendingPathComponent("emulator").path).certificate
+        let client = EmulatedSealingClient(
+            bridge: try BridgeAddress("tcp://127.0.0.1:\(f.host.ports.bridge)"), root: try ES384PublicKey(spki: root.publicKeyDER),
+            maxFrameSize: WireFrame.defaultMaxFrameSize, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        client.start()
+        defer { client.stop() }
+        return try await client.seal(Random.bytes(32), context: DeploymentGenesis.context)
+    }
+
+    @Test func aBlobTheHostSealedIsRefusedWithOrWithoutTheRealGenesis() async throws {
+        let f = try await K.start()
+        _ = try await K.key(f.client(), "create", ["name": "kept", "type": "ed25519"])
+        let before = try await Self.deployment(f)
+        let mine = try await Self.sealOwnSecret(f)
+        try await Self.stop(f)
+        let host = try K.HostView(f)
+        let (version, bytes) = try #require(try host.blob(DeploymentRecord.storeKey))
+        let real = try DeploymentRecord(encoded: bytes)
+
+        try host.put(DeploymentRecord.storeKey, version: version, value: DeploymentRecord(sealed: mine, genesis: nil).encoded)
+        try await Self.expectRefused(try await K.start(restart: f, wait: false), "genesisMissing")
+        try host.put(DeploymentRecord.storeKey, version: version, value: DeploymentRecord(sealed: mine, genesis: real.genesis).encoded)
+        try await Self.expectRefused(try await K.start(restart: f, wait: false), "genesisBlobMismatch")
+
+        // The real record back: the same deployment, and its key.
+        try host.put(DeploymentRecord.storeKey, version: version, value: bytes)
+        let g = try await K.start(restart: f)
+        #expect(try await Self.deployment(g) == before)
+        _ = try await K.key(g.client(), "sign", ["name": "kept", "input": K.b64("x")])
+    }
+
+    @Test func anotherDeploymentsGenesisIsRefused() async throws {
+        let f = try await K.start()
+        let other = try await K.start()
+        let theirs = try #require(try K.HostView(other).blob(DeploymentRecord.storeKey))
+        try await Self.stop(other)
+        try await Self.stop(f)
+        let host = try K.HostView(f)
+        let (version, bytes) = try #require(try host.blob(DeploymentRecord.storeKey))
+        let ours = try DeploymentRecord(encoded: bytes)
+        let theirGenesis = try DeploymentRecord(encoded: theirs.1).genesis
+        try host.put(DeploymentRecord.storeKey, version: version, value: DeploymentRecord(sealed: ours.sealed, genesis: theirGenesis).encoded)
+        try await Self.expectRefused(try await K.start(restart: f, wait: false), "genesisBlobMismatch")
+    }
+
+    @Test func anUpgradeKeepsTheMasterAndTheLogAndUnlistedBuildsAreRefused() async throws {
+        // Build A makes the deployment, a key and a signature.
+        let a = try await K.start(name: "build A")
+        let message = Array("pay 10 to bob".utf8)
+        let created = try await K.key(a.client(), "create", ["name": "signer", "type": "ed25519"])
+        let publicKey = try #require(((created["versions"] as? [[String: Any]])?.first?["publicKey"] as? String).flatMap { Data(base64Encoded: $0) })
+        _ = try await K.key(a.client(), "sign", ["name": "signer", "input": Data(message).base64EncodedString()])
+        let deployment = try await Self.deployment(a)
+        let pinsA = try a.pinsFile("pins-a.json")
+        try await Self.stop(a)
+
+        // Build B: another manifest, which lists A; the sealing policy authorises A and B.
+        let policyAB = HostArguments { manifest in
+            let pinsB = manifest.deletingLastPathComponent().appendingPathComponent("pins-b.json")
+            try APIFixture.writePins(try APIFixture.pins(manifest: manifest), to: pinsB)
+            return ["--sealing-policy", pinsA, "--sealing-policy", pinsB.path]
+        }
+        let b = try await K.start(restart: a, name: "build B", builds: [a.trust.pcrs], hostArguments: policyAB)
+        #expect(b.trust.pcrs != a.trust.pcrs)
+        #expect(try await Self.deployment(b) == deployment, "build B continues build A's deployment")
+        let signed = try await K.key(b.client(), "sign", ["name": "signer", "input": Data(message).base64EncodedString()])
+        let signature = K.signature(signed["signature"])
+        #expect(Ed25519Key.verify(Array(signature), of: message, publicKey: Array(publicKey.suffix(32))), "build B signs with build A's key")
+
+        // The receipt log audits across both builds, each boot against its own pins.
+        let log = try await b.client(token: b.auditorToken).exportLog()
+        let report = AuditVerifier(trusts: [a.trust, b.trust], roots: b.roots).verify(log)
+        #expect(report.failure == nil, "\(String(describing: report.failure))")
+        #expect(report.boots.count == 2)
+        try await Self.stop(b)
+
+        // Build C, not in the sealing policy: refused by the sealing service, whatever its manifest lists.
+        let c1 = try await K.start(restart: a, name: "build C", builds: [a.trust.pcrs], wait: false, hostArguments: HostArguments { _ in ["--sealing-policy", pinsA] })
+        try await Self.expectRefused(c1, "pcrPolicyMismatch")
+        // Build C under a policy that follows whatever the host launches, but not listing A: refused by the enclave.
+        let c2 = try await K.start(restart: a, name: "build C", wait: false)
+        try await Self.expectRefused(c2, "genesisUnauthorised")
+    }
+}
