@@ -88,7 +88,7 @@ public final class EnclaveService: Service, Sendable {
             sealing = e
             do {
                 let roots = TrustedRoots(certificates: [root])
-                let policy = try await GenesisPolicy.forEnclave(module: opened.module, roots: roots, otherBuilds: [], allowDebug: m.enclave.debugMode)
+                let policy = try await GenesisPolicy.forEnclave(module: opened.module, roots: roots, otherBuilds: m.builds, allowDebug: m.enclave.debugMode)
                 let recipient = SealingRecipient(module: opened.module, manifestHash: SHA.sha256(c.manifestBytes))
                 master = try await DeploymentGenesis.load(store: store, sealing: e, recipient: recipient, policy: policy, logger: logger).master
             } catch {

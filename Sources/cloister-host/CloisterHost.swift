@@ -46,7 +46,7 @@ struct CloisterHost: AsyncParsableCommand {
     @Option(
         name: .customLong("sealing-policy"),
         help: ArgumentHelp(
-            "Emulation: a build the emulated sealing service releases the master secret to: a pins file (what `cloister measure` or nitro-cli prints, or a Cloister manifest's attestation.pcrs). Repeat for each authorised build (an upgrade lists the old and the new). Default: the build this host launches.",
+            "Emulation: a build the emulated sealing service releases the master secret to: a pins file (what `cloister measure` or nitro-cli prints, or a Cloister manifest: its attestation.pcrs and builds). Repeat for each authorised build (an upgrade lists the old and the new). Default: the build this host launches.",
             valueName: "FILE"))
     var sealingPolicy: [String] = []
 
@@ -130,7 +130,10 @@ struct CloisterHost: AsyncParsableCommand {
             guard let bytes = FileManager.default.contents(atPath: file), bytes.count <= DeploymentManifest.maxFileSize else {
                 throw ValidationError("cannot read the sealing policy file \(file)")
             }
-            do { builds.append(try TrustManifest.parse(Array(bytes)).pcrs) } catch { throw ValidationError("\(file): \(error)") }
+            do {
+                let pins = try TrustManifest.parse(Array(bytes))
+                builds += [pins.pcrs] + pins.builds
+            } catch { throw ValidationError("\(file): \(error)") }
         }
         if builds.isEmpty {
             let binary = enclaveBinary ?? parsed.enclave.binary ?? Self.besideMe("cloister-enclave")

@@ -28,6 +28,8 @@ import VsockBridge
         let (status, _, _) = try await f.http("GET", "v1/attestation?nonce=00")
         #expect(status == 503, "an enclave without its master serves nothing")
         try await stop(f)
+        // The tests restart from the first host again: this one must leave the directory to them.
+        f.host.keepDirectory = true
     }
 
     /// The deployment a fresh attestation names.
@@ -53,34 +55,49 @@ import VsockBridge
         let before = try await Self.deployment(f)
         let mine = try await Self.sealOwnSecret(f)
         try await Self.stop(f)
-        let host = try K.HostView(f)
-        let (version, bytes) = try #require(try host.blob(DeploymentRecord.storeKey))
+        let (version, bytes) = try #require(try K.HostView(f).blob(DeploymentRecord.storeKey))
         let real = try DeploymentRecord(encoded: bytes)
 
-        try host.put(DeploymentRecord.storeKey, version: version, value: DeploymentRecord(sealed: mine, genesis: nil).encoded)
+        try K.HostView(f).put(DeploymentRecord.storeKey, version: version, value: DeploymentRecord(sealed: mine, genesis: nil).encoded)
         try await Self.expectRefused(try await K.start(restart: f, wait: false), "genesisMissing")
-        try host.put(DeploymentRecord.storeKey, version: version, value: DeploymentRecord(sealed: mine, genesis: real.genesis).encoded)
+        try K.HostView(f).put(DeploymentRecord.storeKey, version: version, value: DeploymentRecord(sealed: mine, genesis: real.genesis).encoded)
         try await Self.expectRefused(try await K.start(restart: f, wait: false), "genesisBlobMismatch")
 
         // The real record back: the same deployment, and its key.
-        try host.put(DeploymentRecord.storeKey, version: version, value: bytes)
+        try K.HostView(f).put(DeploymentRecord.storeKey, version: version, value: bytes)
         let g = try await K.start(restart: f)
         #expect(try await Self.deployment(g) == before)
         _ = try await K.key(g.client(), "sign", ["name": "kept", "input": K.b64("x")])
     }
 
-    @Test func anotherDeploymentsGenesisIsRefused() async throws {
+    @Test func anotherDeploymentsGenesisIsRefusedAndItsWholeRecordIsAnotherDeployment() async throws {
+        // Two deployments of the same build on the same machine: the host sets the first one's data aside and
+        // starts again on an empty store.
         let f = try await K.start()
-        let other = try await K.start()
-        let theirs = try #require(try K.HostView(other).blob(DeploymentRecord.storeKey))
-        try await Self.stop(other)
+        let ours = try await Self.deployment(f)
         try await Self.stop(f)
-        let host = try K.HostView(f)
-        let (version, bytes) = try #require(try host.blob(DeploymentRecord.storeKey))
-        let ours = try DeploymentRecord(encoded: bytes)
-        let theirGenesis = try DeploymentRecord(encoded: theirs.1).genesis
-        try host.put(DeploymentRecord.storeKey, version: version, value: DeploymentRecord(sealed: ours.sealed, genesis: theirGenesis).encoded)
+        let data = f.host.directory.appendingPathComponent("data")
+        let aside = f.host.directory.appendingPathComponent("data-first")
+        try FileManager.default.moveItem(at: data, to: aside)
+        let second = try await K.start(restart: f, wait: false)
+        try await APIFixture.waitForQueue(second.base, host: second.host)
+        let theirs = try await Self.deployment(second)
+        #expect(theirs != ours)
+        try await Self.stop(second)
+        second.host.keepDirectory = true
+        let (_, theirBytes) = try #require(try K.HostView(f).blob(DeploymentRecord.storeKey))
+        try FileManager.default.removeItem(at: data)
+        try FileManager.default.moveItem(at: aside, to: data)
+
+        let (version, bytes) = try #require(try K.HostView(f).blob(DeploymentRecord.storeKey))
+        let theirRecord = try DeploymentRecord(encoded: theirBytes)
+        try K.HostView(f).put(DeploymentRecord.storeKey, version: version, value: DeploymentRecord(sealed: try DeploymentRecord(encoded: bytes).sealed, genesis: theirRecord.genesis).encoded)
         try await Self.expectRefused(try await K.start(restart: f, wait: false), "genesisBlobMismatch")
+
+        // Their whole record is consistent: the enclave continues their deployment, which a client pinning ours refuses.
+        try K.HostView(f).put(DeploymentRecord.storeKey, version: version, value: theirBytes)
+        let swapped = try await K.start(restart: f)
+        #expect(try await Self.deployment(swapped) == theirs)
     }
 
     @Test func anUpgradeKeepsTheMasterAndTheLogAndUnlistedBuildsAreRefused() async throws {
