@@ -182,7 +182,8 @@ let package = Package(
         .testTarget(
             name: "EnclaveRuntimeTests",
             dependencies: [
-                "EnclaveRuntime", "HostRuntime", "EnclaveWire", "SecureModule", "NitroAttestation", "CBOR", .product(name: "Logging", package: "swift-log"),
+                "EnclaveRuntime", "HostRuntime", "EnclaveWire", "VsockBridge", "SecureModule", "NitroAttestation", "CBOR",
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(

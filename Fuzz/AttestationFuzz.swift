@@ -18,8 +18,8 @@
 //   7. NSM wire codec: a request or response that decodes re-encodes to bytes that decode to the same value
 //      (Sources/SecureModule/NSMMessages.swift and NSMError.swift are compiled into this target). Likewise the
 //      bridge's WireMessage, which must also stay within the wire's bounds.
-//   8. Request path: QueueMessage, StoreMessage, SealingMessage, Receipt, Seal (payload), SignedReceipt, SignedResponse and
-//      IdentityClaims each re-encode what they parse to bytes that parse to an equal value; a receipt or seal
+//   8. Request path: QueueMessage, StoreMessage, SealingMessage, Receipt, Seal (payload), SignedReceipt, SignedResponse,
+//      IdentityClaims, GenesisClaims and DeploymentRecord each re-encode what they parse to bytes that parse to an equal value; a receipt or seal
 //      parses only from its own deterministic encoding, since that encoding is what is hashed and signed
 //      (the EnclaveWire sources these need are compiled into this target).
 //
@@ -332,6 +332,8 @@ private func checkRequestPathRoundTrips(_ input: [UInt8]) {
     checkReparses("SignedReceipt", input, SignedReceipt.init(encoded:), \.encoded)
     checkReparses("SignedResponse", input, SignedResponse.init(encoded:), \.encoded)
     checkReparses("IdentityClaims", input, IdentityClaims.init(encoded:), \.encoded)
+    checkReparses("GenesisClaims", input, GenesisClaims.init(encoded:), \.encoded)
+    checkReparses("DeploymentRecord", input, DeploymentRecord.init(encoded:), \.encoded)
 }
 
 /// When `parse` accepts `input`, the value's encoding must parse to an equal value; with `canonical`, that
