@@ -45,7 +45,8 @@ public struct ChildProcessLauncher: EnclaveLauncher {
             stderrLines.finish()
             let how = p.terminationReason == .uncaughtSignal
                 ? "killed by signal \(p.terminationStatus)" : "exited with status \(p.terminationStatus)"
-            onExit("process \(p.processIdentifier) \(how)")
+            // The enclave's last word (why it stopped, e.g. a master it refused) goes into the reason /healthz shows.
+            onExit("process \(p.processIdentifier) \(how)" + (stderrLines.lastWord.map { ": \($0)" } ?? ""))
         }
         do { try process.run() } catch { throw LaunchError("cannot start \(executable): \(error)") }
         return ChildEnclave(process: process)
@@ -74,9 +75,15 @@ final class ChildEnclave: LaunchedEnclave, @unchecked Sendable {
     }
 }
 
-/// Splits a console stream into lines and logs each.
+/// Splits a console stream into lines and logs each, and keeps the enclave's last word: the line
+/// `cloister-enclave: REASON` it writes when it stops on an error.
 final class ConsoleLines: Sendable {
     private let buffer = Mutex<[UInt8]>([])
+    private let last = Mutex<String?>(nil)
+    static let lastWordPrefix = "cloister-enclave: "
+
+    /// The reason of the last `cloister-enclave: REASON` line (at most 300 characters).
+    var lastWord: String? { last.withLock { $0 } }
     private let stream: String
     private let sink: LineSink
     static let maxLine = 16 * 1024
@@ -114,6 +121,7 @@ final class ConsoleLines: Sendable {
 
     private func emit(_ line: [UInt8]) {
         let text = String(decoding: line, as: UTF8.self)
+        if text.hasPrefix(Self.lastWordPrefix) { last.withLock { $0 = String(text.dropFirst(Self.lastWordPrefix.count).prefix(300)) } }
         sink.write(JSONLine.make(time: WallClock.milliseconds(), level: "info", label: "enclave", message: text, fields: [("source", "console"), ("stream", stream)]))
     }
 }

@@ -27,6 +27,10 @@ import VsockBridge
         try await f.host.waitForLog(code)
         let (status, _, _) = try await f.http("GET", "v1/attestation?nonce=00")
         #expect(status == 503, "an enclave without its master serves nothing")
+        // /healthz says why.
+        let (health, json) = try f.host.health()
+        #expect(health == 503)
+        #expect(String(describing: json).contains(code), "\(json)")
         try await stop(f)
         // The tests restart from the first host again: this one must leave the directory to them.
         f.host.keepDirectory = true
