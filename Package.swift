@@ -97,7 +97,7 @@ let package = Package(
             ]
         ),
         // What a client links: attestation and response verification, the audit, and an HTTP client.
-        .target(name: "CloisterClient", dependencies: ["EnclaveWire", "NitroAttestation", "CBOR"]),
+        .target(name: "CloisterClient", dependencies: ["EnclaveWire", "NitroAttestation", "SecureModule", "CBOR"]),
         .executableTarget(
             name: "cloister-host",
             dependencies: ["HostRuntime", "NitroAttestation", "SecureModule", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -137,7 +137,7 @@ let package = Package(
         // Sockets and servers the tests of several modules share.
         .target(
             name: "CloisterTestSupport",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: ["EnclaveRuntime", "EnclaveWire", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             path: "Tests/Support"
         ),
         .testTarget(name: "CBORTests", dependencies: ["CBOR"]),
@@ -182,8 +182,15 @@ let package = Package(
         .testTarget(
             name: "EnclaveRuntimeTests",
             dependencies: [
-                "EnclaveRuntime", "HostRuntime", "EnclaveWire", "VsockBridge", "SecureModule", "NitroAttestation", "CBOR",
+                "EnclaveRuntime", "HostRuntime", "EnclaveWire", "VsockBridge", "SecureModule", "NitroAttestation", "CBOR", "CloisterTestSupport",
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "KeyServiceTests",
+            dependencies: [
+                "KeyService", "EnclaveRuntime", "EnclaveWire", "CloisterClient", "SecureModule", "NitroAttestation", "CBOR", "CloisterTestSupport",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .testTarget(

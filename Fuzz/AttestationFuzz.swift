@@ -19,7 +19,7 @@
 //      (Sources/SecureModule/NSMMessages.swift and NSMError.swift are compiled into this target). Likewise the
 //      bridge's WireMessage, which must also stay within the wire's bounds.
 //   8. Request path: QueueMessage, StoreMessage, SealingMessage, Receipt, Seal (payload), SignedReceipt, SignedResponse,
-//      IdentityClaims, GenesisClaims and DeploymentRecord each re-encode what they parse to bytes that parse to an equal value; a receipt or seal
+//      IdentityClaims, GenesisClaims, DeploymentRecord, SealedRequest (and its inner body), SealedResult and Credential each re-encode what they parse to bytes that parse to an equal value; a receipt or seal
 //      parses only from its own deterministic encoding, since that encoding is what is hashed and signed
 //      (the EnclaveWire sources these need are compiled into this target).
 //
@@ -334,6 +334,10 @@ private func checkRequestPathRoundTrips(_ input: [UInt8]) {
     checkReparses("IdentityClaims", input, IdentityClaims.init(encoded:), \.encoded)
     checkReparses("GenesisClaims", input, GenesisClaims.init(encoded:), \.encoded)
     checkReparses("DeploymentRecord", input, DeploymentRecord.init(encoded:), \.encoded)
+    checkReparses("SealedRequest", input, SealedRequest.init(encoded:), \.encoded)
+    checkReparses("SealedRequest.Inner", input, SealedRequest.Inner.init(encoded:), \.encoded)
+    checkReparses("SealedResult", input, SealedResult.init(encoded:), \.encoded)
+    checkReparses("Credential", input, Credential.init(encoded:), \.encoded)
 }
 
 /// When `parse` accepts `input`, the value's encoding must parse to an equal value; with `canonical`, that

@@ -44,6 +44,8 @@ public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
         case missingAttestation
         /// Audit or export: the log file is not one.
         case malformedLog
+        /// A request could not be sealed or signed here (a bad enclave key, a failing credential key).
+        case sealingFailed
     }
 
     public let code: Code

@@ -145,7 +145,7 @@ public final class CloisterClient: Sendable {
         guard r.requestID == requestID else { throw ClientError(.requestIDMismatch, "the receipt is for request \(r.requestID), not \(requestID)") }
         guard r.operation == operation else { throw ClientError(.requestMismatch, "the receipt is for operation \(r.operation), not \(operation)") }
         if let tenant, r.tenant != tenant { throw ClientError(.requestMismatch, "the enclave ran the request as tenant \(r.tenant), not \(tenant)") }
-        guard r.requestHash == RequestDigest.hash(operation: operation, requestID: requestID, body: body) else {
+        guard r.requestHash == RequestDigest.hash(tenant: tenant ?? r.tenant, operation: operation, requestID: requestID, body: body) else {
             throw ClientError(.requestHashMismatch, "the enclave received a different request than this client sent")
         }
         guard r.resultHash == SHA.sha256(response.result) else {

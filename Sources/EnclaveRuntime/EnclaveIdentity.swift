@@ -47,6 +47,14 @@ public final class EnclaveIdentity: Sendable {
         try await module.attestation(userData: claims.encoded, nonce: nonce, publicKey: signingKey.publicKeyDER)
     }
 
+    /// The deployment's commitment this boot holds (nil without a master secret).
+    public var deployment: [UInt8]? { claims.deployment }
+
+    /// Opens a request sealed to this boot's HPKE key (`SealedRequest`) with `info`.
+    public func openRequest(_ request: SealedRequest, info: [UInt8]) throws -> [UInt8] {
+        try HPKEX25519.open(request.ciphertext, enc: request.enc, with: hpkeKey, info: info)
+    }
+
     /// A COSE_Sign1 (ES384, tagged) over `payload` by the identity key.
     func sign(payload: [UInt8]) throws -> [UInt8] {
         let signature = try signingKey.signES384(COSESign1.signedBytes(protectedHeader: Seal.protectedHeader, payload: payload))

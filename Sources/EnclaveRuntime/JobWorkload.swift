@@ -8,26 +8,78 @@ public struct JobRequest: Sendable {
     public var tenant: String
     public var operation: String
     public var body: [UInt8]
+
+    public init(requestID: String, tenant: String, operation: String, body: [UInt8]) {
+        self.requestID = requestID
+        self.tenant = tenant
+        self.operation = operation
+        self.body = body
+    }
 }
 
 /// What a workload answers: `ok` and the result bytes, or an error code (`RequestLimits.isValidStatus`) and a
-/// message as the result. Either way the enclave signs and receipts it.
+/// message as the result. Either way the enclave signs and receipts it, with the tenant's root and the signing
+/// credential when the workload names them.
 public struct JobOutcome: Sendable, Hashable {
     public var status: String
     public var result: [UInt8]
+    /// The id of the credential the tenant came into being with (receipt field `troot`).
+    public var tenantRoot: [UInt8]?
+    /// The id of the credential that signed the action (receipt field `cred`).
+    public var credential: [UInt8]?
+
+    public init(status: String, result: [UInt8], tenantRoot: [UInt8]? = nil, credential: [UInt8]? = nil) {
+        self.status = status
+        self.result = result
+        self.tenantRoot = tenantRoot
+        self.credential = credential
+    }
 
     public static func ok(_ result: [UInt8]) -> JobOutcome { JobOutcome(status: "ok", result: result) }
     public static func failure(_ code: String, _ message: String) -> JobOutcome { JobOutcome(status: code, result: Array(message.utf8)) }
+}
+
+/// What a job touches, so that the jobs of one pull run concurrently where they may and in order where they must:
+/// jobs of the same tenant and key run one after the other in their order (so receipt order is execution order
+/// for each key), and a `tenant` job runs after every earlier job of its tenant and before every later one.
+public enum JobScope: Sendable, Hashable {
+    /// Touches nothing another job orders against (reads, probes).
+    case independent
+    /// Reads or changes one of the tenant's keys (by name).
+    case key(String)
+    /// Changes what every job of the tenant depends on (its credentials).
+    case tenant
+}
+
+/// A job after its workload read it (opened what is sealed, checked what needs no state) and before it runs.
+public struct PreparedJob: Sendable {
+    public var request: JobRequest
+    public var scope: JobScope
+    /// What the workload kept from preparing, for `perform`.
+    public var state: (any Sendable)?
+
+    public init(request: JobRequest, scope: JobScope = .independent, state: (any Sendable)? = nil) {
+        self.request = request
+        self.scope = scope
+        self.state = state
+    }
 }
 
 /// A workload of the request path: it runs inside the enclave on jobs pulled from the host's queue, and may
 /// keep state in the host's store (which sees only what the workload chooses to give it).
 public protocol JobWorkload: Sendable {
     var name: String { get }
-    /// Performs one job. A job may be delivered more than once (a lease ran out, the enclave restarted); within a
-    /// boot the enclave answers a repeat from memory while it is remembered (a byte budget), so `perform` usually
-    /// sees a request id once per boot, and must make a second run harmless when it does not.
-    func perform(_ job: JobRequest, store: BlobStore) async -> JobOutcome
+    /// Reads a job before any job of its pull runs; every job of a pull is prepared concurrently. The default
+    /// keeps the request as it is, scoped `independent`.
+    func prepare(_ job: JobRequest) async -> PreparedJob
+    /// Performs one prepared job. A job may be delivered more than once (a lease ran out, the enclave restarted);
+    /// within a boot the enclave answers a repeat from memory while it is remembered (a byte budget), so `perform`
+    /// usually sees a request id once per boot, and must make a second run harmless when it does not.
+    func perform(_ job: PreparedJob, store: BlobStore) async -> JobOutcome
+}
+
+extension JobWorkload {
+    public func prepare(_ job: JobRequest) async -> PreparedJob { PreparedJob(request: job) }
 }
 
 /// What a job workload may use: the boot's identity, the host's store, and the deployment's master secret (for
@@ -72,7 +124,8 @@ public struct TestJobWorkload: JobWorkload {
 
     public init() {}
 
-    public func perform(_ job: JobRequest, store: BlobStore) async -> JobOutcome {
+    public func perform(_ prepared: PreparedJob, store: BlobStore) async -> JobOutcome {
+        let job = prepared.request
         switch job.operation {
         case "echo":
             return .ok(job.body)

@@ -167,32 +167,36 @@ public final class QueueWorker: Sendable {
         }
     }
 
-    /// Runs the jobs of one pull concurrently; outcomes come back in the jobs' order.
+    /// Prepares the jobs of one pull concurrently, then runs them in the order their scopes need
+    /// (`PullSchedule`); outcomes come back in the jobs' order.
     private func perform(_ jobs: [QueueJob]) async -> [ReceiptChain.Outcome] {
         let workload = self.workload
         let store = self.store
-        if jobs.count == 1, let job = jobs.first {
-            return [await Self.perform(job, workload: workload, store: store)]
-        }
-        return await withTaskGroup(of: (Int, ReceiptChain.Outcome).self) { group in
-            for (i, job) in jobs.enumerated() {
-                group.addTask { (i, await Self.perform(job, workload: workload, store: store)) }
+        let requests = jobs.map { JobRequest(requestID: $0.requestID, tenant: $0.tenant, operation: $0.operation, body: $0.body) }
+        let prepared: [PreparedJob]
+        if requests.count == 1 {
+            prepared = [await workload.prepare(requests[0])]
+        } else {
+            prepared = await withTaskGroup(of: (Int, PreparedJob).self) { group in
+                for (i, r) in requests.enumerated() { group.addTask { (i, await workload.prepare(r)) } }
+                var out = [PreparedJob?](repeating: nil, count: requests.count)
+                for await (i, p) in group { out[i] = p }
+                return out.map { $0! }
             }
-            var out = [ReceiptChain.Outcome?](repeating: nil, count: jobs.count)
-            for await (i, o) in group { out[i] = o }
-            return out.map { $0! }
         }
+        let outcomes = await PullSchedule.run(prepared) { await workload.perform($0, store: store) }
+        return zip(jobs, outcomes).map { Self.receiptable($0, $1) }
     }
 
-    private static func perform(_ job: QueueJob, workload: any JobWorkload, store: any BlobStore) async -> ReceiptChain.Outcome {
-        let hash = RequestDigest.hash(operation: job.operation, requestID: job.requestID, body: job.body)
-        var outcome = await workload.perform(
-            JobRequest(requestID: job.requestID, tenant: job.tenant, operation: job.operation, body: job.body), store: store)
+    private static func receiptable(_ job: QueueJob, _ outcome: JobOutcome) -> ReceiptChain.Outcome {
+        let hash = RequestDigest.hash(tenant: job.tenant, operation: job.operation, requestID: job.requestID, body: job.body)
+        var outcome = outcome
         if !RequestLimits.isValidStatus(outcome.status) { outcome = .failure("workloadError", "the workload answered an invalid status") }
         if outcome.result.count > SignedResponse.maxResultSize {
             outcome = .failure("resultTooLarge", "the result is larger than \(SignedResponse.maxResultSize) bytes")
         }
-        return ReceiptChain.Outcome(job: job, requestHash: hash, status: outcome.status, result: outcome.result)
+        return ReceiptChain.Outcome(
+            job: job, requestHash: hash, status: outcome.status, result: outcome.result, tenantRoot: outcome.tenantRoot, credential: outcome.credential)
     }
 
     private func attest(_ request: QueueMessage.AttestationRequest, on channel: Channel) {

@@ -11,6 +11,8 @@ final class ReceiptChain {
         var requestHash: [UInt8]
         var status: String
         var result: [UInt8]
+        var tenantRoot: [UInt8]? = nil
+        var credential: [UInt8]? = nil
     }
 
     /// One sealed job.
@@ -41,7 +43,8 @@ final class ReceiptChain {
         for (i, o) in outcomes.enumerated() {
             let receipt = Receipt(
                 boot: identity.bootHash, sequence: first + UInt64(i), previous: previous, requestID: o.job.requestID, tenant: o.job.tenant,
-                operation: o.job.operation, requestHash: o.requestHash, resultHash: SHA.sha256(o.result), status: o.status, time: time)
+                operation: o.job.operation, requestHash: o.requestHash, resultHash: SHA.sha256(o.result), status: o.status, time: time,
+                tenantRoot: o.tenantRoot, credential: o.credential)
             let bytes = receipt.encoded
             previous = Receipt.hash(encoded: bytes)
             encoded.append(bytes)

@@ -8,7 +8,10 @@ import NitroAttestation
 ///
 /// Wire form (CBOR map, text keys, in this order): `v` 1, `boot` bstr32, `seq` uint ≥ 1, `prev` bstr32,
 /// `job` tstr (the request id), `tenant` tstr, `op` tstr, `req` bstr32 (the request hash), `res` bstr32
-/// (SHA-256 of the result bytes), `status` tstr (`ok` or an error code), `time` uint (enclave clock, ms).
+/// (SHA-256 of the result bytes), `status` tstr (`ok` or an error code), `time` uint (enclave clock, ms); and, where
+/// the workload knows them, `troot` bstr32 (the tenant's root: the id of the credential the tenant came into being
+/// with, so that a client notices a tenant of the same name made by someone else) and `cred` bstr32 (the
+/// credential that signed the action).
 public struct Receipt: Sendable, Hashable {
     public var boot: [UInt8]
     public var sequence: UInt64
@@ -20,6 +23,8 @@ public struct Receipt: Sendable, Hashable {
     public var resultHash: [UInt8]
     public var status: String
     public var time: UInt64
+    public var tenantRoot: [UInt8]?
+    public var credential: [UInt8]?
 
     public static let version: UInt64 = 1
     /// The `prev` of a boot's first receipt.
@@ -29,7 +34,7 @@ public struct Receipt: Sendable, Hashable {
 
     public init(
         boot: [UInt8], sequence: UInt64, previous: [UInt8], requestID: String, tenant: String, operation: String,
-        requestHash: [UInt8], resultHash: [UInt8], status: String, time: UInt64
+        requestHash: [UInt8], resultHash: [UInt8], status: String, time: UInt64, tenantRoot: [UInt8]? = nil, credential: [UInt8]? = nil
     ) {
         self.boot = boot
         self.sequence = sequence
@@ -41,16 +46,20 @@ public struct Receipt: Sendable, Hashable {
         self.resultHash = resultHash
         self.status = status
         self.time = time
+        self.tenantRoot = tenantRoot
+        self.credential = credential
     }
 
     /// The deterministic encoding; its SHA-256 is the receipt's hash.
     public var encoded: [UInt8] {
-        CBOREncoder.encode(
-            .map([
-                "v": .unsigned(Self.version), "boot": .bytes(boot), "seq": .unsigned(sequence), "prev": .bytes(previous),
-                "job": .text(requestID), "tenant": .text(tenant), "op": .text(operation), "req": .bytes(requestHash),
-                "res": .bytes(resultHash), "status": .text(status), "time": .unsigned(time),
-            ]))
+        var map: CBORMap = [
+            "v": .unsigned(Self.version), "boot": .bytes(boot), "seq": .unsigned(sequence), "prev": .bytes(previous),
+            "job": .text(requestID), "tenant": .text(tenant), "op": .text(operation), "req": .bytes(requestHash),
+            "res": .bytes(resultHash), "status": .text(status), "time": .unsigned(time),
+        ]
+        if let tenantRoot { map[.text("troot")] = .bytes(tenantRoot) }
+        if let credential { map[.text("cred")] = .bytes(credential) }
+        return CBOREncoder.encode(.map(map))
     }
 
     /// The hash the next receipt's `prev` carries.
@@ -61,14 +70,16 @@ public struct Receipt: Sendable, Hashable {
     public init(encoded bytes: [UInt8]) throws(EnvelopeError) {
         let item = try CBORFields.decode(bytes, what: "receipt", maxSize: Self.maxSize, maxDepth: 1, maxItems: 32)
         let f = try CBORFields(
-            item, what: "receipt", required: ["v", "boot", "seq", "prev", "job", "tenant", "op", "req", "res", "status", "time"])
+            item, what: "receipt", required: ["v", "boot", "seq", "prev", "job", "tenant", "op", "req", "res", "status", "time"],
+            optional: ["troot", "cred"])
         guard try f.uint("v") == Self.version else { throw EnvelopeError(.unsupportedVersion, "receipt version \(try f.uint("v"))") }
         self.init(
             boot: try f.bytes("boot", count: 32), sequence: try f.uint("seq"), previous: try f.bytes("prev", count: 32),
             requestID: try f.text("job", max: RequestLimits.maxRequestIDBytes), tenant: try f.text("tenant", max: RequestLimits.maxNameBytes),
             operation: try f.text("op", max: RequestLimits.maxNameBytes), requestHash: try f.bytes("req", count: 32),
             resultHash: try f.bytes("res", count: 32), status: try f.text("status", max: RequestLimits.maxNameBytes),
-            time: try f.uint("time"))
+            time: try f.uint("time"), tenantRoot: f.has("troot") ? try f.bytes("troot", count: 32) : nil,
+            credential: f.has("cred") ? try f.bytes("cred", count: 32) : nil)
         guard sequence >= 1 else { throw EnvelopeError(.malformed, "receipt.seq must be at least 1") }
         guard RequestLimits.isValidRequestID(requestID), RequestLimits.isValidName(tenant), RequestLimits.isValidName(operation),
             RequestLimits.isValidStatus(status)
@@ -112,16 +123,18 @@ public enum RequestLimits {
 }
 
 /// The request hash both the client and the enclave compute: SHA-256 of the deterministic CBOR array
-/// `["cloister-request/1", op, request id, body]`. The host cannot change the operation, the id or a byte of
-/// the body without the enclave's receipt showing a hash the client did not send.
+/// `["cloister-request/2", tenant, op, request id, body]`. The host cannot change the tenant, the operation, the id
+/// or a byte of the body without the enclave's receipt showing a hash the client did not send. (A sealed body is
+/// hashed as sealed: a receipt never commits to a plaintext.)
 public enum RequestDigest {
-    public static let domain = "cloister-request/1"
+    public static let domain = "cloister-request/2"
 
-    public static func hash(operation: String, requestID: String, body: [UInt8]) -> [UInt8] {
+    public static func hash(tenant: String, operation: String, requestID: String, body: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(body.count + 128)
-        CBOREncoder.appendHead(major: 4, 4, to: &out)
+        CBOREncoder.appendHead(major: 4, 5, to: &out)
         CBOREncoder.append(.text(domain), to: &out)
+        CBOREncoder.append(.text(tenant), to: &out)
         CBOREncoder.append(.text(operation), to: &out)
         CBOREncoder.append(.text(requestID), to: &out)
         CBOREncoder.appendHead(major: 2, UInt64(body.count), to: &out)

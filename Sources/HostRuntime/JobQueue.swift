@@ -135,7 +135,7 @@ public final class JobQueue: Sendable {
     public func submit(tenantID: Int64, tenant: String, requestID: String, operation: String, body: [UInt8]) async throws(APIError) -> Submitted {
         let depth = state.withLock { $0.ready.count + $0.leased.count }
         guard depth < configuration.maxQueued else { throw APIError(503, "queueFull", "\(depth) jobs are waiting; try again later") }
-        let hash = RequestDigest.hash(operation: operation, requestID: requestID, body: body)
+        let hash = RequestDigest.hash(tenant: tenant, operation: operation, requestID: requestID, body: body)
         enum Row2: Sendable {
             case inserted(Int64)
             case existing(Int64, [UInt8], JobCompletion?)

@@ -5,266 +5,180 @@ import Logging
 import NitroAttestation
 import SecureModule
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// The key service: the `keys` job workload. Operations are `key.create`, `key.list`, `key.describe`,
-/// `key.rotate`, `key.configure`, `key.delete`, `key.sign`, `key.verify`, `key.encrypt`, `key.decrypt` and
-/// `key.rewrap`, each with a JSON body and a JSON result (docs/keys.md); every answer is signed and receipted
-/// like any job. `echo` and `sha256` go to the runtime's test workload (cheap probes of the path); nothing else does.
+/// The key service: the `keys` job workload. Its operations are `key.create`, `key.list`, `key.describe`,
+/// `key.rotate`, `key.configure`, `key.delete`, `key.sign`, `key.verify`, `key.encrypt`, `key.decrypt`,
+/// `key.rewrap`, and `credential.add`, `credential.revoke`, `credential.list` (docs/keys.md). `echo` and `sha256`
+/// go to the runtime's test workload (cheap probes of the path); nothing else does.
+///
+/// Every operation that uses or changes a key or a credential is an **action**: its body is a `SealedRequest`
+/// addressed to this boot and signed by one of the tenant's credentials over the `Action` digest. The enclave
+/// checks all of it before it acts, runs each action at most once in its boot (`ActionLedger`), and seals the
+/// result to the key the client put inside the request. `list`, `describe`, `verify` and `credential.list` need
+/// only the caller's token; their body may be plain JSON or sealed (then their result is sealed too).
 public struct KeyServiceWorkload: JobWorkload {
     public let name = "keys"
     let vault: KeyVault
+    let identity: EnclaveIdentity
+    let ledger: ActionLedger
+    let clock: @Sendable () -> UInt64
     let fallback = TestJobWorkload()
 
-    public init(vault: KeyVault) { self.vault = vault }
+    /// Longest an action may live (its expiry at most this far ahead).
+    public static let maxActionLifetimeMs: UInt64 = 15 * 60 * 1000
 
-    public func perform(_ job: JobRequest, store: any BlobStore) async -> JobOutcome {
-        guard job.operation.hasPrefix("key.") else {
-            guard ["echo", "sha256"].contains(job.operation) else {
-                return .failure("unknownOperation", "the key service has key.create, key.list, key.describe, key.rotate, key.configure, key.delete, key.sign, key.verify, key.encrypt, key.decrypt, key.rewrap (and echo, sha256)")
+    /// The operations that must be signed actions.
+    public static let actions: Set<String> = [
+        "key.create", "key.rotate", "key.configure", "key.delete", "key.sign", "key.encrypt", "key.decrypt", "key.rewrap",
+        "credential.add", "credential.revoke",
+    ]
+    /// The operations a token alone may call.
+    public static let reads: Set<String> = ["key.list", "key.describe", "key.verify", "credential.list"]
+
+    public init(vault: KeyVault, identity: EnclaveIdentity, ledger: ActionLedger = ActionLedger(), clock: @escaping @Sendable () -> UInt64 = { KeyServiceWorkload.now() }) {
+        self.vault = vault
+        self.identity = identity
+        self.ledger = ledger
+        self.clock = clock
+    }
+
+    /// What `prepare` read of a job.
+    struct Prepared: Sendable {
+        var operation: String
+        var input: Input?
+        /// The key the result is sealed to (nil: the request was not sealed, the result is not either).
+        var reply: [UInt8]?
+        var action: Action?
+        var credential: [UInt8]?
+        var signature: [UInt8]?
+        /// A refusal decided before anything ran.
+        var refusal: KeyServiceError?
+    }
+
+    public func prepare(_ job: JobRequest) async -> PreparedJob {
+        let op = job.operation
+        guard Self.actions.contains(op) || Self.reads.contains(op) else { return PreparedJob(request: job) }
+        var p = Prepared(operation: op)
+        do throws(KeyServiceError) {
+            if let first = job.body.first, first >= 0xA0 && first <= 0xBF {
+                try open(job, into: &p)
+            } else {
+                guard !Self.actions.contains(op) else {
+                    throw KeyServiceError("actionMissing", "\(op) must be a request sealed to the enclave and signed by one of the tenant's credentials")
+                }
+                p.input = try Input(job.body)
+            }
+        } catch {
+            p.refusal = error
+        }
+        let scope: JobScope
+        if op.hasPrefix("credential.") && op != "credential.list" {
+            scope = .tenant
+        } else if let name = p.input?.object["name"]?.string {
+            scope = .key(name)
+        } else {
+            scope = .independent
+        }
+        return PreparedJob(request: job, scope: scope, state: p)
+    }
+
+    /// Opens a sealed request addressed to this boot.
+    private func open(_ job: JobRequest, into p: inout Prepared) throws(KeyServiceError) {
+        let request: SealedRequest
+        do { request = try SealedRequest(encoded: job.body) } catch { throw KeyServiceError("badRequest", "not a sealed request: \(error)") }
+        guard request.boot == identity.bootHash else {
+            throw KeyServiceError("otherBoot", "the request is addressed to boot \(Hex.encode(request.boot).prefix(16))…, not this one: attest again and sign for this boot")
+        }
+        guard let deployment = identity.deployment else { throw KeyServiceError("internal", "this boot holds no deployment") }
+        let now = clock()
+        guard request.expiry > now else { throw KeyServiceError("actionExpired", "the request expired \((now - request.expiry) / 1000) s ago") }
+        guard request.expiry <= now + Self.maxActionLifetimeMs else {
+            throw KeyServiceError("badRequest", "an expiry is at most \(Self.maxActionLifetimeMs / 60_000) minutes ahead")
+        }
+        let info = SealedRequest.info(deployment: deployment, tenant: job.tenant, operation: job.operation, requestID: job.requestID)
+        let inner: SealedRequest.Inner
+        do { inner = try SealedRequest.Inner(encoded: try identity.openRequest(request, info: info)) } catch {
+            throw KeyServiceError("sealedRequestInvalid", "the request does not open for this boot, deployment, tenant, operation and request id")
+        }
+        p.reply = inner.reply
+        if let credential = request.credential, let signature = request.signature {
+            p.action = request.action(deployment: deployment, tenant: job.tenant, operation: job.operation, requestID: job.requestID)
+            p.credential = credential
+            p.signature = signature
+        }
+        p.input = try Input(inner.body)
+    }
+
+    public func perform(_ job: PreparedJob, store: any BlobStore) async -> JobOutcome {
+        guard let p = job.state as? Prepared else {
+            guard ["echo", "sha256"].contains(job.request.operation) else {
+                return .failure(
+                    "unknownOperation",
+                    "the key service has \((Self.actions.union(Self.reads)).sorted().joined(separator: ", ")) (and echo, sha256)")
             }
             return await fallback.perform(job, store: store)
         }
-        do {
-            let input = try Input(job.body)
-            let output = try await perform(String(job.operation.dropFirst(4)), tenant: job.tenant, input)
-            return .ok(Array(output.utf8))
+        let tenant = job.request.tenant
+        var root: [UInt8]?
+        var signer: [UInt8]?
+        do throws(KeyServiceError) {
+            if let refusal = p.refusal { throw refusal }
+            let credentials = try await vault.credentials(tenant).set
+            root = credentials?.root
+            if Self.actions.contains(p.operation) {
+                signer = try authorise(p, credentials: credentials)
+                root = root ?? signer
+            }
+            let output: [UInt8]
+            if p.operation.hasPrefix("credential.") {
+                output = try await performCredential(String(p.operation.dropFirst(11)), tenant: tenant, p.input ?? Input.empty)
+            } else {
+                output = try await performKey(String(p.operation.dropFirst(4)), tenant: tenant, p.input ?? Input.empty)
+            }
+            return answer(job.request, p, status: "ok", output, root: root, signer: signer)
         } catch {
-            return .failure(error.code, error.message)
+            return answer(job.request, p, status: error.code, Array(error.message.utf8), root: root, signer: signer)
         }
     }
 
-    /// The fields each operation reads; any other is refused, so that a misspelled option is never ignored.
-    static let fields: [String: Set<String>] = [
-        "create": ["name", "type"], "list": [], "describe": ["name"], "rotate": ["name"],
-        "configure": ["name", "minDecryptionVersion", "deletionAllowed"], "delete": ["name"],
-        "sign": ["name", "input", "prehashed"], "verify": ["name", "input", "signature", "prehashed"],
-        "encrypt": ["name", "plaintext", "context"], "decrypt": ["name", "ciphertext", "context"], "rewrap": ["name", "ciphertext", "context"],
-    ]
-
-    func perform(_ op: String, tenant: String, _ input: Input) async throws(KeyServiceError) -> String {
-        if let known = Self.fields[op] {
-            for key in input.object.keys.sorted() where !known.contains(key) {
-                throw KeyServiceError("badRequest", "unknown field \"\(key.prefix(40))\" (key.\(op) takes: \(known.sorted().joined(separator: ", ")))")
+    /// Checks the action's signature by a current credential of the tenant (or, for a tenant's first
+    /// `credential.add`, by the credential being added) and consumes it; the signer's id.
+    private func authorise(_ p: Prepared, credentials: CredentialSet?) throws(KeyServiceError) -> [UInt8] {
+        guard let action = p.action, let id = p.credential, let signature = p.signature else {
+            throw KeyServiceError("actionMissing", "\(p.operation) must be signed by one of the tenant's credentials")
+        }
+        let credential: Credential
+        if let set = credentials {
+            guard let entry = set.entry(id) else { throw KeyServiceError("unknownCredential", "the tenant has no credential \(Hex.encode(id).prefix(16))…") }
+            guard entry.revoked == nil else { throw KeyServiceError("credentialRevoked", "credential \(Hex.encode(id).prefix(16))… was revoked") }
+            credential = entry.credential
+        } else {
+            // A tenant comes into being with its first credential, which signs its own addition.
+            guard p.operation == "credential.add", let input = p.input, let first = try? Self.newCredential(input), first.id == id else {
+                throw KeyServiceError("noCredentials", "the tenant has no credential yet: its first action is credential.add, signed by the credential it adds")
             }
+            credential = first
         }
-        switch op {
-        case "create":
-            let name = try input.name()
-            guard let type = KeyType(rawValue: try input.string("type")) else {
-                throw KeyServiceError("badRequest", "type is one of \(KeyType.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            let material = try type.generate()
-            let now = Self.now()
-            let record: KeyRecord?
-            do {
-                record = try await vault.update(tenant, name, { (existing: KeyRecord?) throws(KeyServiceError) -> KeyRecord? in
-                    guard existing == nil else { throw KeyServiceError("keyExists", "key \(name) exists") }
-                    return KeyRecord(type: type, versions: [.init(number: 1, material: material, created: now)], created: now)
-                })
-            } catch where error.code == "keyExists" {
-                // A create whose index update failed left the key out of the list: put it back.
-                try await vault.updateNames(tenant) { Array(Set($0 + [name])).sorted() }
-                throw error
-            }
-            guard let record else { throw KeyServiceError("internal", "no record") }
-            try await vault.updateNames(tenant) { Array(Set($0 + [name])).sorted() }
-            return try describe(name, record)
-        case "list":
-            return "{\"keys\":[" + (try await vault.names(tenant).0).map { "\"\($0)\"" }.joined(separator: ",") + "]}"
-        case "describe":
-            let name = try input.name()
-            return try describe(name, try await existing(tenant, name).0)
-        case "rotate":
-            let name = try input.name()
-            let record = try await change(tenant, name) { (r: inout KeyRecord) throws(KeyServiceError) in
-                r.versions.append(.init(number: r.latest.number + 1, material: try r.type.generate(), created: Self.now()))
-            }
-            return try describe(name, record)
-        case "configure":
-            let name = try input.name()
-            let minimum = try input.optionalUInt("minDecryptionVersion")
-            let deletion = try input.optionalBool("deletionAllowed")
-            let record = try await change(tenant, name) { (r: inout KeyRecord) throws(KeyServiceError) in
-                if let minimum {
-                    guard minimum >= 1, minimum <= r.latest.number else {
-                        throw KeyServiceError("badRequest", "minDecryptionVersion must be 1 to \(r.latest.number)")
-                    }
-                    r.minDecryptionVersion = minimum
-                }
-                if let deletion { r.deletionAllowed = deletion }
-            }
-            return try describe(name, record)
-        case "delete":
-            let name = try input.name()
-            for _ in 0..<16 {
-                let (current, version) = try await vault.load(tenant, name)
-                guard let record = current else { throw KeyServiceError("keyNotFound", "no key \(name)") }
-                guard record.deletionAllowed else { throw KeyServiceError("deletionNotAllowed", "configure deletionAllowed first") }
-                if try await vault.delete(tenant, name, expected: version) {
-                    try await vault.updateNames(tenant) { $0.filter { $0 != name } }
-                    return "{\"deleted\":\"\(name)\"}"
-                }
-            }
-            throw KeyServiceError("conflict", "the key kept changing")
-        case "sign":
-            let name = try input.name()
-            let (record, _) = try await existing(tenant, name)
-            guard record.type.signs else { throw KeyServiceError("unsupportedOperation", "\(record.type.rawValue) keys do not sign") }
-            let version = record.latest
-            let key = try vault.privateKey(version.material, type: record.type)
-            let signature = try key.sign(try input.bytes("input"), prehashed: try input.optionalBool("prehashed") ?? false)
-            return "{\"signature\":\"cloister:v\(version.number):\(Base64.encode(signature))\",\"version\":\(version.number),\"publicKey\":\"\(Base64.encode(key.publicKey))\"}"
-        case "verify":
-            let name = try input.name()
-            let (record, _) = try await existing(tenant, name)
-            guard record.type.signs else { throw KeyServiceError("unsupportedOperation", "\(record.type.rawValue) keys do not verify") }
-            let (number, signature) = try Self.parseVersioned(try input.string("signature"), code: "invalidSignature")
-            guard let version = record.version(number) else { throw KeyServiceError("unknownVersion", "key \(name) has no version \(number)") }
-            let valid = try vault.privateKey(version.material, type: record.type).verify(
-                signature, input: try input.bytes("input"), prehashed: try input.optionalBool("prehashed") ?? false)
-            return "{\"valid\":\(valid),\"version\":\(number)}"
-        case "encrypt":
-            let name = try input.name()
-            let (record, _) = try await existing(tenant, name)
-            return try encrypt(tenant, name, record, try input.bytes("plaintext"), context: try input.optionalBytes("context"))
-        case "decrypt":
-            let name = try input.name()
-            let (record, _) = try await existing(tenant, name)
-            let plaintext = try decrypt(tenant, name, record, try input.string("ciphertext"), context: try input.optionalBytes("context"))
-            return "{\"plaintext\":\"\(Base64.encode(plaintext))\"}"
-        case "rewrap":
-            let name = try input.name()
-            let (record, _) = try await existing(tenant, name)
-            let context = try input.optionalBytes("context")
-            let plaintext = try decrypt(tenant, name, record, try input.string("ciphertext"), context: context)
-            return try encrypt(tenant, name, record, plaintext, context: context)
-        default:
-            throw KeyServiceError("unknownOperation", "the key service has create, list, describe, rotate, configure, delete, sign, verify, encrypt, decrypt, rewrap")
+        guard let kind = CredentialKey.Kind(rawValue: credential.kind.rawValue),
+            CredentialVerifier.verify(kind: kind, spki: credential.spki, signature: signature, message: action.digest)
+        else { throw KeyServiceError("badSignature", "the signature is not credential \(Hex.encode(id).prefix(16))…'s over this action") }
+        switch ledger.consume(action.digest, expiry: action.expiry, now: clock()) {
+        case .fresh: return id
+        case .replayed: throw KeyServiceError("actionReplayed", "this action has already run in this boot")
+        case .full: throw KeyServiceError("busy", "too many unexpired actions; try again shortly")
         }
     }
 
-    private func existing(_ tenant: String, _ name: String) async throws(KeyServiceError) -> (KeyRecord, UInt64) {
-        guard let (record, version) = try await vault.record(tenant, name) else { throw KeyServiceError("keyNotFound", "no key \(name)") }
-        return (record, version)
-    }
-
-    private func change(_ tenant: String, _ name: String, _ body: (inout KeyRecord) throws(KeyServiceError) -> Void) async throws(KeyServiceError) -> KeyRecord {
-        let updated = try await vault.update(tenant, name) { (r: KeyRecord?) throws(KeyServiceError) -> KeyRecord? in
-            guard var r else { throw KeyServiceError("keyNotFound", "no key \(name)") }
-            try body(&r)
-            return r
+    /// The outcome, its result sealed to the client's key when the request was sealed.
+    private func answer(_ job: JobRequest, _ p: Prepared, status: String, _ result: [UInt8], root: [UInt8]?, signer: [UInt8]?) -> JobOutcome {
+        guard let reply = p.reply, let deployment = identity.deployment else {
+            return JobOutcome(status: status, result: result, tenantRoot: root, credential: signer)
         }
-        guard let updated else { throw KeyServiceError("keyNotFound", "no key \(name)") }
-        return updated
-    }
-
-    private func describe(_ name: String, _ r: KeyRecord) throws(KeyServiceError) -> String {
-        var versions: [String] = []
-        for v in r.versions {
-            var fields = "\"version\":\(v.number),\"created\":\(v.created)"
-            if r.type.signs { fields += ",\"publicKey\":\"\(Base64.encode(try vault.privateKey(v.material, type: r.type).publicKey))\"" }
-            versions.append("{" + fields + "}")
-        }
-        return "{\"name\":\"\(name)\",\"type\":\"\(r.type.rawValue)\",\"latestVersion\":\(r.latest.number),\"minDecryptionVersion\":\(r.minDecryptionVersion),"
-            + "\"deletionAllowed\":\(r.deletionAllowed),\"versions\":[" + versions.joined(separator: ",") + "]}"
-    }
-
-    static func dataAAD(_ tenant: String, _ name: String, _ version: UInt64, _ context: [UInt8]?) -> [UInt8] {
-        CBOREncoder.encode(.array([.text("cloister-data/1"), .text(tenant), .text(name), .unsigned(version), context.map { .bytes($0) } ?? .null]))
-    }
-
-    private func encrypt(_ tenant: String, _ name: String, _ r: KeyRecord, _ plaintext: [UInt8], context: [UInt8]?) throws(KeyServiceError) -> String {
-        guard r.type == .aes256GCM else { throw KeyServiceError("unsupportedOperation", "\(r.type.rawValue) keys do not encrypt") }
-        let nonce = Random.bytes(AESGCM.nonceSize)
-        let v = r.latest
-        let sealed: [UInt8]
-        do { sealed = try AESGCM.seal(plaintext, key: v.material, nonce: nonce, aad: Self.dataAAD(tenant, name, v.number, context)) } catch {
-            throw KeyServiceError("internal", "\(error)")
-        }
-        return "{\"ciphertext\":\"cloister:v\(v.number):\(Base64.encode(nonce + sealed))\",\"version\":\(v.number)}"
-    }
-
-    private func decrypt(_ tenant: String, _ name: String, _ r: KeyRecord, _ text: String, context: [UInt8]?) throws(KeyServiceError) -> [UInt8] {
-        guard r.type == .aes256GCM else { throw KeyServiceError("unsupportedOperation", "\(r.type.rawValue) keys do not decrypt") }
-        let (number, bytes) = try Self.parseVersioned(text)
-        guard number >= r.minDecryptionVersion else {
-            throw KeyServiceError("versionRetired", "version \(number) is below the minimum decryption version \(r.minDecryptionVersion)")
-        }
-        guard let v = r.version(number) else { throw KeyServiceError("unknownVersion", "key \(name) has no version \(number)") }
-        guard bytes.count >= AESGCM.nonceSize + AESGCM.tagSize else { throw KeyServiceError("invalidCiphertext", "too short") }
+        let info = SealedResult.info(deployment: deployment, tenant: job.tenant, operation: job.operation, requestID: job.requestID)
         do {
-            return try AESGCM.open(
-                Array(bytes.dropFirst(AESGCM.nonceSize)), key: v.material, nonce: Array(bytes.prefix(AESGCM.nonceSize)),
-                aad: Self.dataAAD(tenant, name, number, context))
+            let (enc, ciphertext) = try HPKEX25519.seal(to: reply, info: info, plaintext: result)
+            return JobOutcome(status: status, result: SealedResult(enc: enc, ciphertext: ciphertext).encoded, tenantRoot: root, credential: signer)
         } catch {
-            throw KeyServiceError("invalidCiphertext", "the ciphertext does not open under this tenant, key, version and context")
+            return JobOutcome(status: "sealedRequestInvalid", result: Array("the reply key is not an X25519 key".utf8), tenantRoot: root, credential: signer)
         }
-    }
-
-    /// `cloister:vN:BASE64` → (N, bytes).
-    static func parseVersioned(_ text: String, code: String = "invalidCiphertext") throws(KeyServiceError) -> (UInt64, [UInt8]) {
-        let parts = text.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "cloister", parts[1].hasPrefix("v"), let n = UInt64(parts[1].dropFirst()), n >= 1,
-            let bytes = Base64.decode(parts[2])
-        else { throw KeyServiceError(code, "expected cloister:vN:BASE64") }
-        return (n, bytes)
-    }
-
-    static func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
-    }
-}
-
-/// A job's JSON body, read strictly.
-struct Input {
-    let object: [String: JSONValue]
-
-    init(_ body: [UInt8]) throws(KeyServiceError) {
-        if body.isEmpty {
-            object = [:]
-            return
-        }
-        guard body.count <= 256 * 1024, let value = try? JSONValue.parse(body), let o = value.object else {
-            throw KeyServiceError("badRequest", "the body must be a JSON object")
-        }
-        object = o
-    }
-
-    func string(_ key: String) throws(KeyServiceError) -> String {
-        guard let s = object[key]?.string else { throw KeyServiceError("badRequest", "\"\(key)\" is required (a string)") }
-        return s
-    }
-
-    func name() throws(KeyServiceError) -> String {
-        let n = try string("name")
-        guard RequestLimits.isValidName(n) else { throw KeyServiceError("badRequest", "a key name is 1 to 64 of a-z 0-9 - _ . starting with a letter or digit") }
-        return n
-    }
-
-    func bytes(_ key: String) throws(KeyServiceError) -> [UInt8] {
-        guard let b = Base64.decode(try string(key)) else { throw KeyServiceError("badRequest", "\"\(key)\" must be base64") }
-        return b
-    }
-
-    func optionalBytes(_ key: String) throws(KeyServiceError) -> [UInt8]? {
-        guard object[key] != nil else { return nil }
-        return try bytes(key)
-    }
-
-    func optionalBool(_ key: String) throws(KeyServiceError) -> Bool? {
-        guard let v = object[key] else { return nil }
-        guard let b = v.bool else { throw KeyServiceError("badRequest", "\"\(key)\" must be true or false") }
-        return b
-    }
-
-    func optionalUInt(_ key: String) throws(KeyServiceError) -> UInt64? {
-        guard let v = object[key] else { return nil }
-        guard let n = v.number, n >= 0, n == n.rounded(), n < 1e15 else { throw KeyServiceError("badRequest", "\"\(key)\" must be a whole number") }
-        return UInt64(n)
     }
 }

@@ -27,6 +27,7 @@ public final class KeyVault: Sendable {
         var parsed: [[UInt8]: PrivateKey] = [:]
         var tenants: [String: TenantKeys] = [:]
         var records: [String: (record: KeyRecord?, version: UInt64)] = [:]
+        var credentials: [String: (set: CredentialSet?, version: UInt64)] = [:]
     }
 
     let store: any BlobStore
@@ -185,6 +186,48 @@ public final class KeyVault: Sendable {
             if try await writeSealed(tenant, Self.indexName, CBOREncoder.encode(.array(next.map { .text($0) })), expected: version) { return }
         }
         throw KeyServiceError("conflict", "the key index kept changing")
+    }
+
+    // MARK: Credentials
+
+    static let credentialsName = "\u{0}credentials"
+
+    /// The tenant's credential set (nil before its first credential) and its store version. Kept once read: this
+    /// enclave is its only writer, and every change goes through `updateCredentials`.
+    func credentials(_ tenant: String) async throws(KeyServiceError) -> (set: CredentialSet?, version: UInt64) {
+        if let cached = state.withLock({ $0.credentials[tenant] }) { return cached }
+        guard let (plaintext, version) = try await readSealed(tenant, Self.credentialsName) else { return (nil, 0) }
+        let set = try CredentialSet(encoded: plaintext)
+        rememberCredentials(tenant, set, version)
+        return (set, version)
+    }
+
+    /// Applies `change` to the tenant's credential set with compare-and-swap (reading the store again).
+    func updateCredentials(_ tenant: String, _ change: (CredentialSet?) throws(KeyServiceError) -> CredentialSet) async throws(KeyServiceError) -> CredentialSet {
+        for _ in 0..<16 {
+            state.withLock { _ = $0.credentials.removeValue(forKey: tenant) }
+            let (current, version) = try await credentials(tenant)
+            let next = try change(current)
+            let stored: Bool
+            do { stored = try await writeSealed(tenant, Self.credentialsName, next.encoded, expected: version) } catch {
+                // The write may or may not have happened: the next use reads the store.
+                state.withLock { _ = $0.credentials.removeValue(forKey: tenant) }
+                throw error
+            }
+            if stored {
+                rememberCredentials(tenant, next, version + 1)
+                return next
+            }
+        }
+        throw KeyServiceError("conflict", "the credential set kept changing")
+    }
+
+    private func rememberCredentials(_ tenant: String, _ set: CredentialSet?, _ version: UInt64) {
+        state.withLock { s in
+            if s.credentials.count > 100_000 { s.credentials.removeAll() }
+            if let known = s.credentials[tenant], known.version > version { return }
+            s.credentials[tenant] = (set, version)
+        }
     }
 
     /// The parsed private key for some key material (parsing is dearer than signing, so it is kept).

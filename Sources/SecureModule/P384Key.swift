@@ -17,13 +17,7 @@ public final class P384Key: @unchecked Sendable {
 
     /// Reads a PEM private key (PKCS#8 or traditional); it must be P-384.
     public static func fromPEM(_ pem: [UInt8]) throws(NSMError) -> P384Key {
-        var pem = pem
-        let key: OpaquePointer? = pem.withUnsafeMutableBytes { buffer in
-            guard let bio = BIO_new_mem_buf(buffer.baseAddress, Int32(buffer.count)) else { return nil }
-            defer { BIO_free(bio) }
-            return PEM_read_bio_PrivateKey(bio, nil, nil, nil)
-        }
-        ERR_clear_error()
+        let key = PEMKeys.read(pem)
         guard let key else { throw NSMError(.internalError, "not a PEM private key") }
         let wrapped = P384Key(pointer: key)
         guard wrapped.isP384 else { throw NSMError(.internalError, "the key is not EC P-384") }
@@ -39,17 +33,7 @@ public final class P384Key: @unchecked Sendable {
     }
 
     /// The private key as PKCS#8 PEM.
-    public func privateKeyPEM() throws(NSMError) -> [UInt8] {
-        guard let bio = BIO_new(BIO_s_mem()) else { throw NSMError(.internalError, "BIO_new") }
-        defer { BIO_free(bio) }
-        guard PEM_write_bio_PrivateKey(bio, pointer, nil, nil, 0, nil, nil) == 1 else {
-            throw NSMError(.internalError, "PEM_write_bio_PrivateKey")
-        }
-        var data: UnsafeMutablePointer<CChar>?
-        let length = cloister_BIO_get_mem_data(bio, &data)
-        guard let data, length > 0 else { throw NSMError(.internalError, "empty PEM") }
-        return Array(UnsafeRawBufferPointer(start: data, count: length))
-    }
+    public func privateKeyPEM() throws(NSMError) -> [UInt8] { try PEMKeys.write(pointer) }
 
     /// The public key as DER SubjectPublicKeyInfo.
     public var publicKeyDER: [UInt8] { X509Certificate.subjectPublicKeyInfo(pointer) }

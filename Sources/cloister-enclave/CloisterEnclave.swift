@@ -111,7 +111,7 @@ struct CloisterEnclave: AsyncParsableCommand {
         configuration.emulatorDirectory = emulatorDir
         configuration.parentProcess = parentPid
         configuration.jobWorkloads["keys"] = JobWorkloadRegistration(needsMaster: true) { context in
-            KeyServiceWorkload(vault: KeyVault(store: context.store, master: context.master!, logger: context.logger))
+            KeyServiceWorkload(vault: KeyVault(store: context.store, master: context.master!, logger: context.logger), identity: context.identity)
         }
         let service = EnclaveService(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: logger, shipper: shipper)
         let group = ServiceGroup(

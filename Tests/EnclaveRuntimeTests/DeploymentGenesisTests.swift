@@ -6,30 +6,10 @@ import Logging
 import NitroAttestation
 import SecureModule
 import Synchronization
+import CloisterTestSupport
 import Testing
 
 @testable import EnclaveRuntime
-
-/// A host's store in memory, which the tests edit as a hostile host would edit its database.
-final class MemoryStore: BlobStore {
-    let blobs = Mutex<[String: (version: UInt64, value: [UInt8])]>([:])
-
-    func get(_ key: String) async throws -> (version: UInt64, value: [UInt8])? { blobs.withLock { $0[key] } }
-
-    func put(_ key: String, value: [UInt8], expectedVersion: UInt64) async throws -> (stored: Bool, version: UInt64) {
-        blobs.withLock { b in
-            let current = b[key]?.version ?? 0
-            guard current == expectedVersion else { return (false, current) }
-            b[key] = (current + 1, value)
-            return (true, current + 1)
-        }
-    }
-
-    var record: DeploymentRecord? {
-        get { blobs.withLock { $0[DeploymentRecord.storeKey] }.flatMap { try? DeploymentRecord(encoded: $0.value) } }
-        set { blobs.withLock { $0[DeploymentRecord.storeKey] = newValue.map { (2, $0.encoded) } } }
-    }
-}
 
 /// The emulated sealing service, called in process through its real protocol: what any caller of the service
 /// (the enclave, or a host with a role that may seal) sends and receives. `lie` makes it answer every unseal with

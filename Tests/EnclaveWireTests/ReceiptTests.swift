@@ -151,30 +151,32 @@ import Testing
 @Suite struct RequestDigestTests {
     /// The request hash as the client computes it, from an encoder that is not this one.
     @Test func matchesAnIndependentlyComputedVector() {
-        // python3 -c 'import cbor2,hashlib; print(hashlib.sha256(cbor2.dumps(["cloister-request/1","echo","r1",b"hello"])).hexdigest())'
-        let digest = RequestDigest.hash(operation: "echo", requestID: "r1", body: Array("hello".utf8))
-        #expect(hex(digest) == "71ccda0ddb209edd04a9c0859ae560875d69b3aff31e612fe93c1bfb5779b758")
+        // python3 -c 'import cbor2,hashlib; print(hashlib.sha256(cbor2.dumps(["cloister-request/2","acme","echo","r1",b"hello"])).hexdigest())'
+        let digest = RequestDigest.hash(tenant: "acme", operation: "echo", requestID: "r1", body: Array("hello".utf8))
+        #expect(hex(digest) == "24340cfb9a9f41405850a585118bff7c77403668baf94520b2c7b9f0233e81a9")
     }
 
     @Test func everyInputChangesTheHash() {
         let body = Array("hello".utf8)
-        let base = RequestDigest.hash(operation: "echo", requestID: "r1", body: body)
+        let base = RequestDigest.hash(tenant: "acme", operation: "echo", requestID: "r1", body: body)
         var variants: [[UInt8]] = [
-            RequestDigest.hash(operation: "echp", requestID: "r1", body: body),
-            RequestDigest.hash(operation: "echo", requestID: "r2", body: body),
-            RequestDigest.hash(operation: "echo", requestID: "r1", body: body + [0]),
-            RequestDigest.hash(operation: "echo", requestID: "r1", body: Array(body.dropLast())),
-            RequestDigest.hash(operation: "echo", requestID: "r1", body: []),
+            RequestDigest.hash(tenant: "acme", operation: "echp", requestID: "r1", body: body),
+            RequestDigest.hash(tenant: "acme", operation: "echo", requestID: "r2", body: body),
+            RequestDigest.hash(tenant: "acme", operation: "echo", requestID: "r1", body: body + [0]),
+            RequestDigest.hash(tenant: "acme", operation: "echo", requestID: "r1", body: Array(body.dropLast())),
+            RequestDigest.hash(tenant: "acme", operation: "echo", requestID: "r1", body: []),
             // The operation, the id and the body are length-prefixed, so moving a boundary changes the hash.
-            RequestDigest.hash(operation: "echor", requestID: "1", body: body),
-            RequestDigest.hash(operation: "echo", requestID: "r1h", body: Array("ello".utf8)),
-            RequestDigest.hash(operation: "r1", requestID: "echo", body: body),
+            RequestDigest.hash(tenant: "acme", operation: "echor", requestID: "1", body: body),
+            RequestDigest.hash(tenant: "acme", operation: "echo", requestID: "r1h", body: Array("ello".utf8)),
+            RequestDigest.hash(tenant: "acme", operation: "r1", requestID: "echo", body: body),
+            RequestDigest.hash(tenant: "acm", operation: "echo", requestID: "r1", body: body),
+            RequestDigest.hash(tenant: "acmee", operation: "cho", requestID: "r1", body: body),
         ]
         for i in body.indices {
             for bit in 0..<8 {
                 var changed = body
                 changed[i] ^= 1 << bit
-                variants.append(RequestDigest.hash(operation: "echo", requestID: "r1", body: changed))
+                variants.append(RequestDigest.hash(tenant: "acme", operation: "echo", requestID: "r1", body: changed))
             }
         }
         #expect(!variants.contains(base))
@@ -185,9 +187,9 @@ import Testing
     @Test(arguments: [0, 1, 23, 24, 255, 256, 65_535, 65_536])
     func agreesWithTheGenericEncoder(bodyLength: Int) {
         let body = (0..<bodyLength).map { UInt8(truncatingIfNeeded: $0 &* 31) }
-        let item: CBOR = [.text(RequestDigest.domain), "op", "id", .bytes(body)]
+        let item: CBOR = [.text(RequestDigest.domain), "acme", "op", "id", .bytes(body)]
         #expect(
-            RequestDigest.hash(operation: "op", requestID: "id", body: body)
+            RequestDigest.hash(tenant: "acme", operation: "op", requestID: "id", body: body)
                 == Receipt.hash(encoded: CBOREncoder.encode(item)))
     }
 }

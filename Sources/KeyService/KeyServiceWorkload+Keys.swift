@@ -1,0 +1,195 @@
+import CBOR
+import EnclaveRuntime
+import EnclaveWire
+import NitroAttestation
+import SecureModule
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The key operations (`key.*`): what each does once the job is authorised.
+extension KeyServiceWorkload {
+    /// The fields each operation reads; any other is refused, so that a misspelled option is never ignored.
+    static let fields: [String: Set<String>] = [
+        "create": ["name", "type"], "list": [], "describe": ["name"], "rotate": ["name"],
+        "configure": ["name", "minDecryptionVersion", "deletionAllowed"], "delete": ["name"],
+        "sign": ["name", "input", "prehashed"], "verify": ["name", "input", "signature", "prehashed"],
+        "encrypt": ["name", "plaintext", "context"], "decrypt": ["name", "ciphertext", "context"], "rewrap": ["name", "ciphertext", "context"],
+    ]
+
+    /// Runs key operation `op` (without its `key.` prefix) for `tenant`; its JSON result.
+    func performKey(_ op: String, tenant: String, _ input: Input) async throws(KeyServiceError) -> [UInt8] {
+        if let known = Self.fields[op] { try input.only(known, operation: "key." + op) }
+        switch op {
+        case "create":
+            let name = try input.name()
+            guard let type = KeyType(rawValue: try input.string("type")) else {
+                throw KeyServiceError("badRequest", "type is one of \(KeyType.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let material = try type.generate()
+            let now = Self.now()
+            let record: KeyRecord?
+            do {
+                record = try await vault.update(tenant, name, { (existing: KeyRecord?) throws(KeyServiceError) -> KeyRecord? in
+                    guard existing == nil else { throw KeyServiceError("keyExists", "key \(name) exists") }
+                    return KeyRecord(type: type, versions: [.init(number: 1, material: material, created: now)], created: now)
+                })
+            } catch where error.code == "keyExists" {
+                // A create whose index update failed left the key out of the list: put it back.
+                try await vault.updateNames(tenant) { Array(Set($0 + [name])).sorted() }
+                throw error
+            }
+            guard let record else { throw KeyServiceError("internal", "no record") }
+            try await vault.updateNames(tenant) { Array(Set($0 + [name])).sorted() }
+            return try describe(name, record)
+        case "list":
+            return try KeyResults.encode(KeyResults.KeyList(keys: try await vault.names(tenant).0))
+        case "describe":
+            let name = try input.name()
+            return try describe(name, try await existing(tenant, name).0)
+        case "rotate":
+            let name = try input.name()
+            let record = try await change(tenant, name) { (r: inout KeyRecord) throws(KeyServiceError) in
+                r.versions.append(.init(number: r.latest.number + 1, material: try r.type.generate(), created: Self.now()))
+            }
+            return try describe(name, record)
+        case "configure":
+            let name = try input.name()
+            let minimum = try input.optionalUInt("minDecryptionVersion")
+            let deletion = try input.optionalBool("deletionAllowed")
+            let record = try await change(tenant, name) { (r: inout KeyRecord) throws(KeyServiceError) in
+                if let minimum {
+                    guard minimum >= 1, minimum <= r.latest.number else {
+                        throw KeyServiceError("badRequest", "minDecryptionVersion must be 1 to \(r.latest.number)")
+                    }
+                    r.minDecryptionVersion = minimum
+                }
+                if let deletion { r.deletionAllowed = deletion }
+            }
+            return try describe(name, record)
+        case "delete":
+            let name = try input.name()
+            for _ in 0..<16 {
+                let (current, version) = try await vault.load(tenant, name)
+                guard let record = current else { throw KeyServiceError("keyNotFound", "no key \(name)") }
+                guard record.deletionAllowed else { throw KeyServiceError("deletionNotAllowed", "configure deletionAllowed first") }
+                if try await vault.delete(tenant, name, expected: version) {
+                    try await vault.updateNames(tenant) { $0.filter { $0 != name } }
+                    return try KeyResults.encode(KeyResults.Deleted(deleted: name))
+                }
+            }
+            throw KeyServiceError("conflict", "the key kept changing")
+        case "sign":
+            let name = try input.name()
+            let (record, _) = try await existing(tenant, name)
+            guard record.type.signs else { throw KeyServiceError("unsupportedOperation", "\(record.type.rawValue) keys do not sign") }
+            let version = record.latest
+            let key = try vault.privateKey(version.material, type: record.type)
+            let signature = try key.sign(try input.bytes("input"), prehashed: try input.optionalBool("prehashed") ?? false)
+            return try KeyResults.encode(
+                KeyResults.Signed(signature: "cloister:v\(version.number):\(Base64.encode(signature))", version: version.number, publicKey: Base64.encode(key.publicKey)))
+        case "verify":
+            let name = try input.name()
+            let (record, _) = try await existing(tenant, name)
+            guard record.type.signs else { throw KeyServiceError("unsupportedOperation", "\(record.type.rawValue) keys do not verify") }
+            let (number, signature) = try Self.parseVersioned(try input.string("signature"), code: "invalidSignature")
+            guard let version = record.version(number) else { throw KeyServiceError("unknownVersion", "key \(name) has no version \(number)") }
+            let valid = try vault.privateKey(version.material, type: record.type).verify(
+                signature, input: try input.bytes("input"), prehashed: try input.optionalBool("prehashed") ?? false)
+            return try KeyResults.encode(KeyResults.Verified(valid: valid, version: number))
+        case "encrypt":
+            let name = try input.name()
+            let (record, _) = try await existing(tenant, name)
+            return try encrypt(tenant, name, record, try input.bytes("plaintext"), context: try input.optionalBytes("context"))
+        case "decrypt":
+            let name = try input.name()
+            let (record, _) = try await existing(tenant, name)
+            let plaintext = try decrypt(tenant, name, record, try input.string("ciphertext"), context: try input.optionalBytes("context"))
+            return try KeyResults.encode(KeyResults.Decrypted(plaintext: Base64.encode(plaintext)))
+        case "rewrap":
+            let name = try input.name()
+            let (record, _) = try await existing(tenant, name)
+            let context = try input.optionalBytes("context")
+            let plaintext = try decrypt(tenant, name, record, try input.string("ciphertext"), context: context)
+            return try encrypt(tenant, name, record, plaintext, context: context)
+        default:
+            throw KeyServiceError("unknownOperation", "the key service has create, list, describe, rotate, configure, delete, sign, verify, encrypt, decrypt, rewrap")
+        }
+    }
+
+    private func existing(_ tenant: String, _ name: String) async throws(KeyServiceError) -> (KeyRecord, UInt64) {
+        guard let (record, version) = try await vault.record(tenant, name) else { throw KeyServiceError("keyNotFound", "no key \(name)") }
+        return (record, version)
+    }
+
+    private func change(_ tenant: String, _ name: String, _ body: (inout KeyRecord) throws(KeyServiceError) -> Void) async throws(KeyServiceError) -> KeyRecord {
+        let updated = try await vault.update(tenant, name) { (r: KeyRecord?) throws(KeyServiceError) -> KeyRecord? in
+            guard var r else { throw KeyServiceError("keyNotFound", "no key \(name)") }
+            try body(&r)
+            return r
+        }
+        guard let updated else { throw KeyServiceError("keyNotFound", "no key \(name)") }
+        return updated
+    }
+
+    private func describe(_ name: String, _ r: KeyRecord) throws(KeyServiceError) -> [UInt8] {
+        var versions: [KeyResults.VersionDescription] = []
+        for v in r.versions {
+            let publicKey = r.type.signs ? Base64.encode(try vault.privateKey(v.material, type: r.type).publicKey) : nil
+            versions.append(KeyResults.VersionDescription(version: v.number, created: v.created, publicKey: publicKey))
+        }
+        return try KeyResults.encode(
+            KeyResults.KeyDescription(
+                name: name, type: r.type.rawValue, latestVersion: r.latest.number, minDecryptionVersion: r.minDecryptionVersion,
+                deletionAllowed: r.deletionAllowed, versions: versions))
+    }
+
+    static func dataAAD(_ tenant: String, _ name: String, _ version: UInt64, _ context: [UInt8]?) -> [UInt8] {
+        CBOREncoder.encode(.array([.text("cloister-data/1"), .text(tenant), .text(name), .unsigned(version), context.map { .bytes($0) } ?? .null]))
+    }
+
+    private func encrypt(_ tenant: String, _ name: String, _ r: KeyRecord, _ plaintext: [UInt8], context: [UInt8]?) throws(KeyServiceError) -> [UInt8] {
+        guard r.type == .aes256GCM else { throw KeyServiceError("unsupportedOperation", "\(r.type.rawValue) keys do not encrypt") }
+        let nonce = Random.bytes(AESGCM.nonceSize)
+        let v = r.latest
+        let sealed: [UInt8]
+        do { sealed = try AESGCM.seal(plaintext, key: v.material, nonce: nonce, aad: Self.dataAAD(tenant, name, v.number, context)) } catch {
+            throw KeyServiceError("internal", "\(error)")
+        }
+        return try KeyResults.encode(KeyResults.Encrypted(ciphertext: "cloister:v\(v.number):\(Base64.encode(nonce + sealed))", version: v.number))
+    }
+
+    private func decrypt(_ tenant: String, _ name: String, _ r: KeyRecord, _ text: String, context: [UInt8]?) throws(KeyServiceError) -> [UInt8] {
+        guard r.type == .aes256GCM else { throw KeyServiceError("unsupportedOperation", "\(r.type.rawValue) keys do not decrypt") }
+        let (number, bytes) = try Self.parseVersioned(text)
+        guard number >= r.minDecryptionVersion else {
+            throw KeyServiceError("versionRetired", "version \(number) is below the minimum decryption version \(r.minDecryptionVersion)")
+        }
+        guard let v = r.version(number) else { throw KeyServiceError("unknownVersion", "key \(name) has no version \(number)") }
+        guard bytes.count >= AESGCM.nonceSize + AESGCM.tagSize else { throw KeyServiceError("invalidCiphertext", "too short") }
+        do {
+            return try AESGCM.open(
+                Array(bytes.dropFirst(AESGCM.nonceSize)), key: v.material, nonce: Array(bytes.prefix(AESGCM.nonceSize)),
+                aad: Self.dataAAD(tenant, name, number, context))
+        } catch {
+            throw KeyServiceError("invalidCiphertext", "the ciphertext does not open under this tenant, key, version and context")
+        }
+    }
+
+    /// `cloister:vN:BASE64` → (N, bytes).
+    static func parseVersioned(_ text: String, code: String = "invalidCiphertext") throws(KeyServiceError) -> (UInt64, [UInt8]) {
+        let parts = text.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "cloister", parts[1].hasPrefix("v"), let n = UInt64(parts[1].dropFirst()), n >= 1,
+            let bytes = Base64.decode(parts[2])
+        else { throw KeyServiceError(code, "expected cloister:vN:BASE64") }
+        return (n, bytes)
+    }
+
+    /// The enclave clock in milliseconds since the Unix epoch.
+    public static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
+    }
+}

@@ -1,0 +1,27 @@
+import EnclaveRuntime
+import EnclaveWire
+import Synchronization
+
+/// A host's store in memory, which the tests edit as a hostile host would edit its database.
+public final class MemoryStore: BlobStore {
+    public init() {}
+
+    public let blobs = Mutex<[String: (version: UInt64, value: [UInt8])]>([:])
+
+    public func get(_ key: String) async throws -> (version: UInt64, value: [UInt8])? { blobs.withLock { $0[key] } }
+
+    public func put(_ key: String, value: [UInt8], expectedVersion: UInt64) async throws -> (stored: Bool, version: UInt64) {
+        blobs.withLock { b in
+            let current = b[key]?.version ?? 0
+            guard current == expectedVersion else { return (false, current) }
+            b[key] = (current + 1, value)
+            return (true, current + 1)
+        }
+    }
+
+    public var record: DeploymentRecord? {
+        get { blobs.withLock { $0[DeploymentRecord.storeKey] }.flatMap { try? DeploymentRecord(encoded: $0.value) } }
+        set { blobs.withLock { $0[DeploymentRecord.storeKey] = newValue.map { (2, $0.encoded) } } }
+    }
+}
+
