@@ -195,7 +195,8 @@ let package = Package(
         ),
         .testTarget(
             name: "SecureModuleTests",
-            dependencies: ["SecureModule", "NitroAttestation", "CBOR", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["SecureModule", "NitroAttestation", "CBOR", .product(name: "Crypto", package: "swift-crypto")],
+            resources: [.copy("Vectors")]
         ),
     ]
 )
