@@ -3,8 +3,12 @@
 /// Policies return a result instead of throwing, and say "not checked" for what they were not given:
 /// an empty pin set is never reported as a match.
 public struct AttestationPolicy: Sendable, Hashable {
-    /// Expected PCR values by index. Empty: PCRs are not checked (and the report says so).
+    /// Expected PCR values by index. Empty: PCRs are not checked (and the report says so), unless `otherBuilds`
+    /// pins some.
     public var pcrs: [Int: [UInt8]]
+    /// The pins of other builds the deployment authorises (an upgrade, or a PCR8-only set for signed images): the
+    /// PCR check also passes when every pin of any one of them matches.
+    public var otherBuilds: [[Int: [UInt8]]] = []
     /// The nonce the document must carry, or nil for not checked.
     public var nonce: [UInt8]?
     /// Oldest acceptable document, in milliseconds before the validation time, or nil for not checked.
@@ -15,8 +19,12 @@ public struct AttestationPolicy: Sendable, Hashable {
     /// nil: not checked, which is the default only when nothing is pinned.
     public var allowDebug: Bool?
 
-    public init(pcrs: [Int: [UInt8]] = [:], nonce: [UInt8]? = nil, maxAge: Int64? = nil, allowedSkew: Int64 = 60_000, allowDebug: Bool? = nil) {
+    public init(
+        pcrs: [Int: [UInt8]] = [:], otherBuilds: [[Int: [UInt8]]] = [], nonce: [UInt8]? = nil, maxAge: Int64? = nil, allowedSkew: Int64 = 60_000,
+        allowDebug: Bool? = nil
+    ) {
         self.pcrs = pcrs
+        self.otherBuilds = otherBuilds
         self.nonce = nonce
         self.maxAge = maxAge
         self.allowedSkew = allowedSkew
@@ -64,22 +72,22 @@ public struct AttestationPolicy: Sendable, Hashable {
         var checks: [(String, Outcome)] = []
         var comparisons: [(Int, [UInt8], [UInt8]?)] = []
 
-        if pcrs.isEmpty {
+        let builds = otherBuilds.filter { !$0.isEmpty }
+        if pcrs.isEmpty && builds.isEmpty {
             checks.append(("pcrs", .notChecked("no PCRs pinned")))
         } else {
-            var failure: AttestationError?
-            for index in pcrs.keys.sorted() {
-                let expected = pcrs[index]!
-                let actual = document.pcrs[index]
-                comparisons.append((index, expected, actual))
-                guard failure == nil else { continue }
-                if actual == nil {
-                    failure = AttestationError(.pcrMissing, "PCR\(index) is pinned but absent from the document")
-                } else if actual != expected {
-                    failure = AttestationError(.pcrMismatch, "PCR\(index) is \(Hex.encode(actual!)), pinned \(Hex.encode(expected))")
-                }
+            // The primary pins are compared (and reported) one by one; their failure is the one reported when no
+            // other authorised build matches either.
+            for index in pcrs.keys.sorted() { comparisons.append((index, pcrs[index]!, document.pcrs[index])) }
+            var failure = Self.firstFailure(of: pcrs, in: document)
+            if !pcrs.isEmpty && failure == nil {
+                checks.append(("pcrs", .passed("\(pcrs.count) pinned PCRs match")))
+            } else if let i = builds.firstIndex(where: { Self.firstFailure(of: $0, in: document) == nil }) {
+                checks.append(("pcrs", .passed("the \(builds[i].count) pinned PCRs of other authorised build \(i + 1) of \(builds.count) match")))
+            } else {
+                failure = failure ?? Self.firstFailure(of: builds[0], in: document)
+                checks.append(("pcrs", .failed(failure ?? AttestationError(.pcrMismatch, "no authorised build matches"))))
             }
-            checks.append(("pcrs", failure.map { .failed($0) } ?? .passed("\(pcrs.count) pinned PCRs match")))
         }
 
         if let nonce {
@@ -120,5 +128,15 @@ public struct AttestationPolicy: Sendable, Hashable {
         }
 
         return Report(checks: checks, pcrComparisons: comparisons)
+    }
+
+    /// Why `document` does not meet `pins` (the lowest PCR index that fails), or nil when every pin matches.
+    private static func firstFailure(of pins: [Int: [UInt8]], in document: AttestationDocument) -> AttestationError? {
+        for index in pins.keys.sorted() {
+            let expected = pins[index]!
+            guard let actual = document.pcrs[index] else { return AttestationError(.pcrMissing, "PCR\(index) is pinned but absent from the document") }
+            guard actual == expected else { return AttestationError(.pcrMismatch, "PCR\(index) is \(Hex.encode(actual)), pinned \(Hex.encode(expected))") }
+        }
+        return nil
     }
 }

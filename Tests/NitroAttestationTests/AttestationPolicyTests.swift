@@ -35,6 +35,48 @@ import Testing
         #expect(report.pcrComparisons[2].actual == nil)
     }
 
+    @Test func anyAuthorisedBuildMayMatch() {
+        let doc = Self.document()
+        let t: Int64 = 1_700_000_000_000
+        let two = [UInt8](repeating: 2, count: 48)
+        // Build A is pinned first; the document is of build B, listed among the other builds.
+        let policy = AttestationPolicy(pcrs: [0: two, 1: two], otherBuilds: [[0: Self.zero], [0: Self.one, 1: Self.one, 2: Self.one]])
+        let report = policy.evaluate(doc, at: t)
+        #expect(report.result == .meetsPolicy)
+        guard case .passed(let message)? = outcome(report, "pcrs") else {
+            Issue.record("expected passed, got \(String(describing: outcome(report, "pcrs")))")
+            return
+        }
+        #expect(message.contains("build 2 of 2"), "\(message)")
+        // The comparisons stay those of the primary pins.
+        #expect(report.pcrComparisons.map(\.index) == [0, 1])
+        // A PCR8-only set for signed images.
+        #expect(AttestationPolicy(pcrs: [0: two], otherBuilds: [[8: Self.one]]).evaluate(Self.document(pcrs: [0: Self.one, 8: Self.one]), at: t).result == .meetsPolicy)
+    }
+
+    @Test func noBuildMatchingFailsWithThePrimaryPinsError() {
+        let doc = Self.document()
+        let t: Int64 = 1_700_000_000_000
+        // Every pin of a build must match: a build that matches only partly is no match.
+        let partly = AttestationPolicy(pcrs: [16: Self.zero], otherBuilds: [[0: Self.one, 1: Self.zero]])
+        #expect(partly.evaluate(doc, at: t).result == .failsToMeetPolicy(AttestationError(.pcrMissing, "")))
+        let mismatch = AttestationPolicy(pcrs: [0: Self.zero], otherBuilds: [[16: Self.one], [0: Self.one, 9: Self.one]])
+        guard case .failed(let error)? = outcome(mismatch.evaluate(doc, at: t), "pcrs") else {
+            Issue.record("expected a failure")
+            return
+        }
+        #expect(error.code == .pcrMismatch)
+        #expect(error.message.hasPrefix("PCR0 is"), "\(error.message)")
+        // Only other builds pinned: they are checked, and the first one's failure is reported.
+        #expect(AttestationPolicy(otherBuilds: [[0: Self.one]]).evaluate(doc, at: t).result == .meetsPolicy)
+        #expect(AttestationPolicy(otherBuilds: [[17: Self.one]]).evaluate(doc, at: t).result == .failsToMeetPolicy(AttestationError(.pcrMissing, "")))
+        // Empty build sets pin nothing: with no other pin, the check is not made, and says so.
+        guard case .notChecked? = outcome(AttestationPolicy(otherBuilds: [[:]]).evaluate(doc, at: t), "pcrs") else {
+            Issue.record("empty builds must be reported as not checked")
+            return
+        }
+    }
+
     @Test func nonceMustMatchExactly() {
         let t: Int64 = 1_700_000_000_000
         let policy = AttestationPolicy(nonce: [1, 2, 3])
