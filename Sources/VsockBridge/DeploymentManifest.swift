@@ -100,6 +100,9 @@ public struct DeploymentManifest: Sendable, Hashable {
     public var ingress: [IngressRoute] = []
     public var egress = Egress()
     public var host = Host()
+    /// The other builds (PCR pin sets) this deployment authorises: its enclave accepts the genesis of any of them,
+    /// so that an upgrade keeps the deployment's master secret and log. Read with `TrustManifest.parseBuilds`.
+    public var builds: [[Int: [UInt8]]] = []
 
     public init() {}
 
@@ -125,8 +128,11 @@ public struct DeploymentManifest: Sendable, Hashable {
         do { value = try JSONValue.parse(json) } catch { throw Error("", "not JSON: \(error)") }
         var m = DeploymentManifest()
         let top = try Reader(value, path: "")
-        try top.only(["name", "version", "attestation", "api", "enclave", "bridge", "ingress", "egress", "host"])
+        try top.only(["name", "version", "attestation", "builds", "api", "enclave", "bridge", "ingress", "egress", "host"])
         if let name = try top.string("name") { m.name = name }
+        if let builds = top.object["builds"] {
+            do { m.builds = try TrustManifest.parseBuilds(builds) } catch { throw Error("builds", error.message) }
+        }
         if let e = try top.object("enclave") {
             try e.only(["eif", "binary", "cpuCount", "memoryMiB", "cid", "debugMode"])
             if let v = try e.string("eif") { m.enclave.eif = v }

@@ -37,6 +37,72 @@ import Testing
         #expect(describe.policy().allowDebug == false)
     }
 
+    @Test func readsBuildsAndTheDeploymentInBothFormats() throws {
+        let deployment = String(repeating: "5a", count: 32)
+        let m = try parse("""
+            {"attestation": {"pcrs": {"PCR0": "\(Self.pcr0)"}, "deployment": "\(deployment.uppercased())"},
+             "builds": [{"PCR0": "\(Self.pcr1)", "PCR1": "\(Self.pcr1)", "PCR2": "\(Self.pcr0)"}, {"PCR8": "\(Self.pcr0)"}]}
+            """)
+        #expect(m.builds == [[0: Hex.decode(Self.pcr1)!, 1: Hex.decode(Self.pcr1)!, 2: Hex.decode(Self.pcr0)!], [8: Hex.decode(Self.pcr0)!]])
+        #expect(m.deployment == Hex.decode(deployment))
+        #expect(m.policy().otherBuilds == m.builds)
+        // Beside nitro-cli's measurements.
+        let cli = try parse("""
+            {"Measurements": {"HashAlgorithm": "Sha384 { ... }", "PCR0": "\(Self.pcr0)"}, "builds": [{"PCR8": "\(Self.pcr1)"}]}
+            """)
+        #expect(cli.builds == [[8: Hex.decode(Self.pcr1)!]])
+        #expect(cli.format == "nitro-cli")
+        // Builds alone pin enough: the primary pins may be empty then.
+        let only = try parse(#"{"attestation": {"pcrs": {}}, "builds": [{"PCR8": "\#(Self.pcr0)"}]}"#)
+        #expect(only.pcrs.isEmpty && only.builds.count == 1)
+        // Without either key, nothing changes.
+        let plain = try parse(#"{"attestation": {"pcrs": {"PCR0": "\#(Self.pcr0)"}}}"#)
+        #expect(plain.builds.isEmpty && plain.deployment == nil)
+    }
+
+    @Test func buildsAreBounded() throws {
+        let build = { (i: Int) in "{\"PCR0\": \"\(String(format: "%096x", i))\"}" }
+        let full = "[" + (0..<TrustManifest.maxBuilds).map(build).joined(separator: ",") + "]"
+        #expect(try TrustManifest.parseBuilds(try JSONValue.parse(Array(full.utf8))).count == 64)
+        let over = "[" + (0...TrustManifest.maxBuilds).map(build).joined(separator: ",") + "]"
+        #expect(throws: TrustManifest.Error("\"builds\" lists 65 builds, at most 64 allowed")) {
+            try TrustManifest.parseBuilds(try JSONValue.parse(Array(over.utf8)))
+        }
+        #expect(try TrustManifest.parseBuilds(.array([])).isEmpty)
+    }
+
+    static let refusedBuilds: [(String, String)] = [
+        (#"{"builds": {}}"#, "must be an array"),
+        (#"{"builds": "PCR0"}"#, "must be an array"),
+        (#"{"builds": [[]]}"#, "builds[0] must be an object"),
+        (#"{"builds": [{}]}"#, "builds[0] pins no PCR"),
+        (#"{"builds": [{"PCR0": "\#(pcr0)"}, {"PCR0": "\#(pcr0)"}]}"#, "builds[1] repeats builds[0]"),
+        (#"{"builds": [{"PCR0": "\#(pcr0)", "PCR1": "\#(pcr1)"}, {"PCR1": "\#(pcr1)", "PCR0": "\#(pcr0)"}]}"#, "builds[1] repeats builds[0]"),
+        (#"{"builds": [{"PCR0": "\#(pcr0)"}, {"name": "next"}]}"#, "builds[1]: \"name\" is not a PCR name"),
+        (#"{"builds": [{"PCR32": "\#(pcr0)"}]}"#, "builds[0]: \"PCR32\" is not a PCR name"),
+        (#"{"builds": [{"PCR0": "zz"}]}"#, "builds[0].PCR0 must be hex of 32, 48 or 64 bytes"),
+        (#"{"builds": [{"PCR0": "0011"}]}"#, "builds[0].PCR0 must be hex of 32, 48 or 64 bytes"),
+        (#"{"builds": [{"PCR8": 1}]}"#, "builds[0].PCR8 must be hex"),
+        (#"{"attestation": {"pcrs": {"PCR0": "\#(pcr0)"}, "deployment": "00"}}"#, "\"attestation.deployment\" must be hex of 32 bytes"),
+        (#"{"attestation": {"pcrs": {"PCR0": "\#(pcr0)"}, "deployment": "\#(pcr0)"}}"#, "\"attestation.deployment\" must be hex of 32 bytes"),
+        (#"{"attestation": {"pcrs": {"PCR0": "\#(pcr0)"}, "deployment": "xy"}}"#, "\"attestation.deployment\" must be hex of 32 bytes"),
+        (#"{"attestation": {"pcrs": {"PCR0": "\#(pcr0)"}, "deployment": 7}}"#, "\"attestation.deployment\" must be hex of 32 bytes"),
+        (#"{"attestation": {"pcrs": {}}, "builds": []}"#, "pins no PCR"),
+        (#"{"Measurements": {"PCR0": "\#(pcr0)"}, "builds": [{"PCR0": "ab"}]}"#, "builds[0].PCR0 must be hex"),
+        (#"{"Measurements": {"PCR0": "\#(pcr0)"}, "builds": [{}]}"#, "builds[0] pins no PCR"),
+    ]
+
+    @Test(arguments: refusedBuilds)
+    func refusesBadBuildsAndDeployments(json: String, reason: String) {
+        let full = json.hasPrefix(#"{"builds""#) ? #"{"attestation": {"pcrs": {"PCR0": "\#(Self.pcr0)"}}, "# + json.dropFirst() : json
+        do {
+            _ = try parse(full)
+            Issue.record("accepted \(full)")
+        } catch {
+            #expect(error.message.contains(reason), "\(error.message)")
+        }
+    }
+
     static let refused: [(String, String)] = [
         ("not json", "not valid JSON"),
         ("[]", "top level"),

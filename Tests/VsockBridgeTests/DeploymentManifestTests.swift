@@ -48,6 +48,29 @@ import Testing
         #expect(m.host.adminPort == 9191 && m.host.drainMs == 0)
     }
 
+    @Test func buildsListTheAuthorisedBuilds() throws {
+        let a = String(repeating: "a1", count: 48)
+        let b = String(repeating: "b2", count: 48)
+        let m = try Self.parse(#"{"builds": [{"PCR0": "\#(a)", "PCR1": "\#(a)", "PCR2": "\#(a)"}, {"PCR8": "\#(b)"}]}"#)
+        #expect(m.builds.count == 2)
+        #expect(m.builds[0][2] == [UInt8](repeating: 0xA1, count: 48))
+        #expect(m.builds[1] == [8: [UInt8](repeating: 0xB2, count: 48)])
+        #expect(try Self.parse("{}").builds.isEmpty)
+        for (json, reason) in [
+            (#"{"builds": [{"PCR0": "\#(a)", "colour": 1}]}"#, "\"colour\" is not a PCR name"),
+            (#"{"builds": [{"PCR0": "\#(a)"}, {"PCR0": "\#(a)"}]}"#, "builds[1] repeats builds[0]"),
+            (#"{"builds": {"PCR0": "\#(a)"}}"#, "must be an array"),
+        ] {
+            do {
+                _ = try Self.parse(json)
+                Issue.record("accepted \(json)")
+            } catch {
+                #expect(error.path == "builds")
+                #expect(error.reason.contains(reason), "\(error.reason)")
+            }
+        }
+    }
+
     @Test(arguments: [
         (#"{"colour": 1}"#, "colour"),
         (#"{"api": {"port": 8080}}"#, "api.port"),
