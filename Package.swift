@@ -137,11 +137,14 @@ let package = Package(
         // Sockets and servers the tests of several modules share.
         .target(
             name: "CloisterTestSupport",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             path: "Tests/Support"
         ),
         .testTarget(name: "CBORTests", dependencies: ["CBOR"]),
-        .testTarget(name: "NitroAttestationTests", dependencies: ["NitroAttestation", "CBOR", "COpenSSL"]),
+        .testTarget(name: "NitroAttestationTests", dependencies: ["NitroAttestation", "CBOR", "COpenSSL", "CloisterTestSupport"]),
         .testTarget(
             name: "EnclaveWireTests",
             dependencies: [

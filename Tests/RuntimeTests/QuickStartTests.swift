@@ -1,32 +1,13 @@
+import CloisterTestSupport
 import Foundation
 import Testing
 
 /// The README's quick start, command for command, with the real `cloister` binary against a real host running the
 /// key service: connect, create, sign, verify (valid and invalid), describe, and the audit.
 @Suite(.serialized) struct QuickStartTests {
-    struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    /// Runs `cloister` with `arguments` in a child process (its own blocking thread, not the test's pool).
-    static func cloister(_ arguments: [String], environment: [String: String]) async throws -> Output {
-        try await Task.detached {
-            let p = Process()
-            p.executableURL = HostProcess.buildDirectory.appendingPathComponent("cloister")
-            p.arguments = arguments
-            p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-            let out = Pipe()
-            let err = Pipe()
-            p.standardOutput = out
-            p.standardError = err
-            try p.run()
-            let o = out.fileHandleForReading.readDataToEndOfFile()
-            let e = err.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-        }.value
+    /// Runs `cloister` with `arguments` in a child process.
+    static func cloister(_ arguments: [String], environment: [String: String]) async throws -> BuiltTool.Output {
+        try await BuiltTool.run("cloister", arguments, environment: environment)
     }
 
     @Test func theQuickStartWorksAsWritten() async throws {
