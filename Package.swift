@@ -173,7 +173,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CloisterClientTests",
-            dependencies: ["CloisterClient", "EnclaveRuntime", "EnclaveWire", "SecureModule", "NitroAttestation", "CBOR"]
+            dependencies: [
+                "CloisterClient", "EnclaveRuntime", "EnclaveWire", "SecureModule", "NitroAttestation", "CBOR", "CloisterTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
         ),
         .testTarget(
             name: "HostRuntimeTests",

@@ -172,7 +172,7 @@ struct CallCommand: AsyncParsableCommand {
         }
         let client = CloisterClient(baseURL: base, token: token.value, trust: pins, roots: roots, tenant: token.tenantName)
         try await reporting("call") {
-            if let cached = IdentityCache.load(url: base, trust: pins, roots: roots) { client.adopt(cached) }
+            if let cached = IdentityCache.load(url: base, trust: pins, roots: roots) { try client.adopt(cached) }
             let r = try await client.call(operation, body: body, requestID: requestID)
             FileHandle.standardOutput.write(Data(r.result))
             let receipt = r.receipt.receipt

@@ -117,7 +117,7 @@ struct KeyCommand: AsyncParsableCommand {
         let request = Array(try body().utf8)
         try await reporting("key \(action)") {
             let client = CloisterClient(baseURL: base, token: token.value, trust: pins, roots: roots, tenant: token.tenantName)
-            if let cached = IdentityCache.load(url: base, trust: pins, roots: roots) { client.adopt(cached) }
+            if let cached = IdentityCache.load(url: base, trust: pins, roots: roots) { try client.adopt(cached) }
             let r = try await client.call("key." + action, body: request)
             let text = String(decoding: r.result, as: UTF8.self)
             if json {
