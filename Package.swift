@@ -178,6 +178,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
+        .testTarget(name: "CloisterCLITests", dependencies: ["cloister"]),
         .testTarget(
             name: "HostRuntimeTests",
             dependencies: [
