@@ -137,11 +137,14 @@ let package = Package(
         // Sockets and servers the tests of several modules share.
         .target(
             name: "CloisterTestSupport",
-            dependencies: ["EnclaveRuntime", "EnclaveWire", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: [
+                "EnclaveRuntime", "EnclaveWire", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             path: "Tests/Support"
         ),
         .testTarget(name: "CBORTests", dependencies: ["CBOR"]),
-        .testTarget(name: "NitroAttestationTests", dependencies: ["NitroAttestation", "CBOR", "COpenSSL"]),
+        .testTarget(name: "NitroAttestationTests", dependencies: ["NitroAttestation", "CBOR", "COpenSSL", "CloisterTestSupport"]),
         .testTarget(
             name: "EnclaveWireTests",
             dependencies: [
@@ -170,8 +173,12 @@ let package = Package(
         ),
         .testTarget(
             name: "CloisterClientTests",
-            dependencies: ["CloisterClient", "EnclaveRuntime", "EnclaveWire", "SecureModule", "NitroAttestation", "CBOR"]
+            dependencies: [
+                "CloisterClient", "EnclaveRuntime", "EnclaveWire", "SecureModule", "NitroAttestation", "CBOR", "CloisterTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
         ),
+        .testTarget(name: "CloisterCLITests", dependencies: ["cloister"]),
         .testTarget(
             name: "HostRuntimeTests",
             dependencies: [

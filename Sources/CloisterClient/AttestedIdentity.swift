@@ -1,4 +1,5 @@
 import EnclaveWire
+import Foundation
 import NitroAttestation
 
 /// An enclave identity a client has verified: the document passed the root, chain, signature and the pinned
@@ -14,6 +15,18 @@ public struct AttestedIdentity: Sendable {
     public let claims: IdentityClaims
     /// Whether the chain ends at AWS's root (false: an emulated or other configured root).
     public let isAWSRoot: Bool
+
+    /// The deployment's commitment the document carries (the public key derived from the deployment's master
+    /// secret), or nil when the enclave holds no master secret.
+    public var deployment: [UInt8]? { claims.deployment }
+    /// The boot this identity belongs to: the hash of its boot document (the `boot` of its receipts). A fresh
+    /// document names its boot in its claims; a boot document is its own.
+    public var boot: [UInt8] { claims.boot ?? documentHash }
+
+    /// How long before `now` the document was taken, by its timestamp (negative when it lies ahead: clock skew).
+    public func age(at now: Date = Date()) -> Duration {
+        .milliseconds(Int64(now.timeIntervalSince1970 * 1000) - Int64(clamping: document.timestamp))
+    }
 
     /// Verifies `bytes` against `roots` and `policy` at `time`, and reads the identity it binds.
     public static func verify(

@@ -5,20 +5,26 @@ import NitroAttestation
 /// (root, chain, signature and PCR pins, judged at the document's own time) and bind the key that signed every
 /// seal of that boot; within a boot, receipts must run 1, 2, 3... each naming the hash of the one before. The
 /// first failure is named: a gap, a reorder, a broken chain, an edited receipt, a receipt signed by an
-/// unattested key, or a boot with no document.
+/// unattested key, a boot with no document, or a boot of another deployment (every boot document of one log
+/// carries the same deployment commitment: the pinned one, when there is a pin).
 public struct AuditVerifier: Sendable {
     /// The pins of every build the log may hold (a deployment that was upgraded has several): a boot document
     /// must meet one of them.
     public var trusts: [TrustManifest]
     public var roots: TrustedRoots
+    /// The deployment commitment every boot document must carry; nil: the one the log's first boot carries.
+    public var deployment: [UInt8]?
 
-    public init(trust: TrustManifest, roots: TrustedRoots = .aws) {
-        self.init(trusts: [trust], roots: roots)
+    /// `deployment`: a commitment remembered from elsewhere; a manifest's pin takes precedence.
+    public init(trust: TrustManifest, roots: TrustedRoots = .aws, deployment: [UInt8]? = nil) {
+        self.init(trusts: [trust], roots: roots, deployment: deployment)
     }
 
-    public init(trusts: [TrustManifest], roots: TrustedRoots = .aws) {
+    /// `deployment`: a commitment remembered from elsewhere; the first pin among `trusts` takes precedence.
+    public init(trusts: [TrustManifest], roots: TrustedRoots = .aws, deployment: [UInt8]? = nil) {
         self.trusts = trusts
         self.roots = roots
+        self.deployment = trusts.lazy.compactMap(\.deployment).first ?? deployment
     }
 
     /// What one boot's chain holds.
@@ -28,6 +34,8 @@ public struct AuditVerifier: Sendable {
         public var lastSequence: UInt64
         public var moduleID: String
         public var pcr0: [UInt8]
+        /// The deployment commitment the boot document carries (nil: none).
+        public var deployment: [UInt8]?
     }
 
     public struct Report: Sendable {
@@ -38,6 +46,8 @@ public struct AuditVerifier: Sendable {
         public var failure: ClientError?
         public var failureIndex: Int64?
         public var passed: Bool { failure == nil }
+        /// The deployment commitment every verified boot carries (nil: none, or no boot verified).
+        public var deployment: [UInt8]? { boots.first?.deployment }
     }
 
     private struct Chain {
@@ -67,9 +77,24 @@ public struct AuditVerifier: Sendable {
             }
         }
         report.boots = chains.sorted { $0.value.order < $1.value.order }.map { hash, c in
-            Boot(hash: hash, receipts: Int(c.last), lastSequence: c.last, moduleID: c.identity.document.moduleID, pcr0: c.identity.document.pcrs[0] ?? [])
+            Boot(
+                hash: hash, receipts: Int(c.last), lastSequence: c.last, moduleID: c.identity.document.moduleID, pcr0: c.identity.document.pcrs[0] ?? [],
+                deployment: c.identity.deployment)
         }
         return report
+    }
+
+    /// Refuses a boot whose deployment commitment is not the pinned one or, with no pin, the first boot's.
+    private func checkDeployment(_ identity: AttestedIdentity, boot: String, first: AttestedIdentity?) throws(ClientError) {
+        let name = "boot \(boot.prefix(16))…"
+        let presented = identity.deployment.map { "deployment \(Hex.encode($0))" } ?? "no deployment commitment"
+        if let deployment {
+            guard identity.deployment != deployment else { return }
+            throw ClientError(.deploymentChanged, "\(name) carries \(presented), not the pinned deployment \(Hex.encode(deployment))")
+        }
+        guard let first, identity.deployment != first.deployment else { return }
+        let log = first.deployment.map { "deployment \(Hex.encode($0))" } ?? "no deployment commitment"
+        throw ClientError(.deploymentChanged, "\(name) carries \(presented), but the log's first boot carries \(log)")
     }
 
     static func key(_ boot: [UInt8], _ sequence: UInt64) -> [UInt8] { boot + withUnsafeBytes(of: sequence.bigEndian, Array.init) }
@@ -94,6 +119,7 @@ public struct AuditVerifier: Sendable {
                 }
             }
             guard let identity else { throw firstError ?? ClientError(.attestationInvalid, "no pins given") }
+            try checkDeployment(identity, boot: bootHex, first: chains.values.first { $0.order == 0 }?.identity)
             chains[receipt.boot] = Chain(identity: identity, order: chains.count)
         }
         var chain = chains[receipt.boot]!

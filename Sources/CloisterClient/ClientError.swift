@@ -46,6 +46,10 @@ public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
         case malformedLog
         /// A request could not be sealed or signed here (a bad enclave key, a failing credential key).
         case sealingFailed
+        /// The enclave's deployment commitment is not the one this client remembers or the manifest pins (a
+        /// document without one, when one is expected, counts as changed): a host that hid the sealed master
+        /// secret made a new deployment appear. In an audit: a boot of another deployment than the log's.
+        case deploymentChanged
     }
 
     public let code: Code

@@ -21,6 +21,9 @@ public struct VerifiedResponse: Sendable {
 /// A client of a Cloister host. It trusts nothing the host says: it attests the enclave with its own nonce
 /// against pinned measurements and a pinned root, and checks every response against that identity, the request
 /// it sent, and the result it got. Any mismatch is a `ClientError` naming the check, never a warning.
+///
+/// Every identity it takes must carry the expected deployment commitment (see `deployment`), so that a host that
+/// hides the sealed master secret, and so makes the enclave start a new deployment, is caught.
 public final class CloisterClient: Sendable {
     public let baseURL: URL
     public let token: String?
@@ -31,15 +34,27 @@ public final class CloisterClient: Sendable {
     /// The tenant this client's token belongs to, when known: every receipt must then name it (a host that runs
     /// the request as another tenant is caught).
     public let tenant: String?
+    /// How old the newest identity's document may get before a call attests the enclave again.
+    public let reattestAfter: Duration
     private let session: URLSession
-    private let state = Mutex<[AttestedIdentity]>([])
+
+    private struct State {
+        var identities: [AttestedIdentity] = []
+        var deployment: [UInt8]?
+    }
+    private let state: Mutex<State>
 
     /// `maxConnections`: HTTP connections this client opens to the host at most (calls beyond wait their turn).
+    /// `deployment`: the deployment commitment remembered from earlier sessions (the manifest's pin, if it has one,
+    /// takes precedence). `reattestAfter`: before a call, an identity whose document is older than this is
+    /// replaced by a fresh attestation.
     public init(
         baseURL: URL, token: String?, trust: TrustManifest, roots: TrustedRoots = .aws, patience: Duration = .seconds(60), maxConnections: Int = 64,
-        tenant: String? = nil
+        tenant: String? = nil, deployment: [UInt8]? = nil, reattestAfter: Duration = .seconds(3600)
     ) {
         self.tenant = tenant
+        self.reattestAfter = reattestAfter
+        state = Mutex(State(deployment: trust.deployment ?? deployment))
         self.baseURL = baseURL
         self.token = token
         self.trust = trust
@@ -52,13 +67,40 @@ public final class CloisterClient: Sendable {
     }
 
     /// Identities verified so far (the newest last).
-    public var identities: [AttestedIdentity] { state.withLock { $0 } }
+    public var identities: [AttestedIdentity] { state.withLock { $0.identities } }
 
-    /// Trusts an identity verified elsewhere (a cached `cloister connect`).
-    public func adopt(_ identity: AttestedIdentity) { state.withLock { $0.append(identity) } }
+    /// The deployment commitment every identity must carry: the manifest's pin, else the one given at init, else
+    /// the first one an identity presented (remembered for this client's life); nil while none is known.
+    public var deployment: [UInt8]? { state.withLock { $0.deployment } }
+
+    /// Trusts an identity verified elsewhere (a cached `cloister connect`), if it carries the expected deployment
+    /// commitment; one of another deployment is refused with `deploymentChanged` and not kept.
+    public func adopt(_ identity: AttestedIdentity) throws(ClientError) { try keep(identity) }
+
+    /// Keeps `identity` if its deployment is the expected one (the first one seen becomes the expected one).
+    private func keep(_ identity: AttestedIdentity, replacingKey: Bool = false) throws(ClientError) {
+        try state.withLock { (s: inout State) throws(ClientError) in
+            try Self.checkDeployment(identity, expected: s.deployment)
+            if s.deployment == nil { s.deployment = identity.deployment }
+            if replacingKey { s.identities.removeAll { $0.key == identity.key } }
+            s.identities.append(identity)
+            if s.identities.count > 16 { s.identities.removeFirst() }
+        }
+    }
+
+    /// Refuses `identity` with `deploymentChanged` unless it carries the commitment `expected` (nil: any passes).
+    public static func checkDeployment(_ identity: AttestedIdentity, expected: [UInt8]?) throws(ClientError) {
+        guard let expected, identity.deployment != expected else { return }
+        guard let presented = identity.deployment else {
+            throw ClientError(
+                .deploymentChanged,
+                "the enclave's document carries no deployment commitment, but deployment \(Hex.encode(expected)) is expected: a document without one counts as a changed deployment")
+        }
+        throw ClientError(.deploymentChanged, "the enclave presents deployment \(Hex.encode(presented)), not the expected \(Hex.encode(expected))")
+    }
 
     /// Fetches a fresh document with a random nonce and verifies it: root, chain, signature, PCR pins, the nonce,
-    /// freshness (the manifest's maxAgeSeconds, else 5 minutes), and the identity binding.
+    /// freshness (the manifest's maxAgeSeconds, else 5 minutes), the identity binding, and the deployment.
     @discardableResult
     public func connect() async throws(ClientError) -> AttestedIdentity {
         let nonce = Random.bytes(32)
@@ -67,12 +109,14 @@ public final class CloisterClient: Sendable {
         var policy = trust.policy(nonce: nonce)
         if policy.maxAge == nil { policy.maxAge = 300_000 }
         let identity = try AttestedIdentity.verify(body, roots: roots, policy: policy)
-        state.withLock { list in
-            list.removeAll { $0.key == identity.key }
-            list.append(identity)
-            if list.count > 16 { list.removeFirst() }
-        }
+        try keep(identity, replacingKey: true)
         return identity
+    }
+
+    /// Attests when there is no identity yet, or when the newest document is older than `reattestAfter`.
+    private func attestIfDue() async throws(ClientError) {
+        let newest = identities.max { $0.document.timestamp < $1.document.timestamp }
+        if newest.map({ $0.age() > reattestAfter }) ?? true { try await connect() }
     }
 
     /// Calls `operation` with `body` and verifies the answer. A fresh random request id is used unless one is given
@@ -80,7 +124,7 @@ public final class CloisterClient: Sendable {
     public func call(_ operation: String, body: [UInt8], requestID: String? = nil) async throws(ClientError) -> VerifiedResponse {
         let id = requestID ?? Self.randomRequestID()
         guard RequestLimits.isValidRequestID(id) else { throw ClientError(.httpError, "invalid request id \(id)") }
-        if identities.isEmpty { try await connect() }
+        try await attestIfDue()
         var (status, data, _) = try await send("POST", "v1/call/" + operation, body: body, headers: ["Cloister-Request-Id": id])
         let deadline = ContinuousClock.now + patience
         while status == 202 {
@@ -96,45 +140,53 @@ public final class CloisterClient: Sendable {
         return response
     }
 
-    /// Checks a response against the request this client sent. A seal by a key this client has not attested
-    /// makes it attest once more (the enclave may have restarted with a new identity); if the new document's key
-    /// does not verify the seal either, the response is refused.
+    /// Checks a response against the request this client sent. A receipt of a boot no known identity belongs to
+    /// makes the client attest once more (the enclave may have restarted with a new identity); if that boot is
+    /// not the fresh identity's, its boot document is fetched (a late answer of an older boot); if neither key
+    /// verifies the seal, the response is refused.
     public func verify(_ bytes: [UInt8], operation: String, requestID: String, body: [UInt8]) async throws(ClientError) -> VerifiedResponse {
         let response: SignedResponse
         do { response = try SignedResponse(encoded: bytes) } catch { throw ClientError(.malformedResponse, "\(error)") }
+        let boot = try VerifiedReceipt.parse(response.signed).0.boot
         let verified: VerifiedReceipt
         do {
-            verified = try Self.verifyUnderAny(response.signed, identities)
+            // The identities of the receipt's boot, and those that do not say which boot they belong to (the key
+            // decides for them).
+            verified = try Self.verifyUnderAny(response.signed, identities.filter { $0.boot == boot || $0.claims.boot == nil })
         } catch let error where error.code == .signatureInvalid {
-            // The enclave may have restarted since this client attested it. The receipt names its boot; that
-            // boot's document binds the key that sealed it (checked against the same root and pins, at its own
-            // time: it is old by design, and the request id and hash checks below stop replays).
-            let boot = try VerifiedReceipt.parse(response.signed).0.boot
-            do {
-                verified = try VerifiedReceipt.verify(response.signed, key: try await bootIdentity(boot).key)
-            } catch let bootError {
-                do {
-                    verified = try VerifiedReceipt.verify(response.signed, key: try await connect().key)
-                } catch {
-                    throw ClientError(error.code, "\(error.message) (and the boot document it names: \(bootError))", attestation: error.attestation)
-                }
-            }
+            verified = try await verifyAfterBootChange(response.signed, boot: boot)
         }
         try Self.check(verified.receipt, response: response, operation: operation, requestID: requestID, body: body, tenant: tenant)
         return VerifiedResponse(requestID: requestID, result: response.result, status: verified.receipt.status, receipt: verified, signed: response)
     }
 
-    /// Fetches and verifies the boot document with SHA-256 `boot` (`GET /v1/boots/HEX`) and remembers its identity.
+    /// A receipt of a boot no known identity belongs to: attest afresh and verify under the fresh identity if it
+    /// is of that boot; else under that boot's document (checked against the same root, pins and deployment, at
+    /// its own time: it is old by design, and the request id and hash checks stop replays); else, as a last
+    /// resort, under the fresh identity's key (a fresh document that does not name its boot).
+    private func verifyAfterBootChange(_ signed: SignedReceipt, boot: [UInt8]) async throws(ClientError) -> VerifiedReceipt {
+        let fresh = try await connect()
+        if fresh.boot == boot { return try VerifiedReceipt.verify(signed, key: fresh.key) }
+        do {
+            return try VerifiedReceipt.verify(signed, key: try await bootIdentity(boot).key)
+        } catch let bootError {
+            // A boot of another deployment is refused as such, whatever key sealed the answer.
+            if bootError.code == .deploymentChanged { throw bootError }
+            do { return try VerifiedReceipt.verify(signed, key: fresh.key) } catch {
+                throw ClientError(error.code, "\(error.message) (and the boot document it names: \(bootError))", attestation: error.attestation)
+            }
+        }
+    }
+
+    /// Fetches and verifies the boot document with SHA-256 `boot` (`GET /v1/boots/HEX`) and remembers its identity,
+    /// which must carry the expected deployment.
     public func bootIdentity(_ boot: [UInt8]) async throws(ClientError) -> AttestedIdentity {
         if let known = identities.first(where: { $0.documentHash == boot }) { return known }
         let (status, body, _) = try await send("GET", "v1/boots/" + Hex.encode(boot))
         guard status == 200 else { throw Self.httpError(status, body) }
         guard SHA.sha256(body) == boot else { throw ClientError(.missingAttestation, "the host served another document for boot \(Hex.encode(boot))") }
         let identity = try AttestedIdentity.verifyBootDocument(body, roots: roots, trust: trust)
-        state.withLock { list in
-            list.append(identity)
-            if list.count > 16 { list.removeFirst() }
-        }
+        try keep(identity)
         return identity
     }
 

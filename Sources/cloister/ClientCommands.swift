@@ -56,16 +56,18 @@ enum IdentityCache {
     }
 
     /// The cached document, verified again against today's pins and root (at its own time: its nonce and
-    /// freshness were checked when it was fetched). One that no longer verifies (the pins changed) is not used:
-    /// the client then attests afresh.
-    static func load(url: URL, trust: TrustManifest, roots: TrustedRoots) -> AttestedIdentity? {
+    /// freshness were checked when it was fetched). One that no longer verifies (the pins changed) or is older than
+    /// `maxAge` is not used: the client then attests afresh.
+    static func load(url: URL, trust: TrustManifest, roots: TrustedRoots, maxAge: Duration) -> AttestedIdentity? {
         guard let data = FileManager.default.contents(atPath: path(for: url)), let value = try? JSONValue.parse(Array(data)),
             let text = value.object?["document"]?.string, let doc = Base64.decode(text)
         else { return nil }
-        do { return try AttestedIdentity.verifyBootDocument(doc, roots: roots, trust: trust) } catch {
+        let identity: AttestedIdentity
+        do { identity = try AttestedIdentity.verifyBootDocument(doc, roots: roots, trust: trust) } catch {
             FileHandle.standardError.write(Data("cloister: the cached identity no longer meets the pins (\(error.code.rawValue)); attesting again\n".utf8))
             return nil
         }
+        return identity.age() > maxAge ? nil : identity
     }
 }
 
@@ -96,40 +98,12 @@ func describe(_ identity: AttestedIdentity) -> String {
         "  identity key   ES384 P-384, SPKI SHA-256 \(Hex.encode(SHA.sha256(identity.key.spki)))",
         "  hpke key       X25519 \(Hex.encode(identity.claims.hpkePublicKey))",
         "  manifest hash  \(Hex.encode(identity.claims.manifestHash))",
+        "  deployment     \(identity.deployment.map { Hex.encode($0) } ?? "none (this enclave holds no master secret)")",
     ]
     for i in d.pcrs.keys.sorted() where [0, 1, 2, 3, 4, 8].contains(i) {
         lines.append("  PCR\(i)\(i < 10 ? " " : "")          \(Hex.encode(d.pcrs[i]!))")
     }
     return lines.joined(separator: "\n")
-}
-
-struct ConnectCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "connect",
-        abstract: "Attest a Cloister enclave: fetch a document with a fresh nonce, verify it, print and cache the identity.",
-        discussion: """
-            Verifies the root (AWS's, or --root), the certificate chain, the document's signature, the PCRs the \
-            manifest pins, the nonce, the freshness (the manifest's maxAgeSeconds, else 300 s) and that the document \
-            binds an identity key and Cloister's claims. The identity is cached (CLOISTER_CACHE_DIR, else \
-            ~/.cache/cloister) for later `cloister call` and `cloister key` commands, which verify every response \
-            against it.
-            """)
-
-    @Argument(help: "The host's API URL, e.g. http://127.0.0.1:8080")
-    var url: String
-
-    @OptionGroup var trust: TrustOptions
-
-    func run() async throws {
-        let base = try parseURL(url)
-        let client = CloisterClient(baseURL: base, token: nil, trust: try trust.trust(), roots: try trust.roots())
-        try await reporting("connect") {
-            let identity = try await client.connect()
-            try IdentityCache.save(identity, url: base)
-            print(describe(identity))
-            print("verified: root, chain, signature, pinned PCRs, nonce, freshness; cached in \(IdentityCache.path(for: base))")
-        }
-    }
 }
 
 struct CallCommand: AsyncParsableCommand {
@@ -140,6 +114,12 @@ struct CallCommand: AsyncParsableCommand {
             The body is --data, --data-file, or standard input. The result is written to standard output; the \
             receipt is described on standard error. Any failed check (signature, proof, request id, request hash, \
             result hash) is an error naming it, and the exit status is 1.
+
+            The identity cached by `cloister connect` is used while its document is younger than --reattest-after \
+            (else the enclave is attested again and the cache updated). The enclave must present the deployment \
+            commitment the manifest pins or known-deployments remembers for the URL (see `cloister connect --help`); \
+            another one, also in a cached identity or after a restart, fails with deploymentChanged. When nothing \
+            is remembered yet, the first verified commitment is remembered (trust on first use).
             """)
 
     @Argument(help: "The host's API URL.")
@@ -159,21 +139,19 @@ struct CallCommand: AsyncParsableCommand {
 
     @OptionGroup var trust: TrustOptions
     @OptionGroup var token: TokenOption
+    @OptionGroup var reattest: ReattestOption
 
     func run() async throws {
-        let base = try parseURL(url)
-        let pins = try trust.trust()
-        let roots = try trust.roots()
+        var session = try AttestedSession(url: url, trust: trust, token: token, reattest: reattest)
         let body: [UInt8]
         if let data { body = Array(data.utf8) } else if let dataFile { body = try readFile(dataFile, what: "body") } else if operation == "counter" || operation == "fail" {
             body = []
         } else {
             body = Array(FileHandle.standardInput.readDataToEndOfFile())
         }
-        let client = CloisterClient(baseURL: base, token: token.value, trust: pins, roots: roots, tenant: token.tenantName)
         try await reporting("call") {
-            if let cached = IdentityCache.load(url: base, trust: pins, roots: roots) { client.adopt(cached) }
-            let r = try await client.call(operation, body: body, requestID: requestID)
+            try session.prepare()
+            let r = try await session.run { try await $0.call(operation, body: body, requestID: requestID) }
             FileHandle.standardOutput.write(Data(r.result))
             let receipt = r.receipt.receipt
             FileHandle.standardError.write(
@@ -193,8 +171,11 @@ struct AuditCommand: AsyncParsableCommand {
             discussion: """
                 --from takes an exported file (verified with no network) or the host's URL (the log and the boot \
                 documents are fetched first, with an auditor or admin token). The first gap, reorder, broken chain, \
-                edited receipt, receipt signed by an unattested key or boot without a document is named, with the \
-                log index of its entry; the exit status is then 1.
+                edited receipt, receipt signed by an unattested key, boot without a document or boot of another \
+                deployment is named, with the log index of its entry; the exit status is then 1. Every boot must carry \
+                the same deployment commitment: the manifest's pin, else (with --from URL) the one known-deployments \
+                remembers for the URL, else the first boot's; with --from URL, a commitment not yet remembered is \
+                remembered once the log passes.
                 """)
 
         @Option(help: ArgumentHelp("An exported log file, or the host's URL.", valueName: "FILE|URL"))
@@ -211,9 +192,13 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             var loaded: AuditLog?
+            var service: ServiceDeployment?
             try await reporting("audit verify") {
                 if from.hasPrefix("http://") || from.hasPrefix("https://") {
-                    loaded = try await CloisterClient(baseURL: try parseURL(from), token: token.value, trust: try trust.trust(), roots: try trust.roots()).exportLog()
+                    let base = try parseURL(from)
+                    service = try ServiceDeployment(url: base)
+                    try service?.check(pin: try trust.trust().deployment)
+                    loaded = try await CloisterClient(baseURL: base, token: token.value, trust: try trust.trust(), roots: try trust.roots()).exportLog()
                 } else {
                     loaded = try AuditLog(json: try readFile(from, what: "log"))
                 }
@@ -224,17 +209,22 @@ struct AuditCommand: AsyncParsableCommand {
                     throw ValidationError("\(path): \(e)")
                 }
             }
-            let report = AuditVerifier(trusts: pins, roots: try trust.roots()).verify(log)
+            let report = AuditVerifier(trusts: pins, roots: try trust.roots(), deployment: service?.remembered).verify(log)
+            if report.passed, let line = try service?.learn(report.deployment) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
             if json {
                 let failure = report.failure.map { "{\"code\":\"\($0.code.rawValue)\",\"index\":\(report.failureIndex ?? -1),\"message\":\"\(AuditLog.escape($0.message))\"}" } ?? "null"
-                print("{\"passed\":\(report.passed),\"receipts\":\(log.receipts.count),\"verified\":\(report.verified),\"boots\":\(report.boots.count),\"failure\":\(failure)}")
+                let deployment = report.deployment.map { "\"\(Hex.encode($0))\"" } ?? "null"
+                print(
+                    "{\"passed\":\(report.passed),\"receipts\":\(log.receipts.count),\"verified\":\(report.verified),\"boots\":\(report.boots.count),\"deployment\":\(deployment),\"failure\":\(failure)}")
             } else {
                 print("receipts \(log.receipts.count), verified \(report.verified), boots \(report.boots.count)")
                 for b in report.boots {
                     print("  boot \(Hex.encode(b.hash).prefix(16))…  receipts 1…\(b.lastSequence)  module \(b.moduleID)  PCR0 \(Hex.encode(b.pcr0).prefix(16))…")
                 }
+                if !report.boots.isEmpty { print("  deployment \(report.deployment.map { Hex.encode($0) } ?? "none (no master secret)")") }
                 if let f = report.failure {
-                    print("FAILED at log entry \(report.failureIndex ?? -1): \(f)")
+                    let advice = f.code == .deploymentChanged ? service.map { " " + $0.advice } ?? "" : ""
+                    print("FAILED at log entry \(report.failureIndex ?? -1): \(f)\(advice)")
                 } else {
                     print("PASSED: every receipt is sealed by its boot's attested key, and every chain is whole and in order")
                 }

@@ -10,7 +10,12 @@ struct Cloister: AsyncParsableCommand {
             with --manifest, against pinned PCR measurements. `nsm` talks to /dev/nsm inside an enclave and to the \
             software emulator elsewhere; `measure` prints the PCRs the emulator reports for a build. `connect`, \
             `call`, `key` and `audit` talk to a Cloister host and trust only what verifies against the pinned \
-            manifest; `admin` creates tenants and tokens with the host's admin token.
+            manifest and the deployment commitment remembered for the host's URL (known-deployments, see `cloister \
+            connect --help`); `admin` creates tenants and tokens with the host's admin token.
+
+            Environment: CLOISTER_TOKEN, CLOISTER_TENANT, CLOISTER_ADMIN_TOKEN; CLOISTER_CACHE_DIR (cached \
+            identities; default $XDG_CACHE_HOME/cloister or ~/.cache/cloister); CLOISTER_CONFIG_DIR \
+            (known-deployments; default $XDG_CONFIG_HOME/cloister or ~/.config/cloister).
             """,
         subcommands: [
             ConnectCommand.self, CallCommand.self, KeyCommand.self, AuditCommand.self, AdminCommand.self, AttestationCommand.self, NSMCommand.self,

@@ -10,7 +10,9 @@ struct KeyCommand: AsyncParsableCommand {
         abstract: "Use the key service: create, list, describe, rotate, configure, delete, sign, verify, encrypt, decrypt, rewrap.",
         discussion: """
             Every answer is a signed response, verified against the attested enclave identity (cached by `cloister \
-            connect`, else fetched) before it is printed. Inputs and outputs that are bytes are base64 in --json mode; \
+            connect` and used while younger than --reattest-after, else fetched) before it is printed. The enclave \
+            must present the deployment commitment remembered for the URL or pinned by the manifest (see `cloister \
+            connect --help`), else the command fails with deploymentChanged. Inputs and outputs that are bytes are base64 in --json mode; \
             --data takes text and --data-file a file. Examples:
               cloister key URL create signer --type ed25519
               cloister key URL sign signer --data 'hello'
@@ -62,6 +64,7 @@ struct KeyCommand: AsyncParsableCommand {
 
     @OptionGroup var trust: TrustOptions
     @OptionGroup var token: TokenOption
+    @OptionGroup var reattest: ReattestOption
 
     func input() throws -> [UInt8]? {
         if let data { return prehashed ? try hex(data) : Array(data.utf8) }
@@ -111,14 +114,11 @@ struct KeyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let base = try parseURL(url)
-        let pins = try trust.trust()
-        let roots = try trust.roots()
+        var session = try AttestedSession(url: url, trust: trust, token: token, reattest: reattest)
         let request = Array(try body().utf8)
         try await reporting("key \(action)") {
-            let client = CloisterClient(baseURL: base, token: token.value, trust: pins, roots: roots, tenant: token.tenantName)
-            if let cached = IdentityCache.load(url: base, trust: pins, roots: roots) { client.adopt(cached) }
-            let r = try await client.call("key." + action, body: request)
+            try session.prepare()
+            let r = try await session.run { try await $0.call("key." + action, body: request) }
             let text = String(decoding: r.result, as: UTF8.self)
             if json {
                 print(text)

@@ -8,43 +8,6 @@ import Testing
 
 @testable import EnclaveRuntime
 
-/// A real enclave identity on the software secure module, with a receipt chain, for building logs.
-final class TestEnclave: @unchecked Sendable {
-    static let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cloister-audit-\(UUID().uuidString)").path
-    static let root = try! EmulatedRoot.loadOrCreate(directory: directory).root
-    static let image = EnclaveImage(executable: Array("cloister-enclave audit test".utf8), manifest: Array("{}".utf8))
-    static var roots: TrustedRoots { TrustedRoots(certificates: [root.certificate]) }
-    static var trust: TrustManifest { TrustManifest(pcrs: [0: image.measurements[0]!, 1: image.measurements[1]!]) }
-
-    let identity: EnclaveIdentity
-    let chain: ReceiptChain
-    private var next: UInt64 = 0
-
-    init(image: EnclaveImage = TestEnclave.image) async throws {
-        let module = NSMClient(transport: try SoftwareNSM(root: Self.root, image: image))
-        identity = try await EnclaveIdentity.create(module: module, manifestBytes: Array("{}".utf8))
-        chain = ReceiptChain(identity: identity)
-    }
-
-    /// Seals `count` echo jobs in one batch; returns the signed responses and the log entries.
-    func batch(_ count: Int, body: [UInt8] = Array("hello".utf8)) throws -> [(response: SignedResponse, job: QueueJob)] {
-        var outcomes: [ReceiptChain.Outcome] = []
-        for _ in 0..<count {
-            next += 1
-            let job = QueueJob(id: next, requestID: "r\(next)", tenant: "acme", operation: "echo", body: body, attempt: 1)
-            outcomes.append(
-                .init(job: job, requestHash: RequestDigest.hash(tenant: "acme", operation: "echo", requestID: job.requestID, body: body), status: "ok", result: body))
-        }
-        return try chain.seal(outcomes).enumerated().map { i, s in (try SignedResponse(encoded: s.result.response), outcomes[i].job) }
-    }
-
-    var boots: [String: [UInt8]] { [Hex.encode(identity.bootHash): identity.bootDocument] }
-}
-
-func entries(_ responses: [SignedResponse], from start: Int64 = 1) -> [AuditLog.Entry] {
-    responses.enumerated().map { AuditLog.Entry(index: start + Int64($0.offset), entry: $0.element.signed.encoded) }
-}
-
 @Suite struct AuditVerifierTests {
     let verifier = AuditVerifier(trust: TestEnclave.trust, roots: TestEnclave.roots)
 
@@ -189,6 +152,58 @@ func entries(_ responses: [SignedResponse], from start: Int64 = 1) -> [AuditLog.
         var (log, _) = try await twoBoots()
         log.receipts[0].entry = [0xA0]
         #expect(verifier.verify(log).failure?.code == .malformedResponse)
+    }
+}
+
+@Suite struct AuditDeploymentTests {
+    static let first = [UInt8](repeating: 0xD1, count: 32)
+    static let second = [UInt8](repeating: 0xD2, count: 32)
+
+    /// Boot `a` then boot `b`, two receipts each.
+    static func log(_ a: TestEnclave, _ b: TestEnclave) throws -> AuditLog {
+        let responses = try a.batch(2).map(\.response) + b.batch(2).map(\.response)
+        return AuditLog(source: "t", receipts: entries(responses), boots: a.boots.merging(b.boots) { x, _ in x })
+    }
+
+    @Test func everyBootOfOneDeploymentPasses() async throws {
+        let log = try Self.log(try await TestEnclave(deployment: Self.first), try await TestEnclave(deployment: Self.first))
+        let report = AuditVerifier(trust: TestEnclave.trust, roots: TestEnclave.roots).verify(log)
+        #expect(report.passed, "\(String(describing: report.failure))")
+        #expect(report.deployment == Self.first)
+        #expect(report.boots.map(\.deployment) == [Self.first, Self.first])
+        var pinned = TestEnclave.trust
+        pinned.deployment = Self.first
+        #expect(AuditVerifier(trust: pinned, roots: TestEnclave.roots).verify(log).passed)
+    }
+
+    @Test func aBootOfAnotherDeploymentIsNamed() async throws {
+        let b = try await TestEnclave(deployment: Self.second)
+        let log = try Self.log(try await TestEnclave(deployment: Self.first), b)
+        let report = AuditVerifier(trust: TestEnclave.trust, roots: TestEnclave.roots).verify(log)
+        #expect(report.failure?.code == .deploymentChanged)
+        #expect(report.failureIndex == 3)
+        #expect(report.verified == 2)
+        #expect(report.failure?.message.contains(String(Hex.encode(b.identity.bootHash).prefix(16))) == true, "\(String(describing: report.failure))")
+    }
+
+    @Test func aBootWithoutACommitmentAmongOthersIsChanged() async throws {
+        let withNone = try Self.log(try await TestEnclave(deployment: Self.first), try await TestEnclave())
+        #expect(AuditVerifier(trust: TestEnclave.trust, roots: TestEnclave.roots).verify(withNone).failure?.code == .deploymentChanged)
+        let noneFirst = try Self.log(try await TestEnclave(), try await TestEnclave(deployment: Self.first))
+        #expect(AuditVerifier(trust: TestEnclave.trust, roots: TestEnclave.roots).verify(noneFirst).failure?.code == .deploymentChanged)
+    }
+
+    @Test func thePinnedOrRememberedDeploymentIsRequiredOfTheFirstBootToo() async throws {
+        let log = try Self.log(try await TestEnclave(deployment: Self.first), try await TestEnclave(deployment: Self.first))
+        var pinned = TestEnclave.trust
+        pinned.deployment = Self.second
+        let report = AuditVerifier(trust: pinned, roots: TestEnclave.roots).verify(log)
+        #expect(report.failure?.code == .deploymentChanged)
+        #expect(report.failureIndex == 1)
+        #expect(AuditVerifier(trust: TestEnclave.trust, roots: TestEnclave.roots, deployment: Self.second).verify(log).failureIndex == 1)
+        // A manifest's pin wins over a remembered commitment.
+        pinned.deployment = Self.first
+        #expect(AuditVerifier(trusts: [TestEnclave.trust, pinned], roots: TestEnclave.roots, deployment: Self.second).verify(log).passed)
     }
 }
 

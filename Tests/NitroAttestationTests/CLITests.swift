@@ -1,3 +1,4 @@
+import CloisterTestSupport
 import Foundation
 import Testing
 
@@ -5,42 +6,14 @@ import Testing
 
 /// Runs the built `cloister` executable as a real process.
 enum CLI {
-    static let binary: URL = {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("cloister")
-        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return root.appendingPathComponent(".build/debug/cloister")
-    }()
-
-    struct Result {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-        var jsonLines: [[String: Any]] {
-            stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-        }
-    }
+    static var binary: URL { BuiltTool.directory.appendingPathComponent("cloister") }
 
     /// Runs `cloister args...`, optionally under an address-space limit (KiB) set with `ulimit -v`.
-    static func run(_ args: [String], memoryLimitKB: Int? = nil, environment: [String: String] = [:]) throws -> Result {
-        let process = Process()
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        if let memoryLimitKB {
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", "ulimit -v \(memoryLimitKB) && exec \"$0\" \"$@\"", binary.path] + args
-        } else {
-            process.executableURL = binary
-            process.arguments = args
-        }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    static func run(_ args: [String], memoryLimitKB: Int? = nil, environment: [String: String] = [:]) throws -> BuiltTool.Output {
+        guard let memoryLimitKB else { return try BuiltTool.run(executable: binary, args, environment: environment) }
+        return try BuiltTool.run(
+            executable: URL(fileURLWithPath: "/bin/sh"), ["-c", "ulimit -v \(memoryLimitKB) && exec \"$0\" \"$@\"", binary.path] + args,
+            environment: environment)
     }
 
     static func temporaryFile(_ bytes: [UInt8], name: String = UUID().uuidString) throws -> String {
@@ -224,5 +197,12 @@ enum CLI {
                 #expect(error.code == .malformedCBOR || error.code == .invalidCOSEStructure, "\(hex): \(error)")
             }
         }
+    }
+}
+
+extension BuiltTool.Output {
+    /// Standard output's lines that are JSON objects.
+    var jsonLines: [[String: Any]] {
+        stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
 }

@@ -21,12 +21,7 @@ final class HostProcess: @unchecked Sendable {
     /// Set when a restarted host took over the directory.
     var keepDirectory = false
 
-    static let buildDirectory: URL = {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        if FileManager.default.isExecutableFile(atPath: beside.appendingPathComponent("cloister-host").path) { return beside }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return root.appendingPathComponent(".build/debug")
-    }()
+    static var buildDirectory: URL { BuiltTool.directory }
 
     /// Starts a host. `edit` may change the manifest (a JSON object) before it is written.
     /// The admin token of hosts started with `api: true`.

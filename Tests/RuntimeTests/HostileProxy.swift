@@ -1,3 +1,4 @@
+import CloisterTestSupport
 import Foundation
 import Hummingbird
 import Synchronization
@@ -33,7 +34,7 @@ final class HostileProxy: Sendable {
 
     let upstream: URL
     private let state = Mutex(State())
-    private let task = Mutex<Task<Void, any Error>?>(nil)
+    private let server = Mutex<LoopbackHTTPServer?>(nil)
 
     init(upstream: URL) { self.upstream = upstream }
 
@@ -44,17 +45,12 @@ final class HostileProxy: Sendable {
         let router = Router()
         router.get("**") { request, _ in try await self.forward(request) }
         router.post("**") { request, _ in try await self.forward(request) }
-        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) })
-        task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
-        var iterator = stream.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw HarnessError("proxy did not start") }
-        return URL(string: "http://127.0.0.1:\(port)/")!
+        let server = try await LoopbackHTTPServer.start(router)
+        self.server.withLock { $0 = server }
+        return server.url
     }
 
-    func stop() { task.withLock { $0?.cancel() } }
+    func stop() { server.withLock { $0?.stop() } }
 
     private func forward(_ request: Request) async throws -> Response {
         var outgoing = URLRequest(url: URL(string: String(request.uri.description.dropFirst()), relativeTo: upstream)!)

@@ -1,32 +1,13 @@
+import CloisterTestSupport
 import Foundation
 import Testing
 
 /// The README's quick start, command for command, with the real `cloister` binary against a real host running the
 /// key service: connect, create, sign, verify (valid and invalid), describe, and the audit.
 @Suite(.serialized) struct QuickStartTests {
-    struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    /// Runs `cloister` with `arguments` in a child process (its own blocking thread, not the test's pool).
-    static func cloister(_ arguments: [String], environment: [String: String]) async throws -> Output {
-        try await Task.detached {
-            let p = Process()
-            p.executableURL = HostProcess.buildDirectory.appendingPathComponent("cloister")
-            p.arguments = arguments
-            p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-            let out = Pipe()
-            let err = Pipe()
-            p.standardOutput = out
-            p.standardError = err
-            try p.run()
-            let o = out.fileHandleForReading.readDataToEndOfFile()
-            let e = err.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-        }.value
+    /// Runs `cloister` with `arguments` in a child process.
+    static func cloister(_ arguments: [String], environment: [String: String]) async throws -> BuiltTool.Output {
+        try await BuiltTool.run("cloister", arguments, environment: environment)
     }
 
     @Test func theQuickStartWorksAsWritten() async throws {
@@ -38,13 +19,17 @@ import Testing
             ["measure", HostProcess.buildDirectory.appendingPathComponent("cloister-enclave").path, "--manifest", dir.appendingPathComponent("manifest.json").path],
             environment: [:])
         try Data(measure.stdout.utf8).write(to: pins)
-        let env = ["CLOISTER_TOKEN": f.tenantToken, "CLOISTER_TENANT": "acme", "CLOISTER_CACHE_DIR": dir.appendingPathComponent("cache").path]
+        let env = [
+            "CLOISTER_TOKEN": f.tenantToken, "CLOISTER_TENANT": "acme", "CLOISTER_CACHE_DIR": dir.appendingPathComponent("cache").path,
+            "CLOISTER_CONFIG_DIR": dir.appendingPathComponent("config").path,
+        ]
         let url = f.base.absoluteString
         let trust = ["--manifest", pins.path, "--root", dir.appendingPathComponent("emulator/root.pem").path]
 
         let connect = try await Self.cloister(["connect", url] + trust, environment: env)
         #expect(connect.status == 0, "\(connect.stderr)")
         #expect(connect.stdout.contains("verified: root, chain, signature, pinned PCRs, nonce, freshness"))
+        try await Self.connectingAgainFindsTheSameDeployment(connect.stdout, url: url, arguments: ["connect", url] + trust, environment: env)
 
         let create = try await Self.cloister(["key", url, "create", "signer", "--type", "ed25519"] + trust, environment: env)
         #expect(create.status == 0, "\(create.stderr)")
@@ -73,6 +58,26 @@ import Testing
         let audit = try await Self.cloister(["audit", "verify", "--from", url, "--token", f.auditorToken] + trust, environment: env)
         #expect(audit.status == 0, "\(audit.stdout)\(audit.stderr)")
         #expect(audit.stdout.contains("PASSED"))
+    }
+}
+
+extension QuickStartTests {
+    /// The first connect remembered the deployment it saw (in the private config directory); a second one finds
+    /// it again. An enclave that holds no master secret presents no commitment, and nothing is remembered.
+    static func connectingAgainFindsTheSameDeployment(_ first: String, url: String, arguments: [String], environment: [String: String]) async throws {
+        let file = environment["CLOISTER_CONFIG_DIR"]! + "/known-deployments"
+        let line = try #require(first.split(separator: "\n").first { $0.hasPrefix("  deployment     ") }, "\(first)")
+        let again = try await cloister(arguments, environment: environment)
+        #expect(again.status == 0, "\(again.stderr)")
+        guard let hex = line.split(separator: " ").last.map(String.init), hex.count == 64 else {
+            #expect(line.hasSuffix("none (this enclave holds no master secret)"))
+            #expect(again.stdout.contains("no deployment to remember for \(url)"))
+            #expect(!FileManager.default.fileExists(atPath: file))
+            return
+        }
+        #expect(first.contains("new deployment \(hex) remembered for \(url) (in \(file))"), "\(first)")
+        #expect(again.stdout.contains("deployment \(hex) matches the one remembered for \(url)"), "\(again.stdout)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "\(url) \(hex)\n")
     }
 }
 
