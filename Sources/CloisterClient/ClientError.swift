@@ -44,6 +44,9 @@ public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
         case missingAttestation
         /// Audit or export: the log file is not one.
         case malformedLog
+        /// A key-service receipt carries another tenant root than the one this client knows: the host made a tenant
+        /// of the same name under a credential of its own.
+        case tenantChanged
         /// A request could not be sealed or signed here (a bad enclave key, a failing credential key).
         case sealingFailed
         /// The enclave's deployment commitment is not the one this client remembers or the manifest pins (a

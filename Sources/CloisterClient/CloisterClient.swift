@@ -1,6 +1,7 @@
 import EnclaveWire
 import Foundation
 import NitroAttestation
+import SecureModule
 import Synchronization
 
 #if canImport(FoundationNetworking)
@@ -10,6 +11,7 @@ import FoundationNetworking
 /// A verified answer to one call.
 public struct VerifiedResponse: Sendable {
     public let requestID: String
+    /// The result: for a sealed call, as opened by this client (the signed response carries it sealed).
     public let result: [UInt8]
     /// `ok`, or the error code the enclave signed.
     public let status: String
@@ -41,7 +43,10 @@ public final class CloisterClient: Sendable {
     private struct State {
         var identities: [AttestedIdentity] = []
         var deployment: [UInt8]?
+        var tenantRoot: [UInt8]?
     }
+    /// The program key that signs this client's actions (nil: it can make reads only).
+    public let credential: CredentialKey?
     private let state: Mutex<State>
 
     /// `maxConnections`: HTTP connections this client opens to the host at most (calls beyond wait their turn).
@@ -50,11 +55,13 @@ public final class CloisterClient: Sendable {
     /// replaced by a fresh attestation.
     public init(
         baseURL: URL, token: String?, trust: TrustManifest, roots: TrustedRoots = .aws, patience: Duration = .seconds(60), maxConnections: Int = 64,
-        tenant: String? = nil, deployment: [UInt8]? = nil, reattestAfter: Duration = .seconds(3600)
+        tenant: String? = nil, deployment: [UInt8]? = nil, reattestAfter: Duration = .seconds(3600), credential: CredentialKey? = nil,
+        tenantRoot: [UInt8]? = nil
     ) {
         self.tenant = tenant
         self.reattestAfter = reattestAfter
-        state = Mutex(State(deployment: trust.deployment ?? deployment))
+        self.credential = credential
+        state = Mutex(State(deployment: trust.deployment ?? deployment, tenantRoot: tenantRoot))
         self.baseURL = baseURL
         self.token = token
         self.trust = trust
@@ -65,6 +72,12 @@ public final class CloisterClient: Sendable {
         configuration.timeoutIntervalForRequest = 120
         session = URLSession(configuration: configuration)
     }
+
+    /// The tenant's root (the id of the credential it came into being with) every key-service receipt must carry:
+    /// the one given at init, else the first one seen (remembered for this client's life); nil while none is known.
+    /// A receipt with another root is `tenantChanged`: the host made a tenant of the same name under its own
+    /// credential.
+    public var tenantRoot: [UInt8]? { state.withLock { $0.tenantRoot } }
 
     /// Identities verified so far (the newest last).
     public var identities: [AttestedIdentity] { state.withLock { $0.identities } }
@@ -114,7 +127,7 @@ public final class CloisterClient: Sendable {
     }
 
     /// Attests when there is no identity yet, or when the newest document is older than `reattestAfter`.
-    private func attestIfDue() async throws(ClientError) {
+    func attestIfDue() async throws(ClientError) {
         let newest = identities.max { $0.document.timestamp < $1.document.timestamp }
         if newest.map({ $0.age() > reattestAfter }) ?? true { try await connect() }
     }
@@ -123,8 +136,18 @@ public final class CloisterClient: Sendable {
     /// (give the same id to retry safely: the host answers a repeat from the job it already has).
     public func call(_ operation: String, body: [UInt8], requestID: String? = nil) async throws(ClientError) -> VerifiedResponse {
         let id = requestID ?? Self.randomRequestID()
-        guard RequestLimits.isValidRequestID(id) else { throw ClientError(.httpError, "invalid request id \(id)") }
         try await attestIfDue()
+        let response = try await exchange(operation, body: body, requestID: id)
+        guard response.status == "ok" else {
+            throw ClientError(.operationFailed, "\(response.status): \(String(decoding: response.result.prefix(300), as: UTF8.self))")
+        }
+        return response
+    }
+
+    /// Sends one call and waits for its verified answer, whatever its status.
+    func exchange(_ operation: String, body: [UInt8], requestID id: String) async throws(ClientError) -> VerifiedResponse {
+        guard RequestLimits.isValidRequestID(id) else { throw ClientError(.httpError, "invalid request id \(id)") }
+        guard tenant != nil else { throw ClientError(.requestMismatch, "a call needs the tenant its token belongs to (every receipt must name it)") }
         var (status, data, _) = try await send("POST", "v1/call/" + operation, body: body, headers: ["Cloister-Request-Id": id])
         let deadline = ContinuousClock.now + patience
         while status == 202 {
@@ -133,11 +156,7 @@ public final class CloisterClient: Sendable {
             (status, data, _) = try await send("GET", "v1/requests/" + id)
         }
         guard status == 200 else { throw Self.httpError(status, data) }
-        let response = try await verify(data, operation: operation, requestID: id, body: body)
-        guard response.status == "ok" else {
-            throw ClientError(.operationFailed, "\(response.status): \(String(decoding: response.result.prefix(300), as: UTF8.self))")
-        }
-        return response
+        return try await verify(data, operation: operation, requestID: id, body: body)
     }
 
     /// Checks a response against the request this client sent. A receipt of a boot no known identity belongs to
@@ -157,6 +176,7 @@ public final class CloisterClient: Sendable {
             verified = try await verifyAfterBootChange(response.signed, boot: boot)
         }
         try Self.check(verified.receipt, response: response, operation: operation, requestID: requestID, body: body, tenant: tenant)
+        try checkTenantRoot(verified.receipt)
         return VerifiedResponse(requestID: requestID, result: response.result, status: verified.receipt.status, receipt: verified, signed: response)
     }
 
@@ -188,6 +208,23 @@ public final class CloisterClient: Sendable {
         let identity = try AttestedIdentity.verifyBootDocument(body, roots: roots, trust: trust)
         try keep(identity)
         return identity
+    }
+
+    /// A key-service receipt must carry the tenant's root this client knows (the first one seen becomes it).
+    private func checkTenantRoot(_ r: Receipt) throws(ClientError) {
+        guard r.operation.hasPrefix("key.") || r.operation.hasPrefix("credential.") else { return }
+        try state.withLock { (s: inout State) throws(ClientError) in
+            guard let expected = s.tenantRoot else {
+                s.tenantRoot = r.tenantRoot
+                return
+            }
+            guard r.tenantRoot == expected else {
+                let shown = r.tenantRoot.map { "root \(Hex.encode($0))" } ?? "no credentials"
+                throw ClientError(
+                    .tenantChanged,
+                    "tenant \(r.tenant) has \(shown), not the root \(Hex.encode(expected)) this client knows: a tenant of the same name made by someone else")
+            }
+        }
     }
 
     /// The request-side checks, in order: request id, operation, tenant (when known), request hash, result hash.

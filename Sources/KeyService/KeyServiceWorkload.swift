@@ -109,23 +109,29 @@ public struct KeyServiceWorkload: JobWorkload {
     }
 
     public func perform(_ job: PreparedJob, store: any BlobStore) async -> JobOutcome {
-        guard let p = job.state as? Prepared else {
-            guard ["echo", "sha256"].contains(job.request.operation) else {
-                return .failure(
-                    "unknownOperation",
-                    "the key service has \((Self.actions.union(Self.reads)).sorted().joined(separator: ", ")) (and echo, sha256)")
-            }
-            return await fallback.perform(job, store: store)
-        }
         let tenant = job.request.tenant
-        var root: [UInt8]?
+        // Every answer names the tenant's root, refusals included, so that a client notices a tenant made by
+        // someone else whatever it asked.
+        let credentials: Result<CredentialSet?, KeyServiceError>
+        do { credentials = .success(try await vault.credentials(tenant).set) } catch { credentials = .failure(error) }
+        var root = (try? credentials.get())?.flatMap(\.root)
+        guard let p = job.state as? Prepared else {
+            var outcome: JobOutcome
+            if ["echo", "sha256"].contains(job.request.operation) {
+                outcome = await fallback.perform(job, store: store)
+            } else {
+                outcome = .failure(
+                    "unknownOperation", "the key service has \((Self.actions.union(Self.reads)).sorted().joined(separator: ", ")) (and echo, sha256)")
+            }
+            outcome.tenantRoot = root
+            return outcome
+        }
         var signer: [UInt8]?
         do throws(KeyServiceError) {
+            let set = try credentials.get()
             if let refusal = p.refusal { throw refusal }
-            let credentials = try await vault.credentials(tenant).set
-            root = credentials?.root
             if Self.actions.contains(p.operation) {
-                signer = try authorise(p, credentials: credentials)
+                signer = try authorise(p, credentials: set)
                 root = root ?? signer
             }
             let output: [UInt8]

@@ -16,6 +16,8 @@ struct APIFixture {
     let roots: TrustedRoots
     let tenantToken: String
     let auditorToken: String
+    /// The program key of tenant `acme`'s first credential (kept across restarts).
+    let credential: CredentialKey
 
     /// Starts a host (or restarts `previous`'s on its data); `wait: false` does not wait for the enclave to serve
     /// (a boot that is meant to be refused), and then needs `previous`.
@@ -31,7 +33,7 @@ struct APIFixture {
         if let previous {
             return APIFixture(
                 host: host, base: base, trust: trust, roots: TrustedRoots(certificates: [root.certificate]), tenantToken: previous.tenantToken,
-                auditorToken: previous.auditorToken)
+                auditorToken: previous.auditorToken, credential: previous.credential)
         }
         let admin = ["Authorization": "Bearer " + HostProcess.adminToken]
         let (s1, _, _) = try await http("POST", base, "v1/admin/tenants", headers: admin, body: Array("{\"name\":\"acme\"}".utf8))
@@ -39,7 +41,9 @@ struct APIFixture {
         let (s2, b2, _) = try await http("POST", base, "v1/admin/tokens", headers: admin, body: Array("{\"tenant\":\"acme\"}".utf8))
         let (s3, b3, _) = try await http("POST", base, "v1/admin/tokens", headers: admin, body: Array("{\"role\":\"auditor\"}".utf8))
         guard s2 == 201, s3 == 201, let t = token(b2), let a = token(b3) else { throw HarnessError("tokens: \(s2) \(s3)") }
-        return APIFixture(host: host, base: base, trust: trust, roots: TrustedRoots(certificates: [root.certificate]), tenantToken: t, auditorToken: a)
+        return APIFixture(
+            host: host, base: base, trust: trust, roots: TrustedRoots(certificates: [root.certificate]), tenantToken: t, auditorToken: a,
+            credential: try CredentialKey.generate(.ed25519))
     }
 
     /// The PCR0-2 the software secure module reports for the test build of `cloister-enclave` with `manifest`.
@@ -62,8 +66,11 @@ struct APIFixture {
         return url.path
     }
 
-    func client(base: URL? = nil, token: String? = nil, maxConnections: Int = 64) -> CloisterClient {
-        CloisterClient(baseURL: base ?? self.base, token: token ?? tenantToken, trust: trust, roots: roots, patience: .seconds(120), maxConnections: maxConnections)
+    /// A client of tenant `tenant` (default `acme`, with the fixture's token and credential).
+    func client(base: URL? = nil, token: String? = nil, tenant: String = "acme", credential: CredentialKey? = nil, maxConnections: Int = 64) -> CloisterClient {
+        CloisterClient(
+            baseURL: base ?? self.base, token: token ?? tenantToken, trust: trust, roots: roots, patience: .seconds(120), maxConnections: maxConnections,
+            tenant: tenant, credential: credential ?? (tenant == "acme" ? self.credential : nil))
     }
 
     func http(_ method: String, _ path: String, headers: [String: String] = [:], body: [UInt8]? = nil) async throws -> (Int, [UInt8], [AnyHashable: Any]) {

@@ -19,18 +19,29 @@ import Testing
         restart: APIFixture? = nil, name: String = "test", builds: [[Int: [UInt8]]] = [], wait: Bool = true,
         hostArguments: HostArguments = .none
     ) async throws -> APIFixture {
-        try await APIFixture.start(restart: restart, hostArguments: hostArguments, wait: wait) { m in
+        let f = try await APIFixture.start(restart: restart, hostArguments: hostArguments, wait: wait) { m in
             m["name"] = name
             var api = m["api"] as! [String: Any]
             api["workload"] = "keys"
             m["api"] = api
             if !builds.isEmpty { m["builds"] = builds.map { b in Dictionary(uniqueKeysWithValues: b.map { ("PCR\($0.key)", Hex.encode($0.value)) }) } }
         }
+        // A new tenant comes into being with its first credential.
+        if restart == nil { _ = try await register(f.client(), f.credential) }
+        return f
     }
 
-    /// Calls a key operation and returns its JSON answer (verified), or throws the client's error.
+    /// Adds `key` as a credential of the client's tenant (its first: signed by itself).
+    static func register(_ client: CloisterClient, _ key: CredentialKey) async throws -> [String: Any] {
+        try await Self.key(client, "credential.add", ["kind": key.kind.rawValue, "publicKey": Data(key.spki).base64EncodedString()])
+    }
+
+    /// Calls a key operation (`key.` is implied; `credential.` ones are named in full) as an action or a read, and
+    /// returns its JSON answer (verified, opened), or throws the client's error.
     static func key(_ client: CloisterClient, _ op: String, _ body: [String: Any]) async throws -> [String: Any] {
-        let r = try await client.call("key." + op, body: Array(try JSONSerialization.data(withJSONObject: body)))
+        let operation = op.contains(".") ? op : "key." + op
+        let json = Array(try JSONSerialization.data(withJSONObject: body))
+        let r = KeyServiceWorkload.actions.contains(operation) ? try await client.act(operation, body: json) : try await client.call(operation, body: json)
         return try JSONSerialization.jsonObject(with: Data(r.result)) as! [String: Any]
     }
 
@@ -145,7 +156,8 @@ import Testing
         _ = try await f.http("POST", "v1/admin/tenants", headers: admin, body: Array("{\"name\":\"other\"}".utf8))
         let (_, body, _) = try await f.http("POST", "v1/admin/tokens", headers: admin, body: Array("{\"tenant\":\"other\"}".utf8))
         let a = f.client()
-        let b = f.client(token: APIFixture.token(body)!)
+        let b = f.client(token: APIFixture.token(body)!, tenant: "other", credential: try CredentialKey.generate(.ecdsaP256))
+        _ = try await Self.register(b, b.credential!)
         _ = try await Self.key(a, "create", ["name": "treasury", "type": "ecdsa-p256"])
         #expect(try await Self.key(b, "list", [:])["keys"] as? [String] == [])
         #expect(await Self.refusal(b, "sign", ["name": "treasury", "input": Self.b64("x")]) == "keyNotFound")
@@ -255,7 +267,9 @@ import Testing
         let admin = ["Authorization": "Bearer " + HostProcess.adminToken]
         _ = try await f.http("POST", "v1/admin/tenants", headers: admin, body: Array("{\"name\":\"other\"}".utf8))
         let (_, tokenBody, _) = try await f.http("POST", "v1/admin/tokens", headers: admin, body: Array("{\"tenant\":\"other\"}".utf8))
-        _ = try await Self.key(f.client(token: APIFixture.token(tokenBody)!), "create", ["name": "alpha", "type": "ecdsa-p256"])
+        let other = f.client(token: APIFixture.token(tokenBody)!, tenant: "other", credential: try CredentialKey.generate(.ed25519))
+        _ = try await Self.register(other, other.credential!)
+        _ = try await Self.key(other, "create", ["name": "alpha", "type": "ecdsa-p256"])
         let theirs = try #require(try host.keys(prefix: "keys/other/").compactMap { try host.blob($0) }.first { $0.0 == a.0 && $0.1.count > 100 })
         try host.put(keyA, version: a.0, value: theirs.1)
         #expect(await Self.refusal(c, "rotate", ["name": "alpha"]) == "keyBlobInvalid")
