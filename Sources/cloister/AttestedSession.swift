@@ -1,10 +1,13 @@
+import ArgumentParser
 import CloisterClient
 import Foundation
 import NitroAttestation
+import SecureModule
 
-/// What the commands that call a service share (`call`, `key`): a client that expects the deployment pinned or
-/// remembered for the URL, starts from the cached identity while it is younger than the re-attestation age and
-/// of that deployment, and remembers the deployment it first verifies.
+/// What the commands that call a service share (`call`, `key`, `credential`): a client that expects the deployment
+/// pinned or remembered for the URL and the tenant root remembered for its tenant there, starts from the cached
+/// identity while it is younger than the re-attestation age and of that deployment, and remembers the deployment
+/// and the tenant root it first verifies.
 struct AttestedSession {
     let base: URL
     let pins: TrustManifest
@@ -12,16 +15,33 @@ struct AttestedSession {
     let client: CloisterClient
     let reattestAfter: Duration
     var deployment: ServiceDeployment
+    var tenants: KnownDeployments
+    let tenant: String
 
-    init(url: String, trust: TrustOptions, token: TokenOption, reattest: ReattestOption) throws {
+    /// `credential`: the program key that signs actions (nil: reads only).
+    init(url: String, trust: TrustOptions, token: TokenOption, reattest: ReattestOption, credential: CredentialKey? = nil) throws {
         base = try parseURL(url)
         pins = try trust.trust()
         roots = try trust.roots()
         reattestAfter = reattest.duration
+        guard let tenant = token.tenantName else {
+            throw ValidationError("the tenant is required (--tenant or CLOISTER_TENANT): every receipt must name it, and its root is checked")
+        }
         deployment = try ServiceDeployment(url: base)
+        tenants = try KnownDeployments.load(path: KnownDeployments.tenantsPath())
+        self.tenant = tenant
+        let expected = pins.deployment ?? deployment.remembered
+        let known = tenants
+        let root = expected.flatMap { [base] in known[Self.tenantKey(base, $0, tenant)] }
         client = CloisterClient(
-            baseURL: base, token: token.value, trust: pins, roots: roots, tenant: token.tenantName, deployment: deployment.remembered,
-            reattestAfter: reattestAfter)
+            baseURL: base, token: token.value, trust: pins, roots: roots, tenant: tenant, deployment: deployment.remembered,
+            reattestAfter: reattestAfter, credential: credential, tenantRoot: root)
+    }
+
+    /// Where a tenant's root is remembered: the service URL with `deployments/HEX/tenants/NAME/` (a tenant is one of
+    /// a deployment; a new deployment has new tenants).
+    static func tenantKey(_ base: URL, _ deployment: [UInt8], _ tenant: String) -> URL {
+        base.appendingPathComponent("deployments/\(Hex.encode(deployment))/tenants/\(tenant)/")
     }
 
     /// Adopts the cached identity if it is younger than the re-attestation age (else the first call attests
@@ -45,11 +65,21 @@ struct AttestedSession {
         do {
             let result = try await body(client)
             if let line = try deployment.learn(client.deployment) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+            if let d = client.deployment, let root = client.tenantRoot, tenants[Self.tenantKey(base, d, tenant)] == nil {
+                let key = Self.tenantKey(base, d, tenant)
+                tenants.remember(root, for: key)
+                try tenants.save()
+                FileHandle.standardError.write(Data("tenant root \(Hex.encode(root)) remembered for \(key.absoluteString) (in \(tenants.path))\n".utf8))
+            }
             let fresh = client.identities.filter { $0.document.nonce != nil }.max { $0.document.timestamp < $1.document.timestamp }
             if let fresh, !cached.contains(fresh.documentHash) { try IdentityCache.save(fresh, url: base) }
             return result
         } catch let error as ClientError where error.code == .deploymentChanged {
             throw deployment.explain(error)
+        } catch let error as ClientError where error.code == .tenantChanged {
+            throw ClientError(
+                .tenantChanged,
+                "\(error.message) (remembered in \(tenants.path)). If the tenant was made again on purpose, delete its line there; if not, the host made this tenant under a credential of its own")
         }
     }
 }

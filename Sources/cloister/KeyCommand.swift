@@ -12,8 +12,15 @@ struct KeyCommand: AsyncParsableCommand {
             Every answer is a signed response, verified against the attested enclave identity (cached by `cloister \
             connect` and used while younger than --reattest-after, else fetched) before it is printed. The enclave \
             must present the deployment commitment remembered for the URL or pinned by the manifest (see `cloister \
-            connect --help`), else the command fails with deploymentChanged. Inputs and outputs that are bytes are base64 in --json mode; \
-            --data takes text and --data-file a file. Examples:
+            connect --help`), else the command fails with deploymentChanged; and every answer must carry the root of \
+            the tenant remembered for it (known-tenants beside known-deployments), else tenantChanged.
+
+            create, rotate, configure, delete, sign, encrypt, decrypt and rewrap are actions: the request is sealed \
+            to the attested boot's HPKE key and signed with your program key (--credential; made on first use), \
+            whose public key must be one of the tenant's credentials (`cloister credential URL init` registers a \
+            new tenant's first one); the result comes back sealed to this command. list, describe and verify need \
+            only the token. Inputs and outputs that are bytes are base64 in --json mode; --data takes text and \
+            --data-file a file. Examples:
               cloister key URL create signer --type ed25519
               cloister key URL sign signer --data 'hello'
               cloister key URL verify signer --data 'hello' --signature cloister:v1:...
@@ -65,6 +72,7 @@ struct KeyCommand: AsyncParsableCommand {
     @OptionGroup var trust: TrustOptions
     @OptionGroup var token: TokenOption
     @OptionGroup var reattest: ReattestOption
+    @OptionGroup var programKey: ProgramKeyOption
 
     func input() throws -> [UInt8]? {
         if let data { return prehashed ? try hex(data) : Array(data.utf8) }
@@ -80,45 +88,46 @@ struct KeyCommand: AsyncParsableCommand {
         return b
     }
 
-    func body() throws -> String {
-        var fields: [String] = []
-        func add(_ k: String, _ v: String) { fields.append("\"\(k)\":\(v)") }
-        func quoted(_ s: String) -> String { "\"" + AuditLog.escape(s) + "\"" }
+    func body() throws -> [UInt8] {
+        var fields: [String: Any] = [:]
         if action != "list" {
             guard let name else { throw ValidationError("\(action) needs a key name") }
-            add("name", quoted(name))
+            fields["name"] = name
         }
         switch action {
         case "create":
             guard let type else { throw ValidationError("create needs --type") }
-            add("type", quoted(type))
+            fields["type"] = type
         case "sign", "verify", "encrypt":
             guard let input = try input() else { throw ValidationError("\(action) needs --data or --data-file") }
-            add(action == "encrypt" ? "plaintext" : "input", quoted(Base64.encode(input)))
-            if prehashed { add("prehashed", "true") }
+            fields[action == "encrypt" ? "plaintext" : "input"] = Base64.encode(input)
+            if prehashed { fields["prehashed"] = true }
             if action == "verify" {
                 guard let signature else { throw ValidationError("verify needs --signature") }
-                add("signature", quoted(signature))
+                fields["signature"] = signature
             }
         case "decrypt", "rewrap":
             guard let ciphertext else { throw ValidationError("\(action) needs --ciphertext") }
-            add("ciphertext", quoted(ciphertext))
+            fields["ciphertext"] = ciphertext
         case "configure":
-            if let minDecryptionVersion { add("minDecryptionVersion", String(minDecryptionVersion)) }
-            if let deletionAllowed { add("deletionAllowed", String(deletionAllowed)) }
+            if let minDecryptionVersion { fields["minDecryptionVersion"] = minDecryptionVersion }
+            if let deletionAllowed { fields["deletionAllowed"] = deletionAllowed }
         case "list", "describe", "rotate", "delete": break
         default: throw ValidationError("unknown action \(action) (try --help)")
         }
-        if let context, ["encrypt", "decrypt", "rewrap"].contains(action) { add("context", quoted(Base64.encode(Array(context.utf8)))) }
-        return "{" + fields.joined(separator: ",") + "}"
+        if let context, ["encrypt", "decrypt", "rewrap"].contains(action) { fields["context"] = Base64.encode(Array(context.utf8)) }
+        return Array(try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]))
     }
 
     func run() async throws {
-        var session = try AttestedSession(url: url, trust: trust, token: token, reattest: reattest)
-        let request = Array(try body().utf8)
+        let request = try body()
+        let isAction = !["list", "describe", "verify"].contains(action)
+        var session = try AttestedSession(url: url, trust: trust, token: token, reattest: reattest, credential: isAction ? try programKey.load() : nil)
         try await reporting("key \(action)") {
             try session.prepare()
-            let r = try await session.run { try await $0.call("key." + action, body: request) }
+            let r = try await session.run { client in
+                isAction ? try await client.act("key." + action, body: request) : try await client.call("key." + action, body: request)
+            }
             let text = String(decoding: r.result, as: UTF8.self)
             if json {
                 print(text)

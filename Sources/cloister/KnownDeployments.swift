@@ -52,6 +52,13 @@ struct KnownDeployments: Sendable, Equatable {
         return (environment["HOME"] ?? ".") + "/.config/cloister/known-deployments"
     }
 
+    /// Where tenant roots are remembered, in the same format (the URL being the service's with
+    /// `deployments/HEX/tenants/NAME/`):
+    /// `known-tenants` beside `known-deployments`.
+    static func tenantsPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        (defaultPath(environment: environment) as NSString).deletingLastPathComponent + "/known-tenants"
+    }
+
     /// Reads the file at `path`; a file that does not exist is an empty list.
     static func load(path: String = defaultPath()) throws(Error) -> KnownDeployments {
         guard FileManager.default.fileExists(atPath: path) else { return KnownDeployments(path: path) }

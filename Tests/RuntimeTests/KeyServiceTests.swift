@@ -17,7 +17,7 @@ import Testing
     /// builds the enclave accepts the genesis of, `hostArguments` are computed from the manifest file.
     static func start(
         restart: APIFixture? = nil, name: String = "test", builds: [[Int: [UInt8]]] = [], wait: Bool = true,
-        hostArguments: HostArguments = .none
+        hostArguments: HostArguments = .none, register: Bool = true
     ) async throws -> APIFixture {
         let f = try await APIFixture.start(restart: restart, hostArguments: hostArguments, wait: wait) { m in
             m["name"] = name
@@ -27,7 +27,7 @@ import Testing
             if !builds.isEmpty { m["builds"] = builds.map { b in Dictionary(uniqueKeysWithValues: b.map { ("PCR\($0.key)", Hex.encode($0.value)) }) } }
         }
         // A new tenant comes into being with its first credential.
-        if restart == nil { _ = try await register(f.client(), f.credential) }
+        if restart == nil && register { _ = try await Self.register(f.client(), f.credential) }
         return f
     }
 

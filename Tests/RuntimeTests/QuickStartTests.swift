@@ -11,7 +11,7 @@ import Testing
     }
 
     @Test func theQuickStartWorksAsWritten() async throws {
-        let f = try await KeyServiceTests.start()
+        let f = try await KeyServiceTests.start(register: false)
         let dir = f.host.directory
         // What Scripts/run prepares: the pins of this build and the root, written as files.
         let pins = dir.appendingPathComponent("pins.json")
@@ -30,6 +30,14 @@ import Testing
         #expect(connect.status == 0, "\(connect.stderr)")
         #expect(connect.stdout.contains("verified: root, chain, signature, pinned PCRs, nonce, freshness"))
         try await Self.connectingAgainFindsTheSameDeployment(connect.stdout, url: url, arguments: ["connect", url] + trust, environment: env)
+
+        // The tenant comes into being with the CLI's program key, made on first use in a 0600 file.
+        let initialised = try await Self.cloister(["credential", url, "init"] + trust, environment: env)
+        #expect(initialised.status == 0, "\(initialised.stderr)")
+        #expect(initialised.stderr.contains("made a new program key"))
+        #expect(initialised.stdout.contains("tenant root"))
+        let keyFile = dir.appendingPathComponent("config/program-key.pem").path
+        #expect((try FileManager.default.attributesOfItem(atPath: keyFile)[.posixPermissions] as? Int) == 0o600)
 
         let create = try await Self.cloister(["key", url, "create", "signer", "--type", "ed25519"] + trust, environment: env)
         #expect(create.status == 0, "\(create.stderr)")
@@ -54,6 +62,18 @@ import Testing
         let refused = try await Self.cloister(["connect", url, "--manifest", wrongPins.path, "--root", trust[3]], environment: env)
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("pcrMismatch"), "\(refused.stderr)")
+
+        // The operator of the host, with only its admin token: it mints a token for the tenant and signs with its own
+        // program key. The enclave refuses it, and says why, in a signed answer.
+        let minted = try await Self.cloister(["admin", url, "token", "acme", "--admin-token", HostProcess.adminToken], environment: [:])
+        #expect(minted.status == 0, "\(minted.stderr)")
+        let operatorToken = try #require(APIFixture.token(Array(minted.stdout.utf8)))
+        var operatorEnv = env
+        operatorEnv["CLOISTER_TOKEN"] = operatorToken
+        operatorEnv["CLOISTER_CONFIG_DIR"] = dir.appendingPathComponent("operator").path
+        let forged = try await Self.cloister(["key", url, "sign", "signer", "--data", "pay 1000000 to mallory"] + trust, environment: operatorEnv)
+        #expect(forged.status == 1)
+        #expect(forged.stderr.contains("operationFailed: unknownCredential"), "\(forged.stderr)")
 
         let audit = try await Self.cloister(["audit", "verify", "--from", url, "--token", f.auditorToken] + trust, environment: env)
         #expect(audit.status == 0, "\(audit.stdout)\(audit.stderr)")
