@@ -74,6 +74,33 @@ import VsockBridge
         _ = try await K.key(g.client(), "sign", ["name": "kept", "input": K.b64("x")])
     }
 
+    /// The host hides the deployment record: the next boot makes a new deployment (no key of the old one is
+    /// revealed), and a client that knew the old one refuses it by name, whether it remembers the commitment from
+    /// this session or is given it (as the CLI does from known-deployments).
+    @Test func aHiddenRecordMakesANewDeploymentThatClientsRefuse() async throws {
+        let f = try await K.start()
+        let c = f.client()
+        _ = try await K.key(c, "create", ["name": "kept", "type": "ed25519"])
+        let old = try #require(c.deployment)
+        try await Self.stop(f)
+        f.host.keepDirectory = true
+        try K.HostView(f).delete(DeploymentRecord.storeKey)
+        let g = try await K.start(restart: f)
+        let new = try await Self.deployment(g)
+        #expect(new != old)
+        for client in [c, CloisterClient(baseURL: g.base, token: g.tenantToken, trust: g.trust, roots: g.roots, tenant: "acme", deployment: old)] {
+            do {
+                try await client.connect()
+                Issue.record("a client that knew deployment \(Hex.encode(old).prefix(16))… accepted another")
+            } catch {
+                #expect(error.code == .deploymentChanged, "\(error)")
+            }
+        }
+        // The old deployment's keys are not in the new one (its store names come from the new master).
+        let fresh = CloisterClient(baseURL: g.base, token: g.tenantToken, trust: g.trust, roots: g.roots, tenant: "acme")
+        #expect(await K.refusal(fresh, "describe", ["name": "kept"]) == "keyNotFound")
+    }
+
     @Test func anotherDeploymentsGenesisIsRefusedAndItsWholeRecordIsAnotherDeployment() async throws {
         // Two deployments of the same build on the same machine: the host sets the first one's data aside and
         // starts again on an empty store.
