@@ -48,6 +48,7 @@ public final class CloisterClient: Sendable {
     /// The program key that signs this client's actions (nil: it can make reads only).
     public let credential: CredentialKey?
     private let state: Mutex<State>
+    private let attesting = Mutex<Task<AttestedIdentity, any Error>?>(nil)
 
     /// `maxConnections`: HTTP connections this client opens to the host at most (calls beyond wait their turn).
     /// `deployment`: the deployment commitment remembered from earlier sessions (the manifest's pin, if it has one,
@@ -114,8 +115,26 @@ public final class CloisterClient: Sendable {
 
     /// Fetches a fresh document with a random nonce and verifies it: root, chain, signature, PCR pins, the nonce,
     /// freshness (the manifest's maxAgeSeconds, else 5 minutes), the identity binding, and the deployment.
+    /// Concurrent callers share one attestation in flight (a restart seen by a thousand answers at once attests
+    /// once, not a thousand times).
     @discardableResult
     public func connect() async throws(ClientError) -> AttestedIdentity {
+        let task = attesting.withLock { current -> Task<AttestedIdentity, any Error> in
+            if let current { return current }
+            let fresh = Task { () async throws -> AttestedIdentity in try await self.attestOnce() }
+            current = fresh
+            return fresh
+        }
+        let result = await task.result
+        attesting.withLock { if $0 == task { $0 = nil } }
+        switch result {
+        case .success(let identity): return identity
+        case .failure(let error as ClientError): throw error
+        case .failure(let error): throw ClientError(.transport, "\(error)")
+        }
+    }
+
+    private func attestOnce() async throws(ClientError) -> AttestedIdentity {
         let nonce = Random.bytes(32)
         let (status, body, _) = try await send("GET", "v1/attestation?nonce=" + Hex.encode(nonce))
         guard status == 200 else { throw Self.httpError(status, body) }
@@ -185,7 +204,9 @@ public final class CloisterClient: Sendable {
     /// its own time: it is old by design, and the request id and hash checks stop replays); else, as a last
     /// resort, under the fresh identity's key (a fresh document that does not name its boot).
     private func verifyAfterBootChange(_ signed: SignedReceipt, boot: [UInt8]) async throws(ClientError) -> VerifiedReceipt {
-        let fresh = try await connect()
+        // Another answer of the same new boot may have had it attested already.
+        let fresh: AttestedIdentity
+        if let known = identities.last(where: { $0.boot == boot && $0.claims.boot != nil }) { fresh = known } else { fresh = try await connect() }
         if fresh.boot == boot { return try VerifiedReceipt.verify(signed, key: fresh.key) }
         do {
             return try VerifiedReceipt.verify(signed, key: try await bootIdentity(boot).key)

@@ -13,7 +13,7 @@ import Testing
     static func client(_ url: URL, trust: TrustManifest = TestEnclave.trust, deployment: [UInt8]? = nil, reattestAfter: Duration = .seconds(3600))
         -> CloisterClient
     {
-        CloisterClient(baseURL: url, token: nil, trust: trust, roots: TestEnclave.roots, deployment: deployment, reattestAfter: reattestAfter)
+        CloisterClient(baseURL: url, token: nil, trust: trust, roots: TestEnclave.roots, tenant: "acme", deployment: deployment, reattestAfter: reattestAfter)
     }
 
     static func started(_ enclave: TestEnclave) async throws -> (TestHost, URL) {

@@ -14,7 +14,9 @@ import Testing
     /// A private cache and config directory, the pins of `TestEnclave.image` and its root, written as files.
     struct Workspace {
         let directory: String
-        var environment: [String: String] { ["CLOISTER_CACHE_DIR": directory + "/cache", "CLOISTER_CONFIG_DIR": directory + "/config"] }
+        var environment: [String: String] {
+            ["CLOISTER_CACHE_DIR": directory + "/cache", "CLOISTER_CONFIG_DIR": directory + "/config", "CLOISTER_TENANT": "acme"]
+        }
         var known: String { directory + "/config/known-deployments" }
         var trust: [String] { ["--manifest", directory + "/pins.json", "--root", EmulatedRoot.certificatePath(TestEnclave.directory)] }
 
