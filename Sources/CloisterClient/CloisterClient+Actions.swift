@@ -12,18 +12,20 @@ extension CloisterClient {
     /// because the enclave restarted (`otherBoot`) makes the client attest the new boot and sign again, under a new
     /// request id (the old action can never run). Answers that are not `ok` are `operationFailed`, with the
     /// enclave's code and message (opened when sealed).
-    public func act(_ operation: String, body: [UInt8], requestID: String? = nil) async throws(ClientError) -> VerifiedResponse {
+    ///
+    /// `approvers`: further program keys that approve the same action (a key whose policy needs a quorum).
+    public func act(_ operation: String, body: [UInt8], requestID: String? = nil, approvers: [CredentialKey] = []) async throws(ClientError) -> VerifiedResponse {
         guard let credential else { throw ClientError(.sealingFailed, "\(operation) is an action: this client has no credential to sign it") }
-        return try await sealedCall(operation, body: body, requestID: requestID, credential: credential)
+        return try await sealedCall(operation, body: body, requestID: requestID, credentials: [credential] + approvers)
     }
 
     /// A read (`key.list`, `key.describe`, `key.verify`, `credential.list`) sealed to the enclave, so that its
     /// input and result pass the host as ciphertext; no credential signs it.
     public func sealedRead(_ operation: String, body: [UInt8], requestID: String? = nil) async throws(ClientError) -> VerifiedResponse {
-        try await sealedCall(operation, body: body, requestID: requestID, credential: nil)
+        try await sealedCall(operation, body: body, requestID: requestID, credentials: [])
     }
 
-    private func sealedCall(_ operation: String, body: [UInt8], requestID: String?, credential: CredentialKey?) async throws(ClientError) -> VerifiedResponse {
+    private func sealedCall(_ operation: String, body: [UInt8], requestID: String?, credentials: [CredentialKey]) async throws(ClientError) -> VerifiedResponse {
         guard let tenant else { throw ClientError(.requestMismatch, "a call needs the tenant its token belongs to (every receipt must name it)") }
         var id = requestID ?? Self.randomRequestID()
         for attempt in 0..<3 {
@@ -39,7 +41,7 @@ extension CloisterClient {
             let expiry = UInt64(Date().timeIntervalSince1970 * 1000) + UInt64(Self.actionLifetime.components.seconds) * 1000
             let call = try SealedCall(
                 body: body, tenant: tenant, operation: operation, requestID: id, deployment: deployment, boot: identity.boot,
-                hpke: identity.claims.hpkePublicKey, expiry: expiry, credential: credential)
+                hpke: identity.claims.hpkePublicKey, expiry: expiry, credentials: credentials)
             let response = try await exchange(operation, body: call.body, requestID: id)
             if response.status == "otherBoot" { continue }
             // Refusals decided before the request was opened are plain text; everything else is sealed to this call.

@@ -18,21 +18,21 @@ public struct JobRequest: Sendable {
 }
 
 /// What a workload answers: `ok` and the result bytes, or an error code (`RequestLimits.isValidStatus`) and a
-/// message as the result. Either way the enclave signs and receipts it, with the tenant's root and the signing
-/// credential when the workload names them.
+/// message as the result. Either way the enclave signs and receipts it, with the tenant's root and the approving
+/// credentials when the workload names them.
 public struct JobOutcome: Sendable, Hashable {
     public var status: String
     public var result: [UInt8]
     /// The id of the credential the tenant came into being with (receipt field `troot`).
     public var tenantRoot: [UInt8]?
-    /// The id of the credential that signed the action (receipt field `cred`).
-    public var credential: [UInt8]?
+    /// The ids of the credentials that approved the action, distinct, in order (receipt field `by`).
+    public var approvers: [[UInt8]]?
 
-    public init(status: String, result: [UInt8], tenantRoot: [UInt8]? = nil, credential: [UInt8]? = nil) {
+    public init(status: String, result: [UInt8], tenantRoot: [UInt8]? = nil, approvers: [[UInt8]]? = nil) {
         self.status = status
         self.result = result
         self.tenantRoot = tenantRoot
-        self.credential = credential
+        self.approvers = approvers
     }
 
     public static func ok(_ result: [UInt8]) -> JobOutcome { JobOutcome(status: "ok", result: result) }

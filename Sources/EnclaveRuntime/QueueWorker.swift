@@ -196,7 +196,7 @@ public final class QueueWorker: Sendable {
             outcome = .failure("resultTooLarge", "the result is larger than \(SignedResponse.maxResultSize) bytes")
         }
         return ReceiptChain.Outcome(
-            job: job, requestHash: hash, status: outcome.status, result: outcome.result, tenantRoot: outcome.tenantRoot, credential: outcome.credential)
+            job: job, requestHash: hash, status: outcome.status, result: outcome.result, tenantRoot: outcome.tenantRoot, approvers: outcome.approvers)
     }
 
     private func attest(_ request: QueueMessage.AttestationRequest, on channel: Channel) {

@@ -12,7 +12,7 @@ final class ReceiptChain {
         var status: String
         var result: [UInt8]
         var tenantRoot: [UInt8]? = nil
-        var credential: [UInt8]? = nil
+        var approvers: [[UInt8]]? = nil
     }
 
     /// One sealed job.
@@ -44,7 +44,7 @@ final class ReceiptChain {
             let receipt = Receipt(
                 boot: identity.bootHash, sequence: first + UInt64(i), previous: previous, requestID: o.job.requestID, tenant: o.job.tenant,
                 operation: o.job.operation, requestHash: o.requestHash, resultHash: SHA.sha256(o.result), status: o.status, time: time,
-                tenantRoot: o.tenantRoot, credential: o.credential)
+                tenantRoot: o.tenantRoot, approvers: o.approvers)
             let bytes = receipt.encoded
             previous = Receipt.hash(encoded: bytes)
             encoded.append(bytes)

@@ -10,8 +10,8 @@ import NitroAttestation
 /// `job` tstr (the request id), `tenant` tstr, `op` tstr, `req` bstr32 (the request hash), `res` bstr32
 /// (SHA-256 of the result bytes), `status` tstr (`ok` or an error code), `time` uint (enclave clock, ms); and, where
 /// the workload knows them, `troot` bstr32 (the tenant's root: the id of the credential the tenant came into being
-/// with, so that a client notices a tenant of the same name made by someone else) and `cred` bstr32 (the
-/// credential that signed the action).
+/// with, so that a client notices a tenant of the same name made by someone else) and `by` [bstr32, ...] (the
+/// credentials that approved the action, distinct, in order).
 public struct Receipt: Sendable, Hashable {
     public var boot: [UInt8]
     public var sequence: UInt64
@@ -24,7 +24,7 @@ public struct Receipt: Sendable, Hashable {
     public var status: String
     public var time: UInt64
     public var tenantRoot: [UInt8]?
-    public var credential: [UInt8]?
+    public var approvers: [[UInt8]]?
 
     public static let version: UInt64 = 1
     /// The `prev` of a boot's first receipt.
@@ -34,7 +34,7 @@ public struct Receipt: Sendable, Hashable {
 
     public init(
         boot: [UInt8], sequence: UInt64, previous: [UInt8], requestID: String, tenant: String, operation: String,
-        requestHash: [UInt8], resultHash: [UInt8], status: String, time: UInt64, tenantRoot: [UInt8]? = nil, credential: [UInt8]? = nil
+        requestHash: [UInt8], resultHash: [UInt8], status: String, time: UInt64, tenantRoot: [UInt8]? = nil, approvers: [[UInt8]]? = nil
     ) {
         self.boot = boot
         self.sequence = sequence
@@ -47,7 +47,7 @@ public struct Receipt: Sendable, Hashable {
         self.status = status
         self.time = time
         self.tenantRoot = tenantRoot
-        self.credential = credential
+        self.approvers = approvers
     }
 
     /// The deterministic encoding; its SHA-256 is the receipt's hash.
@@ -58,7 +58,7 @@ public struct Receipt: Sendable, Hashable {
             "res": .bytes(resultHash), "status": .text(status), "time": .unsigned(time),
         ]
         if let tenantRoot { map[.text("troot")] = .bytes(tenantRoot) }
-        if let credential { map[.text("cred")] = .bytes(credential) }
+        if let approvers { map[.text("by")] = .array(approvers.map { .bytes($0) }) }
         return CBOREncoder.encode(.map(map))
     }
 
@@ -68,10 +68,10 @@ public struct Receipt: Sendable, Hashable {
     /// Parses an encoded receipt strictly. The bytes must also be the deterministic encoding of what they hold,
     /// so that one receipt has exactly one hash.
     public init(encoded bytes: [UInt8]) throws(EnvelopeError) {
-        let item = try CBORFields.decode(bytes, what: "receipt", maxSize: Self.maxSize, maxDepth: 1, maxItems: 32)
+        let item = try CBORFields.decode(bytes, what: "receipt", maxSize: Self.maxSize, maxDepth: 2, maxItems: 32 + SealedRequest.maxApprovals)
         let f = try CBORFields(
             item, what: "receipt", required: ["v", "boot", "seq", "prev", "job", "tenant", "op", "req", "res", "status", "time"],
-            optional: ["troot", "cred"])
+            optional: ["troot", "by"])
         guard try f.uint("v") == Self.version else { throw EnvelopeError(.unsupportedVersion, "receipt version \(try f.uint("v"))") }
         self.init(
             boot: try f.bytes("boot", count: 32), sequence: try f.uint("seq"), previous: try f.bytes("prev", count: 32),
@@ -79,7 +79,10 @@ public struct Receipt: Sendable, Hashable {
             operation: try f.text("op", max: RequestLimits.maxNameBytes), requestHash: try f.bytes("req", count: 32),
             resultHash: try f.bytes("res", count: 32), status: try f.text("status", max: RequestLimits.maxNameBytes),
             time: try f.uint("time"), tenantRoot: f.has("troot") ? try f.bytes("troot", count: 32) : nil,
-            credential: f.has("cred") ? try f.bytes("cred", count: 32) : nil)
+            approvers: f.has("by") ? try f.array("by", max: SealedRequest.maxApprovals).map { (a: CBOR) throws(EnvelopeError) -> [UInt8] in
+                guard let b = a.bytes, b.count == 32 else { throw EnvelopeError(.malformed, "receipt.by holds credential ids of 32 bytes") }
+                return b
+            } : nil)
         guard sequence >= 1 else { throw EnvelopeError(.malformed, "receipt.seq must be at least 1") }
         guard RequestLimits.isValidRequestID(requestID), RequestLimits.isValidName(tenant), RequestLimits.isValidName(operation),
             RequestLimits.isValidStatus(status)

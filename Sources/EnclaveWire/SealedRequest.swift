@@ -7,46 +7,48 @@ import NitroAttestation
 /// in HPKE's `info`: the host carries ciphertext only. The signature, by one of the tenant's credentials, is over
 /// the `Action` that binds the hash of these sealed bytes.
 ///
-/// Wire form: CBOR map `{"v": 1, "boot": bstr32, "enc": bstr32, "ct": bstr, "expiry": uint, ? "cred": bstr32,
-/// ? "sig": bstr}` (`cred` and `sig` together: a signed action; without them, a sealed request only).
+/// Wire form: CBOR map `{"v": 1, "boot": bstr32, "enc": bstr32, "ct": bstr, "expiry": uint, ? "approvals":
+/// [Approval, ...]}` (1 to 16 approvals: a signed action; none: a sealed request only).
 public struct SealedRequest: Sendable, Hashable {
     public var boot: [UInt8]
     public var enc: [UInt8]
     public var ciphertext: [UInt8]
     public var expiry: UInt64
-    /// The signing credential's id (`Credential.id`).
-    public var credential: [UInt8]?
-    public var signature: [UInt8]?
+    /// The credentials' signatures over the action digest, in the order they were given.
+    public var approvals: [Approval]
 
     /// Largest sealed request (the API's bodies are smaller).
     public static let maxSize = 256 * 1024
-    public static let maxSignature = 512
+    /// Most approvals one request carries.
+    public static let maxApprovals = 16
 
-    public init(boot: [UInt8], enc: [UInt8], ciphertext: [UInt8], expiry: UInt64, credential: [UInt8]? = nil, signature: [UInt8]? = nil) {
+    public init(boot: [UInt8], enc: [UInt8], ciphertext: [UInt8], expiry: UInt64, approvals: [Approval] = []) {
         self.boot = boot
         self.enc = enc
         self.ciphertext = ciphertext
         self.expiry = expiry
-        self.credential = credential
-        self.signature = signature
+        self.approvals = approvals
     }
 
     public var encoded: [UInt8] {
         var map: CBORMap = ["v": .unsigned(1), "boot": .bytes(boot), "enc": .bytes(enc), "ct": .bytes(ciphertext), "expiry": .unsigned(expiry)]
-        if let credential { map[.text("cred")] = .bytes(credential) }
-        if let signature { map[.text("sig")] = .bytes(signature) }
+        if !approvals.isEmpty { map[.text("approvals")] = .array(approvals.map(\.cbor)) }
         return CBOREncoder.encode(.map(map))
     }
 
     public init(encoded bytes: [UInt8]) throws(EnvelopeError) {
-        let item = try CBORFields.decode(bytes, what: "sealed request", maxSize: Self.maxSize, maxDepth: 1, maxItems: 16)
-        let f = try CBORFields(item, what: "sealed request", required: ["v", "boot", "enc", "ct", "expiry"], optional: ["cred", "sig"])
+        let item = try CBORFields.decode(bytes, what: "sealed request", maxSize: Self.maxSize, maxDepth: 3, maxItems: 32 + 12 * Self.maxApprovals)
+        let f = try CBORFields(item, what: "sealed request", required: ["v", "boot", "enc", "ct", "expiry"], optional: ["approvals"])
         guard try f.uint("v") == 1 else { throw EnvelopeError(.unsupportedVersion, "sealed request version \(try f.uint("v"))") }
-        guard f.has("cred") == f.has("sig") else { throw EnvelopeError(.malformed, "sealed request: cred and sig come together") }
+        var approvals: [Approval] = []
+        if f.has("approvals") {
+            let list = try f.array("approvals", max: Self.maxApprovals)
+            guard !list.isEmpty else { throw EnvelopeError(.malformed, "sealed request: approvals, when present, are 1 to \(Self.maxApprovals)") }
+            for a in list { approvals.append(try Approval(a)) }
+        }
         self.init(
             boot: try f.bytes("boot", count: 32), enc: try f.bytes("enc", count: 32), ciphertext: try f.bytes("ct", max: Self.maxSize),
-            expiry: try f.uint("expiry"), credential: f.has("cred") ? try f.bytes("cred", count: 32) : nil,
-            signature: f.has("sig") ? try f.bytes("sig", max: Self.maxSignature) : nil)
+            expiry: try f.uint("expiry"), approvals: approvals)
         guard ciphertext.count >= 16 else { throw EnvelopeError(.malformed, "sealed request: the ciphertext is shorter than its tag") }
     }
 

@@ -8,23 +8,31 @@ struct KeyRecord: Sendable, Hashable {
         var created: UInt64
     }
 
+    /// How many distinct credentials of a named set must approve `sign`, `configure` and `delete` of the key.
+    struct Quorum: Sendable, Hashable {
+        var k: Int
+        var credentials: [[UInt8]]
+    }
+
     var type: KeyType
     var versions: [Version]
     var minDecryptionVersion: UInt64 = 1
     var deletionAllowed = false
     var created: UInt64
+    var quorum: Quorum?
 
     var latest: Version { versions.last! }
 
     func version(_ n: UInt64) -> Version? { versions.first { $0.number == n } }
 
     var encoded: [UInt8] {
-        CBOREncoder.encode(
-            .map([
-                "type": .text(type.rawValue),
-                "versions": .array(versions.map { .array([.unsigned($0.number), .bytes($0.material), .unsigned($0.created)]) }),
-                "min": .unsigned(minDecryptionVersion), "delete": .bool(deletionAllowed), "created": .unsigned(created),
-            ]))
+        var map: CBORMap = [
+            "type": .text(type.rawValue),
+            "versions": .array(versions.map { .array([.unsigned($0.number), .bytes($0.material), .unsigned($0.created)]) }),
+            "min": .unsigned(minDecryptionVersion), "delete": .bool(deletionAllowed), "created": .unsigned(created),
+        ]
+        if let quorum { map[.text("quorum")] = .array([.unsigned(UInt64(quorum.k)), .array(quorum.credentials.map { .bytes($0) })]) }
+        return CBOREncoder.encode(.map(map))
     }
 
     init(type: KeyType, versions: [Version], created: UInt64) {
@@ -48,5 +56,11 @@ struct KeyRecord: Sendable, Hashable {
         self.init(type: type, versions: versions, created: created)
         minDecryptionVersion = min
         deletionAllowed = delete
+        if let q = map[.text("quorum")] {
+            guard let a = q.array, a.count == 2, let k = a[0].uint64, let ids = a[1].array, ids.allSatisfy({ $0.bytes?.count == 32 }) else {
+                throw KeyServiceError("keyBlobInvalid", "a key's quorum does not parse")
+            }
+            quorum = Quorum(k: Int(k), credentials: ids.compactMap(\.bytes))
+        }
     }
 }

@@ -16,6 +16,12 @@ enum KeyResults {
         var minDecryptionVersion: UInt64
         var deletionAllowed: Bool
         var versions: [VersionDescription]
+        var quorum: QuorumDescription?
+    }
+
+    struct QuorumDescription: Encodable {
+        var k: Int
+        var credentials: [String]
     }
 
     struct KeyList: Encodable { var keys: [String] }

@@ -13,13 +13,14 @@ extension KeyServiceWorkload {
     /// The fields each operation reads; any other is refused, so that a misspelled option is never ignored.
     static let fields: [String: Set<String>] = [
         "create": ["name", "type"], "list": [], "describe": ["name"], "rotate": ["name"],
-        "configure": ["name", "minDecryptionVersion", "deletionAllowed"], "delete": ["name"],
+        "configure": ["name", "minDecryptionVersion", "deletionAllowed", "quorum"], "delete": ["name"],
         "sign": ["name", "input", "prehashed"], "verify": ["name", "input", "signature", "prehashed"],
         "encrypt": ["name", "plaintext", "context"], "decrypt": ["name", "ciphertext", "context"], "rewrap": ["name", "ciphertext", "context"],
     ]
 
     /// Runs key operation `op` (without its `key.` prefix) for `tenant`; its JSON result.
-    func performKey(_ op: String, tenant: String, _ input: Input) async throws(KeyServiceError) -> [UInt8] {
+    /// `approvers`: the credentials that approved the action (a key with a quorum needs enough of them).
+    func performKey(_ op: String, tenant: String, _ input: Input, approvers: [[UInt8]] = []) async throws(KeyServiceError) -> [UInt8] {
         if let known = Self.fields[op] { try input.only(known, operation: "key." + op) }
         switch op {
         case "create":
@@ -58,7 +59,10 @@ extension KeyServiceWorkload {
             let name = try input.name()
             let minimum = try input.optionalUInt("minDecryptionVersion")
             let deletion = try input.optionalBool("deletionAllowed")
+            let quorum = try await Self.quorum(input, credentials: try await vault.credentials(tenant).set)
             let record = try await change(tenant, name) { (r: inout KeyRecord) throws(KeyServiceError) in
+                try Self.checkQuorum(r, approvers)
+                if let quorum { r.quorum = quorum.k == 0 ? nil : quorum }
                 if let minimum {
                     guard minimum >= 1, minimum <= r.latest.number else {
                         throw KeyServiceError("badRequest", "minDecryptionVersion must be 1 to \(r.latest.number)")
@@ -73,6 +77,7 @@ extension KeyServiceWorkload {
             for _ in 0..<16 {
                 let (current, version) = try await vault.load(tenant, name)
                 guard let record = current else { throw KeyServiceError("keyNotFound", "no key \(name)") }
+                try Self.checkQuorum(record, approvers)
                 guard record.deletionAllowed else { throw KeyServiceError("deletionNotAllowed", "configure deletionAllowed first") }
                 if try await vault.delete(tenant, name, expected: version) {
                     try await vault.updateNames(tenant) { $0.filter { $0 != name } }
@@ -84,6 +89,7 @@ extension KeyServiceWorkload {
             let name = try input.name()
             let (record, _) = try await existing(tenant, name)
             guard record.type.signs else { throw KeyServiceError("unsupportedOperation", "\(record.type.rawValue) keys do not sign") }
+            try Self.checkQuorum(record, approvers)
             let version = record.latest
             let key = try vault.privateKey(version.material, type: record.type)
             let signature = try key.sign(try input.bytes("input"), prehashed: try input.optionalBool("prehashed") ?? false)
@@ -118,6 +124,36 @@ extension KeyServiceWorkload {
         }
     }
 
+    /// Refuses an action on a key whose quorum the approvers do not meet: distinct credentials of its named set.
+    static func checkQuorum(_ r: KeyRecord, _ approvers: [[UInt8]]) throws(KeyServiceError) {
+        guard let q = r.quorum else { return }
+        let approved = Set(approvers).intersection(q.credentials).count
+        guard approved >= q.k else {
+            throw KeyServiceError("quorumNotMet", "this key needs \(q.k) of its \(q.credentials.count) named credentials to approve; \(approved) did")
+        }
+    }
+
+    /// A `configure` body's `quorum`: `{"k": N, "credentials": [HEX, ...]}` (each a current credential of the
+    /// tenant), or `{"k": 0}` to remove it; nil when absent.
+    static func quorum(_ input: Input, credentials: CredentialSet?) throws(KeyServiceError) -> KeyRecord.Quorum? {
+        guard let value = input.object["quorum"] else { return nil }
+        guard let o = value.object, let k = o["k"]?.number, k >= 0, k <= 16, k == k.rounded(), Set(o.keys).isSubset(of: ["k", "credentials"]) else {
+            throw KeyServiceError("badRequest", "quorum is {\"k\": 1 to 16, \"credentials\": [ids]}, or {\"k\": 0} to remove it")
+        }
+        if k == 0 { return KeyRecord.Quorum(k: 0, credentials: []) }
+        let ids = try (o["credentials"]?.items ?? []).map { (item: JSONValue) throws(KeyServiceError) -> [UInt8] in
+            guard let text = item.string, let id = Hex.decode(text), id.count == 32 else { throw KeyServiceError("badRequest", "a quorum names credentials by id (64 hex digits)") }
+            guard let entry = credentials?.entry(id), entry.revoked == nil else {
+                throw KeyServiceError("unknownCredential", "the tenant has no current credential \(text.prefix(16))…")
+            }
+            return id
+        }
+        guard Set(ids).count == ids.count, Int(k) <= ids.count, ids.count <= SealedRequest.maxApprovals else {
+            throw KeyServiceError("badRequest", "a quorum names 1 to \(SealedRequest.maxApprovals) distinct credentials, at least k")
+        }
+        return KeyRecord.Quorum(k: Int(k), credentials: ids)
+    }
+
     private func existing(_ tenant: String, _ name: String) async throws(KeyServiceError) -> (KeyRecord, UInt64) {
         guard let (record, version) = try await vault.record(tenant, name) else { throw KeyServiceError("keyNotFound", "no key \(name)") }
         return (record, version)
@@ -142,7 +178,8 @@ extension KeyServiceWorkload {
         return try KeyResults.encode(
             KeyResults.KeyDescription(
                 name: name, type: r.type.rawValue, latestVersion: r.latest.number, minDecryptionVersion: r.minDecryptionVersion,
-                deletionAllowed: r.deletionAllowed, versions: versions))
+                deletionAllowed: r.deletionAllowed, versions: versions,
+                quorum: r.quorum.map { KeyResults.QuorumDescription(k: $0.k, credentials: $0.credentials.map { Hex.encode($0) }) }))
     }
 
     static func dataAAD(_ tenant: String, _ name: String, _ version: UInt64, _ context: [UInt8]?) -> [UInt8] {

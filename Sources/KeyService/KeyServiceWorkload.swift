@@ -48,8 +48,7 @@ public struct KeyServiceWorkload: JobWorkload {
         /// The key the result is sealed to (nil: the request was not sealed, the result is not either).
         var reply: [UInt8]?
         var action: Action?
-        var credential: [UInt8]?
-        var signature: [UInt8]?
+        var approvals: [Approval] = []
         /// A refusal decided before anything ran.
         var refusal: KeyServiceError?
     }
@@ -100,10 +99,9 @@ public struct KeyServiceWorkload: JobWorkload {
             throw KeyServiceError("sealedRequestInvalid", "the request does not open for this boot, deployment, tenant, operation and request id")
         }
         p.reply = inner.reply
-        if let credential = request.credential, let signature = request.signature {
+        if !request.approvals.isEmpty {
             p.action = request.action(deployment: deployment, tenant: job.tenant, operation: job.operation, requestID: job.requestID)
-            p.credential = credential
-            p.signature = signature
+            p.approvals = request.approvals
         }
         p.input = try Input(inner.body)
     }
@@ -126,65 +124,73 @@ public struct KeyServiceWorkload: JobWorkload {
             outcome.tenantRoot = root
             return outcome
         }
-        var signer: [UInt8]?
+        var approvers: [[UInt8]]?
         do throws(KeyServiceError) {
             let set = try credentials.get()
             if let refusal = p.refusal { throw refusal }
             if Self.actions.contains(p.operation) {
-                signer = try authorise(p, credentials: set)
-                root = root ?? signer
+                approvers = try authorise(p, credentials: set)
+                root = root ?? approvers?.first
             }
             let output: [UInt8]
             if p.operation.hasPrefix("credential.") {
                 output = try await performCredential(String(p.operation.dropFirst(11)), tenant: tenant, p.input ?? Input.empty)
             } else {
-                output = try await performKey(String(p.operation.dropFirst(4)), tenant: tenant, p.input ?? Input.empty)
+                output = try await performKey(String(p.operation.dropFirst(4)), tenant: tenant, p.input ?? Input.empty, approvers: approvers ?? [])
             }
-            return answer(job.request, p, status: "ok", output, root: root, signer: signer)
+            return answer(job.request, p, status: "ok", output, root: root, approvers: approvers)
         } catch {
-            return answer(job.request, p, status: error.code, Array(error.message.utf8), root: root, signer: signer)
+            return answer(job.request, p, status: error.code, Array(error.message.utf8), root: root, approvers: approvers)
         }
     }
 
-    /// Checks the action's signature by a current credential of the tenant (or, for a tenant's first
-    /// `credential.add`, by the credential being added) and consumes it; the signer's id.
-    private func authorise(_ p: Prepared, credentials: CredentialSet?) throws(KeyServiceError) -> [UInt8] {
-        guard let action = p.action, let id = p.credential, let signature = p.signature else {
+    /// Checks every approval of the action: each by a current credential of the tenant (or, for a tenant's first
+    /// `credential.add`, by the credential being added), each signature over this action; then consumes the action.
+    /// The distinct approvers' ids, in order.
+    private func authorise(_ p: Prepared, credentials: CredentialSet?) throws(KeyServiceError) -> [[UInt8]] {
+        guard let action = p.action, !p.approvals.isEmpty else {
             throw KeyServiceError("actionMissing", "\(p.operation) must be signed by one of the tenant's credentials")
         }
-        let credential: Credential
-        if let set = credentials {
-            guard let entry = set.entry(id) else { throw KeyServiceError("unknownCredential", "the tenant has no credential \(Hex.encode(id).prefix(16))…") }
-            guard entry.revoked == nil else { throw KeyServiceError("credentialRevoked", "credential \(Hex.encode(id).prefix(16))… was revoked") }
-            credential = entry.credential
-        } else {
-            // A tenant comes into being with its first credential, which signs its own addition.
-            guard p.operation == "credential.add", let input = p.input, let first = try? Self.newCredential(input), first.id == id else {
-                throw KeyServiceError("noCredentials", "the tenant has no credential yet: its first action is credential.add, signed by the credential it adds")
+        let digest = action.digest
+        var approvers: [[UInt8]] = []
+        for approval in p.approvals {
+            let id = approval.credential
+            let credential: Credential
+            if let set = credentials {
+                guard let entry = set.entry(id) else { throw KeyServiceError("unknownCredential", "the tenant has no credential \(Hex.encode(id).prefix(16))…") }
+                guard entry.revoked == nil else { throw KeyServiceError("credentialRevoked", "credential \(Hex.encode(id).prefix(16))… was revoked") }
+                credential = entry.credential
+            } else {
+                // A tenant comes into being with its first credential, which signs its own addition.
+                guard p.operation == "credential.add", let input = p.input, let first = try? Self.newCredential(input), first.id == id else {
+                    throw KeyServiceError("noCredentials", "the tenant has no credential yet: its first action is credential.add, signed by the credential it adds")
+                }
+                credential = first
             }
-            credential = first
+            guard approval.authenticatorData == nil, let kind = CredentialKey.Kind(rawValue: credential.kind.rawValue),
+                CredentialVerifier.verify(kind: kind, spki: credential.spki, signature: approval.signature, message: digest)
+            else { throw KeyServiceError("badSignature", "the signature is not credential \(Hex.encode(id).prefix(16))…'s over this action") }
+            // The same credential twice counts once.
+            if !approvers.contains(id) { approvers.append(id) }
         }
-        guard let kind = CredentialKey.Kind(rawValue: credential.kind.rawValue),
-            CredentialVerifier.verify(kind: kind, spki: credential.spki, signature: signature, message: action.digest)
-        else { throw KeyServiceError("badSignature", "the signature is not credential \(Hex.encode(id).prefix(16))…'s over this action") }
-        switch ledger.consume(action.digest, expiry: action.expiry, now: clock()) {
-        case .fresh: return id
+        switch ledger.consume(digest, expiry: action.expiry, now: clock()) {
+        case .fresh: return approvers
         case .replayed: throw KeyServiceError("actionReplayed", "this action has already run in this boot")
         case .full: throw KeyServiceError("busy", "too many unexpired actions; try again shortly")
         }
     }
 
     /// The outcome, its result sealed to the client's key when the request was sealed.
-    private func answer(_ job: JobRequest, _ p: Prepared, status: String, _ result: [UInt8], root: [UInt8]?, signer: [UInt8]?) -> JobOutcome {
+    private func answer(_ job: JobRequest, _ p: Prepared, status: String, _ result: [UInt8], root: [UInt8]?, approvers: [[UInt8]]?) -> JobOutcome {
         guard let reply = p.reply, let deployment = identity.deployment else {
-            return JobOutcome(status: status, result: result, tenantRoot: root, credential: signer)
+            return JobOutcome(status: status, result: result, tenantRoot: root, approvers: approvers)
         }
         let info = SealedResult.info(deployment: deployment, tenant: job.tenant, operation: job.operation, requestID: job.requestID)
         do {
             let (enc, ciphertext) = try HPKEX25519.seal(to: reply, info: info, plaintext: result)
-            return JobOutcome(status: status, result: SealedResult(enc: enc, ciphertext: ciphertext).encoded, tenantRoot: root, credential: signer)
+            return JobOutcome(status: status, result: SealedResult(enc: enc, ciphertext: ciphertext).encoded, tenantRoot: root, approvers: approvers)
         } catch {
-            return JobOutcome(status: "sealedRequestInvalid", result: Array("the reply key is not an X25519 key".utf8), tenantRoot: root, credential: signer)
+            return JobOutcome(status: "sealedRequestInvalid", result: Array("the reply key is not an X25519 key".utf8), tenantRoot: root, approvers: approvers)
         }
     }
 }

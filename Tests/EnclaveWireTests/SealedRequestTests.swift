@@ -7,7 +7,13 @@ import Testing
 @Suite struct SealedRequestTests {
     static let requests = [
         SealedRequest(boot: filled(0xB0), enc: filled(0xE0), ciphertext: filled(0xC0, 48), expiry: 1_800_000_000_000),
-        SealedRequest(boot: filled(0xB0), enc: filled(0xE0), ciphertext: filled(0xC0, 200), expiry: 1, credential: filled(0xCC), signature: filled(0x51, 64)),
+        SealedRequest(boot: filled(0xB0), enc: filled(0xE0), ciphertext: filled(0xC0, 200), expiry: 1, approvals: [Approval(credential: filled(0xCC), signature: filled(0x51, 64))]),
+        SealedRequest(
+            boot: filled(0xB0), enc: filled(0xE0), ciphertext: filled(0xC0, 20), expiry: 2,
+            approvals: [
+                Approval(credential: filled(0xCC), signature: filled(0x51, 64)),
+                Approval(credential: filled(0xCD), signature: filled(0x52, 70), authenticatorData: filled(0xAD, 37), clientDataJSON: Array("{}".utf8)),
+            ]),
     ]
 
     @Test(arguments: requests)
@@ -27,9 +33,13 @@ import Testing
         Refusal("a boot of 31 bytes", bytes: request { $0[.text("boot")] = .bytes(filled(1, 31)) }, .malformed),
         Refusal("an enc of 33 bytes", bytes: request { $0[.text("enc")] = .bytes(filled(1, 33)) }, .malformed),
         Refusal("a ciphertext shorter than a tag", bytes: request { $0[.text("ct")] = .bytes(filled(1, 15)) }, .malformed),
-        Refusal("a credential without a signature", bytes: request { $0[.text("cred")] = .bytes(filled(1)) }, .malformed),
-        Refusal("a signature without a credential", bytes: request { $0[.text("sig")] = .bytes(filled(1)) }, .malformed),
-        Refusal("a signature over 512 bytes", bytes: request { $0[.text("cred")] = .bytes(filled(1)); $0[.text("sig")] = .bytes(filled(1, 513)) }, .malformed),
+        Refusal("an empty list of approvals", bytes: request { $0[.text("approvals")] = .array([]) }, .malformed),
+        Refusal("17 approvals", bytes: request { $0[.text("approvals")] = .array(Array(repeating: Approval(credential: filled(1), signature: [1]).cbor, count: 17)) }, .malformed),
+        Refusal("an approval without a signature", bytes: request { $0[.text("approvals")] = [.map(["cred": .bytes(filled(1))])] }, .malformed),
+        Refusal("an approval's credential id of 31 bytes", bytes: request { $0[.text("approvals")] = [.map(["cred": .bytes(filled(1, 31)), "sig": .bytes([1])])] }, .malformed),
+        Refusal("a signature over 512 bytes", bytes: request { $0[.text("approvals")] = [.map(["cred": .bytes(filled(1)), "sig": .bytes(filled(1, 513))])] }, .malformed),
+        Refusal("authenticator data without client data", bytes: request { $0[.text("approvals")] = [.map(["cred": .bytes(filled(1)), "sig": .bytes([1]), "authData": .bytes([1])])] }, .malformed),
+        Refusal("a top-level signature", bytes: request { $0[.text("sig")] = .bytes(filled(1)) }, .malformed),
         Refusal("an unknown field", bytes: request { $0[.text("tenant")] = "acme" }, .malformed),
         Refusal("no expiry", bytes: request { $0[.text("expiry")] = nil }, .malformed),
         Refusal("a negative expiry", bytes: request { $0[.text("expiry")] = .negative(0) }, .malformed),
@@ -67,5 +77,5 @@ import Testing
 }
 
 extension SealedRequest: CustomTestStringConvertible {
-    public var testDescription: String { "sealed request (\(signature == nil ? "unsigned" : "signed"))" }
+    public var testDescription: String { "sealed request (\(approvals.count) approvals)" }
 }

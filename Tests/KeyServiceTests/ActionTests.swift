@@ -41,12 +41,12 @@ import Testing
         /// A sealed, signed call for this boot.
         func call(
             _ op: String, _ body: [String: Any], tenant: String = "acme", id: String = CloisterClient.randomRequestID(), by key: CredentialKey?,
-            boot: [UInt8]? = nil, expiresIn: Int64 = 60_000
+            boot: [UInt8]? = nil, expiresIn: Int64 = 60_000, approvers: [CredentialKey] = []
         ) throws -> (JobRequest, SealedCall) {
             let json = Array(try JSONSerialization.data(withJSONObject: body))
             let call = try SealedCall(
                 body: json, tenant: tenant, operation: op, requestID: id, deployment: master.commitment, boot: boot ?? identity.bootHash,
-                hpke: identity.claims.hpkePublicKey, expiry: UInt64(Int64(clock.now) + expiresIn), credential: key)
+                hpke: identity.claims.hpkePublicKey, expiry: UInt64(Int64(clock.now) + expiresIn), credentials: (key.map { [$0] } ?? []) + approvers)
             return (JobRequest(requestID: id, tenant: tenant, operation: op, body: call.body), call)
         }
 
@@ -95,7 +95,7 @@ import Testing
         #expect(outcome.status == "ok")
         let id = SHA.sha256(key.spki)
         #expect(outcome.tenantRoot == id)
-        #expect(outcome.credential == id)
+        #expect(outcome.approvers == [id])
         let listed = try JSONSerialization.jsonObject(with: Data(try call.open(outcome.result))) as! [String: Any]
         #expect(listed["root"] as? String == Hex.encode(id))
         // Now the same key acts; another key does not, and cannot add itself.
@@ -134,7 +134,7 @@ import Testing
         request.expiry += 1
         #expect(await Self.status(e, JobRequest(requestID: job.requestID, tenant: "acme", operation: "key.sign", body: request.encoded)) == "badSignature")
         var swapped = try SealedRequest(encoded: job.body)
-        swapped.signature = try SealedRequest(encoded: try e.call("key.sign", sign, id: "real-1", by: key).0.body).signature
+        swapped.approvals = try SealedRequest(encoded: try e.call("key.sign", sign, id: "real-1", by: key).0.body).approvals
         #expect(await Self.status(e, JobRequest(requestID: job.requestID, tenant: "acme", operation: "key.sign", body: swapped.encoded)) == "badSignature")
         var flipped = job.body
         flipped[flipped.count / 2] ^= 1
@@ -158,10 +158,10 @@ import Testing
         // A malleated ECDSA signature (s → n − s) is another byte string but the same action.
         let (fresh, _) = try e.call("key.sign", ["name": "k", "input": "aGk="], by: key)
         var request = try SealedRequest(encoded: fresh.body)
-        let malleated = try Self.malleate(request.signature!)
-        #expect(malleated != request.signature)
+        let malleated = try Self.malleate(request.approvals[0].signature)
+        #expect(malleated != request.approvals[0].signature)
         #expect(await Self.status(e, fresh) == "ok")
-        request.signature = malleated
+        request.approvals[0].signature = malleated
         #expect(await Self.status(e, JobRequest(requestID: fresh.requestID, tenant: "acme", operation: "key.sign", body: request.encoded)) == "actionReplayed")
 
         // Another boot of the same deployment (the enclave restarted): the action is addressed to the old one.
@@ -189,7 +189,7 @@ import Testing
         let outcome = await e.run(try e.call("key.rotate", ["name": "k"], by: second).0)
         #expect(outcome.status == "ok")
         #expect(outcome.tenantRoot == SHA.sha256(first.spki))
-        #expect(outcome.credential == SHA.sha256(second.spki))
+        #expect(outcome.approvers == [SHA.sha256(second.spki)])
         // A credential revoked earlier in the same pull does not act later in it.
         let third = try CredentialKey.generate(.ed25519)
         _ = try await e.ok("credential.add", ["kind": "ed25519", "publicKey": Data(third.spki).base64EncodedString()], by: second)
@@ -239,6 +239,36 @@ import Testing
         #expect(await e.run(list).status == "ok")
         let (sealedList, listCall) = try e.call("key.list", [:], by: nil)
         #expect(try JSONSerialization.jsonObject(with: Data(try listCall.open(await e.run(sealedList).result))) as? [String: [String]] == ["keys": ["box"]])
+    }
+
+    @Test func aQuorumOfTwoOutOfThreeSignsAndNothingLessDoes() async throws {
+        let e = try await Enclave()
+        let (a, b, c) = (try CredentialKey.generate(.ed25519), try CredentialKey.generate(.ecdsaP256), try CredentialKey.generate(.ed25519))
+        _ = try await e.register(a)
+        for k in [b, c] { _ = try await e.ok("credential.add", ["kind": k.kind.rawValue, "publicKey": Data(k.spki).base64EncodedString()], by: a) }
+        let ids = [a, b, c].map { Hex.encode(SHA.sha256($0.spki)) }
+        _ = try await e.ok("key.create", ["name": "vault", "type": "ecdsa-p256"], by: a)
+        let configured = try await e.ok("key.configure", ["name": "vault", "quorum": ["k": 2, "credentials": ids]], by: a)
+        #expect((configured["quorum"] as? [String: Any])?["k"] as? Int == 2)
+        let sign: [String: Any] = ["name": "vault", "input": "aGk="]
+
+        // One approval, or one approval given twice: not two.
+        #expect(await Self.status(e, try e.call("key.sign", sign, by: a).0) == "quorumNotMet")
+        #expect(await Self.status(e, try e.call("key.sign", sign, by: a, approvers: [a]).0) == "quorumNotMet")
+        // Two distinct approvers sign, and the receipt names both.
+        let two = await e.run(try e.call("key.sign", sign, by: a, approvers: [b]).0)
+        #expect(two.status == "ok")
+        #expect(two.approvers == [SHA.sha256(a.spki), SHA.sha256(b.spki)])
+        // A policy change needs the quorum too.
+        #expect(await Self.status(e, try e.call("key.configure", ["name": "vault", "quorum": ["k": 0]], by: b).0) == "quorumNotMet")
+        // A revoked approver's approval does not count (it is refused).
+        _ = try await e.ok("credential.revoke", ["id": ids[2]], by: a)
+        #expect(await Self.status(e, try e.call("key.sign", sign, by: a, approvers: [c]).0) == "credentialRevoked")
+        // Approvals gathered for one boot do not reach k in another.
+        let (gathered, _) = try e.call("key.sign", sign, by: a, approvers: [b])
+        let next = try await Enclave(store: e.store, master: e.master)
+        #expect(await Self.status(next, gathered) == "otherBoot")
+        #expect(await Self.status(e, gathered) == "ok")
     }
 
     @Test func pullScheduleOrdersByKeyAndTenant() {

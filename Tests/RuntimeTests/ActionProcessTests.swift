@@ -57,7 +57,7 @@ import Testing
         func rotation(_ id: String, boot: [UInt8], hpke: [UInt8]) throws -> SealedCall {
             try SealedCall(
                 body: Array(#"{"name":"k"}"#.utf8), tenant: "acme", operation: "key.rotate", requestID: id, deployment: deployment, boot: boot, hpke: hpke,
-                expiry: UInt64(Date().timeIntervalSince1970 * 1000) + 120_000, credential: f.credential)
+                expiry: UInt64(Date().timeIntervalSince1970 * 1000) + 120_000, credentials: [f.credential])
         }
         func post(_ call: SealedCall, _ id: String) async throws -> (Int, String?) {
             let (status, _, headers) = try await f.http(
