@@ -66,6 +66,12 @@ struct KeyCommand: AsyncParsableCommand {
     @Option(name: .customLong("deletion-allowed"), help: "configure: true or false.")
     var deletionAllowed: Bool?
 
+    @Option(name: .customLong("quorum"), help: ArgumentHelp("configure: K:ID,ID,... — K of these credentials must approve sign, configure and delete (0 removes the quorum).", valueName: "K:IDS"))
+    var quorum: String?
+
+    @Option(name: .customLong("approver"), help: ArgumentHelp("Another program key that approves this action too (repeatable): for keys whose policy needs a quorum.", valueName: "PEM"))
+    var approvers: [String] = []
+
     @Flag(help: "Print the service's JSON answer as it is (after verification).")
     var json = false
 
@@ -112,6 +118,11 @@ struct KeyCommand: AsyncParsableCommand {
         case "configure":
             if let minDecryptionVersion { fields["minDecryptionVersion"] = minDecryptionVersion }
             if let deletionAllowed { fields["deletionAllowed"] = deletionAllowed }
+            if let quorum {
+                let parts = quorum.split(separator: ":", maxSplits: 1)
+                guard let k = Int(parts.first ?? ""), k >= 0 else { throw ValidationError("--quorum is K:ID,ID,... (K a number)") }
+                fields["quorum"] = k == 0 ? ["k": 0] : ["k": k, "credentials": parts.count > 1 ? parts[1].split(separator: ",").map(String.init) : []]
+            }
         case "list", "describe", "rotate", "delete": break
         default: throw ValidationError("unknown action \(action) (try --help)")
         }
@@ -126,7 +137,9 @@ struct KeyCommand: AsyncParsableCommand {
         try await reporting("key \(action)") {
             try session.prepare()
             let r = try await session.run { client in
-                isAction ? try await client.act("key." + action, body: request) : try await client.call("key." + action, body: request)
+                isAction
+                    ? try await client.act("key." + action, body: request, approvers: approvers.map { try ProgramKey.load(path: $0) })
+                    : try await client.call("key." + action, body: request)
             }
             let text = String(decoding: r.result, as: UTF8.self)
             if json {

@@ -28,6 +28,12 @@ enum ProgramKey {
         (KnownDeployments.defaultPath(environment: environment) as NSString).deletingLastPathComponent + "/program-key.pem"
     }
 
+    /// Reads the key at `path`, which must exist.
+    static func load(path: String) throws -> CredentialKey {
+        guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("no program key at \(path)") }
+        return try loadOrCreate(path: path)
+    }
+
     /// Reads the key at `path`, or makes one there (never over an existing file) when there is none.
     static func loadOrCreate(path: String) throws -> CredentialKey {
         if FileManager.default.fileExists(atPath: path) {
