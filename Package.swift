@@ -138,13 +138,13 @@ let package = Package(
         .target(
             name: "CloisterTestSupport",
             dependencies: [
-                "EnclaveRuntime", "EnclaveWire", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                "EnclaveRuntime", "EnclaveWire", "VsockBridge", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Tests/Support"
         ),
         .testTarget(name: "CBORTests", dependencies: ["CBOR"]),
-        .testTarget(name: "NitroAttestationTests", dependencies: ["NitroAttestation", "CBOR", "COpenSSL", "CloisterTestSupport"]),
+        .testTarget(name: "NitroAttestationTests", dependencies: ["NitroAttestation", "CBOR", "COpenSSL", "VsockBridge", "CloisterTestSupport"]),
         .testTarget(
             name: "EnclaveWireTests",
             dependencies: [
@@ -202,7 +202,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SecureModuleTests",
-            dependencies: ["SecureModule", "NitroAttestation", "CBOR", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SecureModule", "NitroAttestation", "CBOR", "VsockBridge", .product(name: "Crypto", package: "swift-crypto")],
             resources: [.copy("Vectors")]
         ),
     ]
