@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "CBOR", targets: ["CBOR"]),
         .library(name: "NitroAttestation", targets: ["NitroAttestation"]),
         .library(name: "SecureModule", targets: ["SecureModule"]),
+        .library(name: "WebAuthn", targets: ["WebAuthn"]),
         .library(name: "EnclaveWire", targets: ["EnclaveWire"]),
         .library(name: "VsockBridge", targets: ["VsockBridge"]),
         .library(name: "EnclaveRuntime", targets: ["EnclaveRuntime"]),
@@ -111,6 +112,8 @@ let package = Package(
             dependencies: ["CBOR", "NitroAttestation", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .target(name: "SecureModule", dependencies: ["CBOR", "COpenSSL", "CNSM", "NitroAttestation"]),
+        // Passkeys: WebAuthn registrations and assertions, verified with the program keys' verifier. No I/O.
+        .target(name: "WebAuthn", dependencies: ["CBOR", "NitroAttestation", "SecureModule"]),
         .executableTarget(
             name: "cloister",
             dependencies: [
@@ -138,13 +141,13 @@ let package = Package(
         .target(
             name: "CloisterTestSupport",
             dependencies: [
-                "EnclaveRuntime", "EnclaveWire", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                "EnclaveRuntime", "EnclaveWire", "VsockBridge", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Tests/Support"
         ),
         .testTarget(name: "CBORTests", dependencies: ["CBOR"]),
-        .testTarget(name: "NitroAttestationTests", dependencies: ["NitroAttestation", "CBOR", "COpenSSL", "CloisterTestSupport"]),
+        .testTarget(name: "NitroAttestationTests", dependencies: ["NitroAttestation", "CBOR", "COpenSSL", "VsockBridge", "CloisterTestSupport"]),
         .testTarget(
             name: "EnclaveWireTests",
             dependencies: [
@@ -200,9 +203,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        .testTarget(name: "WebAuthnTests", dependencies: ["WebAuthn", "CBOR", "NitroAttestation", "SecureModule", "EnclaveWire", "CloisterTestSupport"]),
         .testTarget(
             name: "SecureModuleTests",
-            dependencies: ["SecureModule", "NitroAttestation", "CBOR", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SecureModule", "NitroAttestation", "CBOR", "VsockBridge", .product(name: "Crypto", package: "swift-crypto")],
             resources: [.copy("Vectors")]
         ),
     ]

@@ -22,11 +22,19 @@
 //      IdentityClaims, GenesisClaims, DeploymentRecord, SealedRequest (and its inner body), SealedResult and Credential each re-encode what they parse to bytes that parse to an equal value; a receipt or seal
 //      parses only from its own deterministic encoding, since that encoding is what is hashed and signed
 //      (the EnclaveWire sources these need are compiled into this target).
+//   9. WebAuthn: AuthenticatorData, AttestationObject, a COSE_Key (CredentialPublicKey) and ClientData each
+//      re-encode what they parse (encoded, coseKey, serialized) to bytes that parse to the same value, within
+//      the bounds the module promises; a key's SubjectPublicKeyInfo loads back as the same key; a base64url
+//      text that decodes is the encoding of its bytes. And the input, put in the place of one part of a valid
+//      assertion (the authenticator data, the clientDataJSON or the signature), verifies only when it is that
+//      part: the signature binds the bytes as received.
 //
 // Build and run with Scripts/fuzz-attestation.
 
 import CBOR
 import NitroAttestation
+import SecureModule
+import WebAuthn
 
 /// Shared across inputs so chain prefixes validated by one input are reused by later ones.
 private let cachedVerifier = AttestationVerifier(roots: .aws, cache: ChainCache(capacity: 64))
@@ -44,6 +52,7 @@ private func fuzzOne(_ input: [UInt8]) {
     checkNSMRoundTrip(input)
     checkWireRoundTrip(input)
     checkRequestPathRoundTrips(input)
+    checkWebAuthn(input)
 
     // File decoding (raw CBOR, hex, base64).
     var document = input
@@ -351,4 +360,59 @@ private func checkReparses<Value: Equatable, Failure: Error & Equatable>(
     if canonical { check(encoded == input, "\(name) parsed from bytes other than its own encoding", input) }
     let again = Result { () throws(Failure) -> Value in try parse(encoded) }
     check(again == .success(value), "\(name) does not survive re-encoding: \(again); re-encoded \(hex(encoded))", input)
+}
+
+// MARK: - WebAuthn (invariant 9)
+
+/// One valid EdDSA assertion, made at start-up, whose parts the input stands in for.
+private let passkey: (key: CredentialPublicKey, authenticatorData: [UInt8], clientDataJSON: [UInt8], signature: [UInt8]) = {
+    let signer = try! CredentialKey.generate(.ed25519)
+    let key = try! CredentialPublicKey(algorithm: .edDSA, spki: signer.spki)
+    let data = AuthenticatorData(rpIdHash: SHA.sha256(Array("fuzz.example".utf8)), flags: [.userPresent, .userVerified], signCount: 7).encoded
+    let json = ClientData(type: ClientData.getType, challenge: passkeyChallenge, origin: "https://fuzz.example").serialized
+    let signature = try! signer.sign(data + SHA.sha256(json))
+    let verified = try? passkeyVerifier.verifyAssertion(
+        authenticatorData: data, clientDataJSON: json, signature: signature, challenge: passkeyChallenge, publicKey: key,
+        storedSignCount: 0)
+    precondition(verified != nil, "the fuzzer's own assertion does not verify")
+    return (key, data, json, signature)
+}()
+private let passkeyChallenge = [UInt8](repeating: 0xAC, count: 32)
+private let passkeyVerifier = WebAuthnVerifier(policy: WebAuthnPolicy(rpID: "fuzz.example", allowedOrigins: ["https://fuzz.example"]))
+
+private func checkWebAuthn(_ input: [UInt8]) {
+    if let data = try? AuthenticatorData(input) {
+        check((37...AuthenticatorData.maxSize).contains(input.count), "authenticator data of \(input.count) bytes parsed", input)
+        check((data.attestedCredentialData?.credentialID.count ?? 0) <= 1023, "a credential id over 1023 bytes parsed", input)
+        check(data.flags.contains(.attestedCredentialData) == (data.attestedCredentialData != nil), "AT and the credential disagree", input)
+        check(data.flags.contains(.extensionData) == (data.extensions != nil), "ED and the extensions disagree", input)
+        check(!data.flags.contains(.backedUp) || data.flags.contains(.backupEligible), "BS without BE parsed", input)
+        // Compared as bytes: extension values may hold NaN, which no float equals.
+        let again = try? AuthenticatorData(data.encoded)
+        check(again?.encoded == data.encoded, "AuthenticatorData does not survive re-encoding", input)
+        check(again?.attestedCredentialData == data.attestedCredentialData, "the credential changed on re-encoding", input)
+    }
+    if let object = try? AttestationObject(input) {
+        check(object.format == "none" && object.statement.isEmpty, "an attestation other than none parsed", input)
+        let again = try? AttestationObject(object.encoded)
+        check(again?.encoded == object.encoded, "AttestationObject does not survive re-encoding", input)
+    }
+    if let key = try? CredentialPublicKey(coseKey: input) {
+        check((try? CredentialPublicKey(coseKey: key.coseKey.encoded)) == key, "a COSE_Key does not survive re-encoding", input)
+        check((try? CredentialPublicKey(algorithm: key.algorithm, spki: key.spki)) == key, "a key's SubjectPublicKeyInfo does not load back", input)
+    }
+    checkReparses("ClientData", input, ClientData.init(json:), \.serialized)
+    if input.count <= 4096, let text = String(validating: input, as: UTF8.self), let bytes = Base64URL.decode(text) {
+        check(Base64URL.encode(bytes) == text, "base64url text that decodes is not its bytes' encoding", input)
+    }
+
+    func accepts(_ data: [UInt8], _ json: [UInt8], _ signature: [UInt8]) -> Bool {
+        (try? passkeyVerifier.verifyAssertion(
+            authenticatorData: data, clientDataJSON: json, signature: signature, challenge: passkeyChallenge,
+            publicKey: passkey.key, storedSignCount: 0)) != nil
+    }
+    let p = passkey
+    check(!accepts(input, p.clientDataJSON, p.signature) || input == p.authenticatorData, "other authenticator data verified", input)
+    check(!accepts(p.authenticatorData, input, p.signature) || input == p.clientDataJSON, "other clientDataJSON verified", input)
+    check(!accepts(p.authenticatorData, p.clientDataJSON, input) || input == p.signature, "another signature verified", input)
 }

@@ -53,6 +53,21 @@ public struct CBORDecoder: Sendable {
         return try builder.run()
     }
 
+    /// Decodes the one CBOR item at the front of `bytes` and says how many bytes it took; the bytes after it
+    /// are left for the caller. For formats that put a CBOR item before other data with no length in front
+    /// (WebAuthn's authenticator data: the credential public key, then the extensions).
+    public func decodePrefix(_ bytes: [UInt8]) throws(CBORError) -> (item: CBOR, length: Int) {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(CBORError) -> (item: CBOR, length: Int) in
+            guard buffer.count <= limits.maxInputSize else {
+                throw CBORError(.inputTooLarge, at: 0, "\(buffer.count) bytes, limit \(limits.maxInputSize)")
+            }
+            guard let base = buffer.baseAddress, buffer.count > 0 else { throw CBORError(.empty, at: 0) }
+            var builder = Builder(limits: limits, base: base, count: buffer.count, allowsTrailingBytes: true)
+            let item = try builder.run()
+            return (item, builder.offset)
+        }
+    }
+
     /// Decodes one item with the default limits.
     public static func decode(_ bytes: [UInt8]) throws(CBORError) -> CBOR {
         try CBORDecoder().decode(bytes)
@@ -150,12 +165,15 @@ private struct Builder {
     var offset = 0
     var items = 0
     var stack: [Frame] = []
+    /// Whether bytes may follow the item (`decodePrefix`) or are refused (`decode`).
+    let allowsTrailingBytes: Bool
     let sinkObject = EventSink()
 
-    init(limits: CBORDecoder.Limits, base: UnsafePointer<UInt8>, count: Int) {
+    init(limits: CBORDecoder.Limits, base: UnsafePointer<UInt8>, count: Int, allowsTrailingBytes: Bool = false) {
         self.limits = limits
         self.base = base
         self.count = count
+        self.allowsTrailingBytes = allowsTrailingBytes
     }
 
     mutating func run() throws(CBORError) -> CBOR {
@@ -170,7 +188,7 @@ private struct Builder {
                 throw CBORError(.tooManyItems, at: start, "limit \(limits.maxItems)")
             }
             if let value = try handle(event, at: start), let done = try complete(value, at: start) {
-                guard offset == count else {
+                guard offset == count || allowsTrailingBytes else {
                     throw CBORError(.trailingBytes, at: offset, "\(count - offset) bytes after the item")
                 }
                 return done

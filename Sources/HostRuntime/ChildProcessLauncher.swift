@@ -39,8 +39,8 @@ public struct ChildProcessLauncher: EnclaveLauncher {
         process.terminationHandler = { p in
             out.fileHandleForReading.readabilityHandler = nil
             err.fileHandleForReading.readabilityHandler = nil
-            stdoutLines.take(out.fileHandleForReading.readDataToEndOfFile())
-            stderrLines.take(err.fileHandleForReading.readDataToEndOfFile())
+            stdoutLines.take(PipeReader.readAll(out.fileHandleForReading))
+            stderrLines.take(PipeReader.readAll(err.fileHandleForReading))
             stdoutLines.finish()
             stderrLines.finish()
             let how = p.terminationReason == .uncaughtSignal

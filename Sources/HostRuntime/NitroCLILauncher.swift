@@ -113,11 +113,11 @@ enum Command {
         drained.enter()
         drained.enter()
         DispatchQueue.global().async {
-            collected.stdout = out.fileHandleForReading.readDataToEndOfFile()
+            collected.stdout = PipeReader.readAll(out.fileHandleForReading)
             drained.leave()
         }
         DispatchQueue.global().async {
-            collected.stderr = err.fileHandleForReading.readDataToEndOfFile()
+            collected.stderr = PipeReader.readAll(err.fileHandleForReading)
             drained.leave()
         }
         return try await withCheckedThrowingContinuation { continuation in

@@ -126,6 +126,18 @@ struct CBORDecoderTests {
         #expect(try CBORDecoder.decode(encoded).map?.count == 40)
     }
 
+    @Test func decodePrefixLeavesTheBytesAfterTheItem() throws {
+        let decoder = CBORDecoder()
+        let (item, length) = try decoder.decodePrefix(bytes("a2 01 02 03 04 ff 00"))
+        #expect(item == .map([1: 2, 3: 4]) && length == 5)
+        #expect(try decoder.decodePrefix(bytes("01")) == (.unsigned(1), 1))
+        // Everything but trailing bytes is refused as decode refuses it.
+        #expect(throws: CBORError(.truncated, at: 0)) { try decoder.decodePrefix(bytes("19 01")) }
+        #expect(throws: CBORError(.duplicateMapKey, at: 0)) { try decoder.decodePrefix(bytes("a2 01 02 01 03 00")) }
+        #expect(throws: CBORError(.empty, at: 0)) { try decoder.decodePrefix([]) }
+        #expect(throws: CBORError(.inputTooLarge, at: 0)) { try CBORDecoder(limits: .init(maxInputSize: 2)).decodePrefix(bytes("01 02 03")) }
+    }
+
     @Test func nestingIsCapped() throws {
         let limits = CBORDecoder.Limits(maxDepth: 32)
         let ok = [UInt8](repeating: 0x81, count: 32) + [0x00]

@@ -1,4 +1,5 @@
 import Foundation
+import VsockBridge
 import Testing
 
 @testable import NitroAttestation
@@ -79,7 +80,7 @@ import Testing
         let out = Pipe()
         peer.standardOutput = out
         try peer.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = String(decoding: PipeReader.readAll(out.fileHandleForReading), as: UTF8.self)
         peer.waitUntilExit()
         #expect(peer.terminationStatus == 0, "\(text)")
         #expect(text.hasPrefix("OK"))

@@ -1,4 +1,5 @@
 import Foundation
+import VsockBridge
 import Testing
 
 /// A Nitro Enclave boots with `lo` down; so does a new network namespace, which stands in for it here.
@@ -11,7 +12,7 @@ import Testing
         p.standardOutput = out
         p.standardError = out
         try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let data = PipeReader.readAll(out.fileHandleForReading)
         p.waitUntilExit()
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }

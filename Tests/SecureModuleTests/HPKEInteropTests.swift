@@ -1,4 +1,5 @@
 import Foundation
+import VsockBridge
 import NitroAttestation
 import Testing
 
@@ -67,8 +68,8 @@ import Testing
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stdout = String(decoding: PipeReader.readAll(out.fileHandleForReading), as: UTF8.self)
+        let stderr = String(decoding: PipeReader.readAll(err.fileHandleForReading), as: UTF8.self)
         process.waitUntilExit()
         let hint = stderr.contains("No module named") ? " (python3 has no pyhpke: run Scripts/bootstrap)" : ""
         try #require(process.terminationStatus == 0, "python3 with pyhpke failed\(hint): \(stderr)")

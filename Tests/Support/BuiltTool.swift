@@ -1,4 +1,5 @@
 import Foundation
+import VsockBridge
 
 /// The package's executables as tests run them: in a child process, on a blocking thread of its own (not the test's
 /// pool), with the environment given on top of the test's.
@@ -39,8 +40,8 @@ public enum BuiltTool {
         p.standardOutput = out
         p.standardError = err
         try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
+        let o = PipeReader.readAll(out.fileHandleForReading)
+        let e = PipeReader.readAll(err.fileHandleForReading)
         p.waitUntilExit()
         return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
