@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "KeyService",
             dependencies: [
-                "EnclaveRuntime", "EnclaveWire", "SecureModule", "NitroAttestation", "CBOR", "COpenSSL",
+                "EnclaveRuntime", "EnclaveWire", "WebAuthn", "SecureModule", "NitroAttestation", "CBOR", "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -199,7 +199,7 @@ let package = Package(
         .testTarget(
             name: "KeyServiceTests",
             dependencies: [
-                "KeyService", "EnclaveRuntime", "EnclaveWire", "CloisterClient", "SecureModule", "NitroAttestation", "CBOR", "CloisterTestSupport",
+                "KeyService", "EnclaveRuntime", "EnclaveWire", "CloisterClient", "SecureModule", "NitroAttestation", "CBOR", "CloisterTestSupport", "WebAuthn",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
