@@ -128,6 +128,15 @@ let package = Package(
             dependencies: ["NitroAttestation"],
             path: "Benchmarks/AttestationBenchmark"
         ),
+        // Scripts/bench-e2e's zero-trust key.sign requests, sealed and signed ahead of the load, and their check.
+        .executableTarget(
+            name: "ActionRequests",
+            dependencies: [
+                "CloisterClient", "SecureModule", "EnclaveWire", "NitroAttestation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/ActionRequests"
+        ),
         .executableTarget(
             name: "BridgeBenchmark",
             dependencies: [
