@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "KeyService",
             dependencies: [
-                "EnclaveRuntime", "EnclaveWire", "SecureModule", "NitroAttestation", "CBOR", "COpenSSL",
+                "EnclaveRuntime", "EnclaveWire", "WebAuthn", "SecureModule", "NitroAttestation", "CBOR", "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -127,6 +127,15 @@ let package = Package(
             name: "AttestationBenchmark",
             dependencies: ["NitroAttestation"],
             path: "Benchmarks/AttestationBenchmark"
+        ),
+        // Scripts/bench-e2e's zero-trust key.sign requests, sealed and signed ahead of the load, and their check.
+        .executableTarget(
+            name: "ActionRequests",
+            dependencies: [
+                "CloisterClient", "SecureModule", "EnclaveWire", "NitroAttestation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/ActionRequests"
         ),
         .executableTarget(
             name: "BridgeBenchmark",
@@ -199,7 +208,7 @@ let package = Package(
         .testTarget(
             name: "KeyServiceTests",
             dependencies: [
-                "KeyService", "EnclaveRuntime", "EnclaveWire", "CloisterClient", "SecureModule", "NitroAttestation", "CBOR", "CloisterTestSupport",
+                "KeyService", "EnclaveRuntime", "EnclaveWire", "CloisterClient", "SecureModule", "NitroAttestation", "CBOR", "CloisterTestSupport", "WebAuthn",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

@@ -39,14 +39,17 @@ public struct JobOutcome: Sendable, Hashable {
     public static func failure(_ code: String, _ message: String) -> JobOutcome { JobOutcome(status: code, result: Array(message.utf8)) }
 }
 
-/// What a job touches, so that the jobs of one pull run concurrently where they may and in order where they must:
-/// jobs of the same tenant and key run one after the other in their order (so receipt order is execution order
-/// for each key), and a `tenant` job runs after every earlier job of its tenant and before every later one.
+/// What a job touches, so that the jobs of one pull run concurrently where they may and in order where they must: a
+/// change of one of a tenant's keys runs after every earlier job that uses or changes that key, and a use runs
+/// after the last earlier change (so receipt order is execution order for each key's changes); a `tenant` job runs
+/// after every earlier job of its tenant and before every later one.
 public enum JobScope: Sendable, Hashable {
-    /// Touches nothing another job orders against (reads, probes).
+    /// Touches nothing another job orders against (probes).
     case independent
-    /// Reads or changes one of the tenant's keys (by name).
-    case key(String)
+    /// Uses one of the tenant's keys (by name) without changing it: uses run concurrently with each other.
+    case keyUse(String)
+    /// Changes one of the tenant's keys (by name).
+    case keyChange(String)
     /// Changes what every job of the tenant depends on (its credentials).
     case tenant
 }

@@ -1,25 +1,36 @@
 /// The order in which the jobs of one pull run. Jobs run concurrently except where their scopes say otherwise: a
-/// job waits for the previous job of its tenant with the same key, a `tenant` job waits for every earlier job of
-/// its tenant, and every job waits for the last earlier `tenant` job of its tenant. Receipts are numbered in the
-/// pull's order, so for each key (and for each tenant's credential changes) receipt order is execution order.
+/// key's change waits for every earlier use and change of that key, a key's use for its last earlier change, a
+/// `tenant` job for every earlier job of its tenant, and every job for the last earlier `tenant` job of its tenant.
+/// Receipts are numbered in the pull's order, so for each key's changes (and each tenant's credential changes)
+/// receipt order is execution order.
 enum PullSchedule {
     /// For each job, the indices of the earlier jobs it must wait for.
     static func dependencies(_ jobs: [(tenant: String, scope: JobScope)]) -> [[Int]] {
-        var lastOfKey: [String: Int] = [:]
+        var lastChange: [String: Int] = [:]
+        var usesSinceChange: [String: [Int]] = [:]
         var sinceBarrier: [String: [Int]] = [:]
         var lastBarrier: [String: Int] = [:]
         var out: [[Int]] = []
         out.reserveCapacity(jobs.count)
         for (i, job) in jobs.enumerated() {
             var deps: [Int] = []
-            if let b = lastBarrier[job.tenant] { deps.append(b) }
+            let barrier = lastBarrier[job.tenant]
+            if let barrier { deps.append(barrier) }
+            // Jobs before the tenant's last barrier are already waited for through it.
+            func after(_ j: Int) -> Bool { barrier.map { j > $0 } ?? true }
             switch job.scope {
             case .independent:
                 break
-            case .key(let name):
+            case .keyUse(let name):
                 let k = job.tenant + "\u{0}" + name
-                if let j = lastOfKey[k], lastBarrier[job.tenant].map({ j > $0 }) ?? true { deps.append(j) }
-                lastOfKey[k] = i
+                if let j = lastChange[k], after(j) { deps.append(j) }
+                usesSinceChange[k, default: []].append(i)
+            case .keyChange(let name):
+                let k = job.tenant + "\u{0}" + name
+                if let j = lastChange[k], after(j) { deps.append(j) }
+                deps += (usesSinceChange[k] ?? []).filter(after)
+                lastChange[k] = i
+                usesSinceChange[k] = []
             case .tenant:
                 deps += sinceBarrier[job.tenant] ?? []
                 lastBarrier[job.tenant] = i

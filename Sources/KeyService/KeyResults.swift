@@ -48,6 +48,9 @@ enum KeyResults {
         var label: String?
         var added: UInt64
         var revoked: UInt64?
+        /// A passkey's WebAuthn credential id (base64), for `allowCredentials`.
+        var webauthnId: String?
+        var signCount: UInt32?
     }
 
     struct Credentials: Encodable {

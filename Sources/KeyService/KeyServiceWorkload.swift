@@ -4,6 +4,7 @@ import EnclaveWire
 import Logging
 import NitroAttestation
 import SecureModule
+import WebAuthn
 
 /// The key service: the `keys` job workload. Its operations are `key.create`, `key.list`, `key.describe`,
 /// `key.rotate`, `key.configure`, `key.delete`, `key.sign`, `key.verify`, `key.encrypt`, `key.decrypt`,
@@ -31,6 +32,8 @@ public struct KeyServiceWorkload: JobWorkload {
         "key.create", "key.rotate", "key.configure", "key.delete", "key.sign", "key.encrypt", "key.decrypt", "key.rewrap",
         "credential.add", "credential.revoke",
     ]
+    /// The operations that change a key (the others only use it).
+    public static let changes: Set<String> = ["key.create", "key.rotate", "key.configure", "key.delete"]
     /// The operations a token alone may call.
     public static let reads: Set<String> = ["key.list", "key.describe", "key.verify", "credential.list"]
 
@@ -70,10 +73,11 @@ public struct KeyServiceWorkload: JobWorkload {
             p.refusal = error
         }
         let scope: JobScope
-        if op.hasPrefix("credential.") && op != "credential.list" {
+        // Credential changes, and passkey approvals (their counters are written back), go in order per tenant.
+        if (op.hasPrefix("credential.") && op != "credential.list") || p.approvals.contains(where: { $0.authenticatorData != nil }) {
             scope = .tenant
         } else if let name = p.input?.object["name"]?.string {
-            scope = .key(name)
+            scope = Self.changes.contains(op) ? .keyChange(name) : .keyUse(name)
         } else {
             scope = .independent
         }
@@ -129,8 +133,10 @@ public struct KeyServiceWorkload: JobWorkload {
             let set = try credentials.get()
             if let refusal = p.refusal { throw refusal }
             if Self.actions.contains(p.operation) {
-                approvers = try authorise(p, credentials: set)
-                root = root ?? approvers?.first
+                let (ids, counters) = try authorise(p, credentials: set)
+                approvers = ids
+                root = root ?? ids.first
+                if !counters.isEmpty, set != nil { try await keepCounters(counters, tenant: tenant) }
             }
             let output: [UInt8]
             if p.operation.hasPrefix("credential.") {
@@ -145,38 +151,84 @@ public struct KeyServiceWorkload: JobWorkload {
     }
 
     /// Checks every approval of the action: each by a current credential of the tenant (or, for a tenant's first
-    /// `credential.add`, by the credential being added), each signature over this action; then consumes the action.
-    /// The distinct approvers' ids, in order.
-    private func authorise(_ p: Prepared, credentials: CredentialSet?) throws(KeyServiceError) -> [[UInt8]] {
+    /// `credential.add`, by the credential being added), each signature over this action (a passkey's assertion
+    /// with the action digest as its challenge, checked as W3C WebAuthn §7.2 says); then consumes the action.
+    /// The distinct approvers' ids, in order, and the passkeys' new signature counters.
+    private func authorise(_ p: Prepared, credentials: CredentialSet?) throws(KeyServiceError) -> ([[UInt8]], [[UInt8]: UInt32]) {
         guard let action = p.action, !p.approvals.isEmpty else {
             throw KeyServiceError("actionMissing", "\(p.operation) must be signed by one of the tenant's credentials")
         }
         let digest = action.digest
         var approvers: [[UInt8]] = []
+        var counters: [[UInt8]: UInt32] = [:]
         for approval in p.approvals {
             let id = approval.credential
             let credential: Credential
+            var settings = credentials?.webauthn
+            var stored: UInt32 = 0
             if let set = credentials {
                 guard let entry = set.entry(id) else { throw KeyServiceError("unknownCredential", "the tenant has no credential \(Hex.encode(id).prefix(16))…") }
                 guard entry.revoked == nil else { throw KeyServiceError("credentialRevoked", "credential \(Hex.encode(id).prefix(16))… was revoked") }
                 credential = entry.credential
+                stored = counters[id] ?? entry.signCount
             } else {
-                // A tenant comes into being with its first credential, which signs its own addition.
-                guard p.operation == "credential.add", let input = p.input, let first = try? Self.newCredential(input), first.id == id else {
-                    throw KeyServiceError("noCredentials", "the tenant has no credential yet: its first action is credential.add, signed by the credential it adds")
+                // A tenant comes into being with its first credential, which approves its own addition.
+                guard p.operation == "credential.add", let input = p.input, let (first, firstSettings) = try? Self.newCredential(input, settings: nil), first.id == id
+                else {
+                    throw KeyServiceError("noCredentials", "the tenant has no credential yet: its first action is credential.add, approved by the credential it adds")
                 }
                 credential = first
+                settings = firstSettings
             }
-            guard approval.authenticatorData == nil, let kind = CredentialKey.Kind(rawValue: credential.kind.rawValue),
-                CredentialVerifier.verify(kind: kind, spki: credential.spki, signature: approval.signature, message: digest)
-            else { throw KeyServiceError("badSignature", "the signature is not credential \(Hex.encode(id).prefix(16))…'s over this action") }
+            if credential.kind == .passkey {
+                counters[id] = try verifyPasskey(approval, credential: credential, settings: settings, digest: digest, storedSignCount: stored)
+            } else {
+                guard approval.authenticatorData == nil, let kind = CredentialKey.Kind(rawValue: credential.kind.rawValue),
+                    CredentialVerifier.verify(kind: kind, spki: credential.spki, signature: approval.signature, message: digest)
+                else { throw KeyServiceError("badSignature", "the signature is not credential \(Hex.encode(id).prefix(16))…'s over this action") }
+            }
             // The same credential twice counts once.
             if !approvers.contains(id) { approvers.append(id) }
         }
         switch ledger.consume(digest, expiry: action.expiry, now: clock()) {
-        case .fresh: return approvers
+        case .fresh: return (approvers, counters)
         case .replayed: throw KeyServiceError("actionReplayed", "this action has already run in this boot")
         case .full: throw KeyServiceError("busy", "too many unexpired actions; try again shortly")
+        }
+    }
+
+    /// A passkey's approval: its assertion over the action digest; the counter to keep. Each WebAuthn rule that
+    /// fails is refused with that rule's code (docs/webauthn.md).
+    private func verifyPasskey(
+        _ approval: Approval, credential: Credential, settings: CredentialSet.WebAuthnSettings?, digest: [UInt8], storedSignCount: UInt32
+    ) throws(KeyServiceError) -> UInt32 {
+        guard let authenticatorData = approval.authenticatorData, let clientDataJSON = approval.clientDataJSON else {
+            throw KeyServiceError("badSignature", "a passkey approves with an assertion (authenticator data and client data)")
+        }
+        guard let settings else { throw KeyServiceError("internal", "a passkey without the tenant's WebAuthn settings") }
+        do throws(WebAuthnError) {
+            guard let alg = credential.algorithm.flatMap(COSEAlgorithm.init(rawValue:)) else {
+                throw WebAuthnError(.unsupportedAlgorithm, "the stored passkey has no known algorithm")
+            }
+            let key = try CredentialPublicKey(algorithm: alg, spki: credential.spki)
+            return try WebAuthnVerifier(policy: Self.policy(settings)).verifyAssertion(
+                authenticatorData: authenticatorData, clientDataJSON: clientDataJSON, signature: approval.signature, challenge: digest,
+                publicKey: key, storedSignCount: storedSignCount
+            ).signCount
+        } catch {
+            throw KeyServiceError(error.code.rawValue, "passkey \(Hex.encode(credential.id).prefix(16))…: \(error.message)")
+        }
+    }
+
+    /// Writes the passkeys' new signature counters into the tenant's credential set.
+    private func keepCounters(_ counters: [[UInt8]: UInt32], tenant: String) async throws(KeyServiceError) {
+        guard counters.values.contains(where: { $0 != 0 }) else { return }
+        _ = try await vault.updateCredentials(tenant) { (current: CredentialSet?) throws(KeyServiceError) -> CredentialSet in
+            guard var set = current else { throw KeyServiceError("noCredentials", "the tenant has no credential") }
+            for i in set.entries.indices {
+                if let c = counters[set.entries[i].credential.id], c > set.entries[i].signCount { set.entries[i].signCount = c }
+            }
+            return set
         }
     }
 

@@ -273,9 +273,12 @@ import Testing
 
     @Test func pullScheduleOrdersByKeyAndTenant() {
         let jobs: [(tenant: String, scope: JobScope)] = [
-            ("a", .key("x")), ("a", .key("y")), ("b", .key("x")), ("a", .key("x")), ("a", .tenant), ("a", .independent), ("a", .key("y")), ("b", .independent),
+            ("a", .keyChange("x")), ("a", .keyUse("x")), ("a", .keyUse("x")), ("b", .keyChange("x")), ("a", .keyChange("x")),
+            ("a", .keyUse("y")), ("a", .tenant), ("a", .independent), ("a", .keyUse("x")), ("b", .keyUse("x")),
         ]
-        #expect(PullSchedule.dependencies(jobs) == [[], [], [], [0], [0, 1, 3], [4], [4], []])
+        // Uses of x wait for its change, not for each other; the next change of x waits for them all; another
+        // tenant's x is another key; the barrier waits for everything of its tenant before it, and all after wait for it.
+        #expect(PullSchedule.dependencies(jobs) == [[], [0], [0], [], [0, 1, 2], [], [0, 1, 2, 4, 5], [6], [6], [3]])
     }
 
     /// `s → n − s` of a DER ECDSA P-256 signature.
