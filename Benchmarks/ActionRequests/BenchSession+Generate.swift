@@ -48,7 +48,7 @@ extension BenchSession {
                             boot: boot,
                             hpke: hpke,
                             expiry: expiry,
-                            credential: credential
+                            credentials: [credential]
                         )
                         text += Array("\(id) \(Base64.encode(call.body))\n".utf8)
                         if kept.contains(line) {

@@ -51,7 +51,7 @@ extension BenchSession {
             throw BenchFailure("signed status \(response.status): \(String(decoding: text.prefix(200), as: UTF8.self))")
         }
         let result = try sample.call.open(response.result)
-        guard response.receipt.receipt.credential == SHA.sha256(credential.spki) else {
+        guard response.receipt.receipt.approvers == [SHA.sha256(credential.spki)] else {
             throw BenchFailure("the receipt does not name this run's credential as the action's signer")
         }
         let signed = try KeyMessages.decode(KeyMessages.Signed.self, result, what: "the opened result")
