@@ -54,7 +54,10 @@ export async function actionDigest(fields) {
  */
 export async function approve({ fields, rpId, credentialIds = [], userVerification = "required" }) {
   const challenge = await actionDigest(fields);
-  const allowCredentials = credentialIds.map((id, i) => ({ type: "public-key", id: decode(id, `credentialIds[${i}]`) }));
+  const allowCredentials = credentialIds.map((id, i) => ({
+    type: "public-key",
+    id: decode(id, `credentialIds[${i}]`),
+  }));
   const credential = await navigator.credentials.get({
     publicKey: { challenge, rpId, allowCredentials, userVerification },
   });
@@ -139,7 +142,9 @@ function fixed(value, length, what) {
 function name(value, what) {
   if (typeof value !== "string" || value.length === 0) throw new TypeError(`${what}: a non-empty string`);
   // A lone surrogate would be hashed as U+FFFD here and refused by the server's own encoder.
-  if (typeof value.isWellFormed === "function" && !value.isWellFormed()) throw new TypeError(`${what}: not well-formed Unicode`);
+  if (typeof value.isWellFormed === "function" && !value.isWellFormed()) {
+    throw new TypeError(`${what}: not well-formed Unicode`);
+  }
   return value;
 }
 
