@@ -8,6 +8,8 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -61,4 +63,22 @@ static inline EVP_PKEY *cloister_generate_ec(int nid) {
 
 static inline EVP_PKEY *cloister_generate_p384(void) { return cloister_generate_ec(NID_secp384r1); }
 static inline EVP_PKEY *cloister_generate_x25519(void) { return cloister_generate_key(EVP_PKEY_X25519); }
+
+// An HMAC context with its digest set and no key, made once per digest (EVP_MAC_fetch and the digest lookup take
+// libcrypto's global lock; a duplicated context does not).
+static inline EVP_MAC_CTX *cloister_hmac_template(const char *digest) {
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac == NULL) return NULL;
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);
+    if (ctx == NULL) return NULL;
+    OSSL_PARAM params[2];
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (EVP_MAC_CTX_set_params(ctx, params) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
 #endif

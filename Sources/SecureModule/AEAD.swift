@@ -69,10 +69,15 @@ public enum AESGCM {
         return Array(out.prefix(written))
     }
 
+    // Fetched once: an implicit fetch on every use takes libcrypto's global lock (measured: the enclave's threads
+    // queued on it under load).
+    nonisolated(unsafe) private static let aes128 = EVP_CIPHER_fetch(nil, "AES-128-GCM", nil)
+    nonisolated(unsafe) private static let aes256 = EVP_CIPHER_fetch(nil, "AES-256-GCM", nil)
+
     private static func cipher(_ key: [UInt8]) -> OpaquePointer? {
         switch key.count {
-        case 16: return EVP_aes_128_gcm()
-        case 32: return EVP_aes_256_gcm()
+        case 16: return aes128
+        case 32: return aes256
         default: return nil
         }
     }
@@ -86,12 +91,25 @@ public enum HKDF {
         var md: OpaquePointer? { self == .sha256 ? EVP_sha256() : EVP_sha384() }
     }
 
+    // One keyless HMAC context per digest, duplicated for each use (see `cloister_hmac_template`).
+    nonisolated(unsafe) private static let sha256Template = cloister_hmac_template("SHA256")
+    nonisolated(unsafe) private static let sha384Template = cloister_hmac_template("SHA384")
+
     public static func hmac(_ hash: Hash, key: [UInt8], _ data: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: hash.length)
-        var length: UInt32 = 0
-        _ = key.withUnsafeBufferPointer { k in
-            data.withUnsafeBufferPointer { d in HMAC(hash.md, k.baseAddress, Int32(k.count), d.baseAddress, d.count, &out, &length) }
+        guard let ctx = EVP_MAC_CTX_dup(hash == .sha256 ? sha256Template : sha384Template) else {
+            preconditionFailure("libcrypto could not make an HMAC context")
         }
+        defer { EVP_MAC_CTX_free(ctx) }
+        var length = 0
+        // A zero-length key is passed as one byte of storage with length 0 (HMAC pads keys with zeros anyway).
+        let keyed = key.isEmpty ? [0] : key
+        let ok = keyed.withUnsafeBufferPointer { k in
+            EVP_MAC_init(ctx, k.baseAddress, key.count, nil) == 1
+                && data.withUnsafeBufferPointer { d in EVP_MAC_update(ctx, d.baseAddress, d.count) } == 1
+                && EVP_MAC_final(ctx, &out, &length, out.count) == 1
+        }
+        precondition(ok && length == hash.length, "HMAC failed")
         return out
     }
 

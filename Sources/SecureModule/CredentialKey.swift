@@ -1,4 +1,5 @@
 import COpenSSL
+import Synchronization
 import NitroAttestation
 
 /// A program key: the private half of a tenant credential (Ed25519 or ECDSA P-256), kept by its owner (the CLI
@@ -79,12 +80,40 @@ public enum CredentialVerifier {
     /// Whether `signature` over `message` verifies under the `kind` key in `spki`.
     public static func verify(kind: CredentialKey.Kind, spki: [UInt8], signature: [UInt8], message: [UInt8]) -> Bool {
         defer { ERR_clear_error() }
-        guard let key = parse(spki) else { return false }
-        defer { EVP_PKEY_free(key) }
-        guard self.kind(of: key) == kind, !signature.isEmpty, let ctx = EVP_MD_CTX_new() else { return false }
+        guard let key = ParsedKeys.shared.key(spki), self.kind(of: key.pointer) == kind, !signature.isEmpty, let ctx = EVP_MD_CTX_new() else {
+            return false
+        }
         defer { EVP_MD_CTX_free(ctx) }
-        return EVP_DigestVerifyInit(ctx, nil, kind == .ed25519 ? nil : EVP_sha256(), nil, key) == 1
-            && EVP_DigestVerify(ctx, signature, signature.count, message, message.count) == 1
+        return withExtendedLifetime(key) {
+            EVP_DigestVerifyInit(ctx, nil, kind == .ed25519 ? nil : EVP_sha256(), nil, key.pointer) == 1
+                && EVP_DigestVerify(ctx, signature, signature.count, message, message.count) == 1
+        }
+    }
+
+    /// Public keys already parsed, by their SubjectPublicKeyInfo: a tenant's credentials verify many signatures,
+    /// and libcrypto 3 parses a key far more slowly than it verifies a signature (its decoders take global locks).
+    final class ParsedKeys: Sendable {
+        final class Key: @unchecked Sendable {
+            // Never mutated after init; verifying with a shared EVP_PKEY is thread-safe.
+            let pointer: OpaquePointer
+            init(_ pointer: OpaquePointer) { self.pointer = pointer }
+            deinit { EVP_PKEY_free(pointer) }
+        }
+
+        static let shared = ParsedKeys()
+        static let capacity = 4096
+        private let keys = Mutex<[[UInt8]: Key]>([:])
+
+        func key(_ spki: [UInt8]) -> Key? {
+            if let known = keys.withLock({ $0[spki] }) { return known }
+            guard let parsed = CredentialVerifier.parse(spki) else { return nil }
+            let key = Key(parsed)
+            keys.withLock { k in
+                if k.count >= Self.capacity { k.removeAll() }
+                k[spki] = key
+            }
+            return key
+        }
     }
 
     static func parse(_ spki: [UInt8]) -> OpaquePointer? {
