@@ -88,7 +88,6 @@ public enum HKDF {
     public enum Hash: Sendable {
         case sha256, sha384
         var length: Int { self == .sha256 ? 32 : 48 }
-        var md: OpaquePointer? { self == .sha256 ? EVP_sha256() : EVP_sha384() }
     }
 
     // One keyless HMAC context per digest, duplicated for each use (see `cloister_hmac_template`).
