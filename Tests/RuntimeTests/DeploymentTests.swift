@@ -27,10 +27,16 @@ import VsockBridge
         try await f.host.waitForLog(code)
         let (status, _, _) = try await f.http("GET", "v1/attestation?nonce=00")
         #expect(status == 503, "an enclave without its master serves nothing")
-        // /healthz says why.
-        let (health, json) = try f.host.health()
-        #expect(health == 503)
-        #expect(String(describing: json).contains(code), "\(json)")
+        // /healthz says why, once the host has seen the enclave stop (its log line may come first).
+        var said = false
+        var last: (Int, [String: Any]) = (0, [:])
+        let deadline = Date().addingTimeInterval(30)
+        while !said && Date() < deadline {
+            last = try f.host.health()
+            said = last.0 == 503 && String(describing: last.1).contains(code)
+            if !said { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(said, "\(last)")
         try await stop(f)
         // The tests restart from the first host again: this one must leave the directory to them.
         f.host.keepDirectory = true
