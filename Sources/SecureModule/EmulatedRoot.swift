@@ -14,7 +14,9 @@ public final class EmulatedRoot: Sendable {
         let env = ProcessInfo.processInfo.environment
         if let dir = env["CLOISTER_EMULATOR_DIR"], !dir.isEmpty { return dir }
         if let state = env["XDG_STATE_HOME"], !state.isEmpty { return state + "/cloister/emulator" }
-        return NSHomeDirectory() + "/.local/state/cloister/emulator"
+        // $HOME first, as the README's paths and the shell read it.
+        let home = env["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.local/state/cloister/emulator"
     }
 
     /// The certificate's path in a state directory.
