@@ -3,6 +3,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/cms.h>
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
@@ -13,6 +14,7 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -80,5 +82,26 @@ static inline EVP_MAC_CTX *cloister_hmac_template(const char *digest) {
         return NULL;
     }
     return ctx;
+}
+
+// Likewise for the CMS recipient list.
+static inline int cloister_sk_CMS_RecipientInfo_num(STACK_OF(CMS_RecipientInfo) *sk) {
+    return sk_CMS_RecipientInfo_num(sk);
+}
+static inline CMS_RecipientInfo *cloister_sk_CMS_RecipientInfo_value(STACK_OF(CMS_RecipientInfo) *sk, int i) {
+    return sk_CMS_RecipientInfo_value(sk, i);
+}
+
+// An RSA key of `bits` with the default public exponent (65537), made with an explicit context like the others.
+static inline EVP_PKEY *cloister_generate_rsa(unsigned int bits) {
+    EVP_PKEY *key = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_RSA, NULL);
+    if (ctx == NULL) return NULL;
+    if (EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, (int)bits) <= 0 ||
+        EVP_PKEY_keygen(ctx, &key) <= 0) {
+        key = NULL;
+    }
+    EVP_PKEY_CTX_free(ctx);
+    return key;
 }
 #endif
