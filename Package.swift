@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "HostRuntime", targets: ["HostRuntime"]),
         .library(name: "CloisterClient", targets: ["CloisterClient"]),
         .library(name: "KeyService", targets: ["KeyService"]),
+        .library(name: "AWSRequestSigning", targets: ["AWSRequestSigning"]),
         .executable(name: "cloister", targets: ["cloister"]),
         .executable(name: "cloister-host", targets: ["cloister-host"]),
         .executable(name: "cloister-enclave", targets: ["cloister-enclave"]),
@@ -114,6 +115,8 @@ let package = Package(
         .target(name: "SecureModule", dependencies: ["CBOR", "COpenSSL", "CNSM", "NitroAttestation"]),
         // Passkeys: WebAuthn registrations and assertions, verified with the program keys' verifier. No I/O.
         .target(name: "WebAuthn", dependencies: ["CBOR", "NitroAttestation", "SecureModule"]),
+        // AWS Signature Version 4 for the enclave's own calls to KMS. No I/O, no clock.
+        .target(name: "AWSRequestSigning", dependencies: ["NitroAttestation", "SecureModule"]),
         .executableTarget(
             name: "cloister",
             dependencies: [
@@ -213,6 +216,11 @@ let package = Package(
             ]
         ),
         .testTarget(name: "WebAuthnTests", dependencies: ["WebAuthn", "CBOR", "NitroAttestation", "SecureModule", "EnclaveWire", "CloisterTestSupport"]),
+        .testTarget(
+            name: "AWSRequestSigningTests",
+            dependencies: ["AWSRequestSigning", "NitroAttestation", "VsockBridge"],
+            resources: [.copy("Vectors")]
+        ),
         .testTarget(
             name: "SecureModuleTests",
             dependencies: ["SecureModule", "NitroAttestation", "CBOR", "VsockBridge", .product(name: "Crypto", package: "swift-crypto")],
