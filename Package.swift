@@ -218,12 +218,12 @@ let package = Package(
         .testTarget(name: "WebAuthnTests", dependencies: ["WebAuthn", "CBOR", "NitroAttestation", "SecureModule", "EnclaveWire", "CloisterTestSupport"]),
         .testTarget(
             name: "AWSRequestSigningTests",
-            dependencies: ["AWSRequestSigning", "NitroAttestation", "VsockBridge"],
+            dependencies: ["AWSRequestSigning", "NitroAttestation", "CloisterTestSupport"],
             resources: [.copy("Vectors")]
         ),
         .testTarget(
             name: "SecureModuleTests",
-            dependencies: ["SecureModule", "NitroAttestation", "CBOR", "VsockBridge", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SecureModule", "NitroAttestation", "CBOR", "VsockBridge", "CloisterTestSupport", .product(name: "Crypto", package: "swift-crypto")],
             resources: [.copy("Vectors")]
         ),
     ]

@@ -1,8 +1,8 @@
 import AWSRequestSigning
+import CloisterTestSupport
 import Foundation
 import NitroAttestation
 import Testing
-import VsockBridge
 
 /// SigV4Signer against botocore's `SigV4Auth` (PyPI `botocore`, the AWS SDK for Python's signer, which nobody here
 /// wrote), run as a python3 subprocess on the same KMS-shaped requests, credentials and fixed time. Scripts/bootstrap
@@ -86,18 +86,9 @@ import VsockBridge
 
     /// Runs `script` with `python3 -c` and one argument; its standard output, or a failure that says what python3 said.
     static func python(_ script: String, _ argument: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, argument]
-        let (out, err) = (Pipe(), Pipe())
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = String(decoding: PipeReader.readAll(out.fileHandleForReading), as: UTF8.self)
-        let stderr = String(decoding: PipeReader.readAll(err.fileHandleForReading), as: UTF8.self)
-        process.waitUntilExit()
-        let hint = stderr.contains("No module named") ? " (python3 has no botocore: run Scripts/bootstrap)" : ""
-        try #require(process.terminationStatus == 0, "python3 with botocore failed\(hint): \(stderr)")
-        return stdout
+        let run = try BuiltTool.run(executable: URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script, argument], environment: [:])
+        let hint = run.stderr.contains("No module named") ? " (python3 has no botocore: run Scripts/bootstrap)" : ""
+        try #require(run.status == 0, "python3 with botocore failed\(hint): \(run.stderr)")
+        return run.stdout
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import VsockBridge
+import CloisterTestSupport
 import NitroAttestation
 import Testing
 
@@ -61,18 +61,9 @@ import Testing
     /// Runs `script` with `python3 -c`, the byte strings as hex arguments; its standard output, or a failure
     /// that says what python3 said.
     static func python(_ script: String, _ arguments: [[UInt8]]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script] + arguments.map { Hex.encode($0) }
-        let (out, err) = (Pipe(), Pipe())
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = String(decoding: PipeReader.readAll(out.fileHandleForReading), as: UTF8.self)
-        let stderr = String(decoding: PipeReader.readAll(err.fileHandleForReading), as: UTF8.self)
-        process.waitUntilExit()
-        let hint = stderr.contains("No module named") ? " (python3 has no pyhpke: run Scripts/bootstrap)" : ""
-        try #require(process.terminationStatus == 0, "python3 with pyhpke failed\(hint): \(stderr)")
-        return stdout
+        let run = try BuiltTool.run(executable: URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script] + arguments.map { Hex.encode($0) }, environment: [:])
+        let hint = run.stderr.contains("No module named") ? " (python3 has no pyhpke: run Scripts/bootstrap)" : ""
+        try #require(run.status == 0, "python3 with pyhpke failed\(hint): \(run.stderr)")
+        return run.stdout
     }
 }
