@@ -193,7 +193,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "CloisterCLITests", dependencies: ["cloister"]),
+        .testTarget(name: "CloisterCLITests", dependencies: ["cloister", "NitroAttestation", "CloisterTestSupport"]),
         .testTarget(
             name: "HostRuntimeTests",
             dependencies: [

@@ -12,7 +12,8 @@ struct Cloister: AsyncParsableCommand {
             `call`, `key`, `credential` and `audit` talk to a Cloister host and trust only what verifies against the \
             pinned manifest and the deployment commitment remembered for the host's URL (known-deployments, see \
             `cloister connect --help`); `key` and `credential` sign actions with your program key (`cloister \
-            credential --help`); `admin` creates tenants and tokens with the host's admin token.
+            credential --help`); `admin` creates tenants and tokens with the host's admin token; `kms \
+            policy` prints the KMS key policy that lets only the pinned builds decrypt the master secret.
 
             Environment: CLOISTER_TOKEN, CLOISTER_TENANT, CLOISTER_ADMIN_TOKEN; CLOISTER_CACHE_DIR (cached \
             identities; default $XDG_CACHE_HOME/cloister or ~/.cache/cloister); CLOISTER_CONFIG_DIR \
@@ -21,7 +22,7 @@ struct Cloister: AsyncParsableCommand {
             """,
         subcommands: [
             ConnectCommand.self, CallCommand.self, KeyCommand.self, CredentialCommand.self, AuditCommand.self, AdminCommand.self, AttestationCommand.self, NSMCommand.self,
-            MeasureCommand.self,
+            MeasureCommand.self, KMSCommand.self,
         ]
     )
 }
