@@ -10,7 +10,8 @@ import Testing
         var configuration = InstanceCredentialsRefresher.Configuration()
         configuration.minimumInterval = .milliseconds(100)
         configuration.retry = RetryBackoff(initial: .milliseconds(50), maximum: .milliseconds(400))
-        let client = try InstanceMetadataClientTests.client(port: port, attempts: 1, timeout: .milliseconds(500))
+        // A generous timeout: the suite runs beside hundreds of other tests on a loaded machine.
+        let client = try InstanceMetadataClientTests.client(port: port, attempts: 1, timeout: .seconds(5))
         return try InstanceCredentialsRefresher(
             source: client,
             configuration: configuration,
@@ -19,7 +20,7 @@ import Testing
     }
 
     /// Polls `condition` every 20 ms until it holds or `timeout` passes.
-    static func eventually(within timeout: Duration = .seconds(5), _ condition: () -> Bool) async throws -> Bool {
+    static func eventually(within timeout: Duration = .seconds(20), _ condition: () -> Bool) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if condition() { return true }
@@ -31,7 +32,7 @@ import Testing
     @Test func refreshesBeforeExpiryWithNoGap() async throws {
         let imds = try await IMDSStandIn.start()
         defer { imds.stop() }
-        imds.with { $0.lifetime = 3 }
+        imds.with { $0.lifetime = 10 }
         let refresher = try Self.refresher(port: imds.port)
         let updates = refresher.updates()
         let streamed = Task {
@@ -44,9 +45,9 @@ import Testing
         defer { running.cancel() }
         #expect(try await Self.eventually { refresher.current != nil })
         var seen: Set<String> = []
-        // Over seven seconds every credential set (each lives 2–3 s, the stand-in's Expiration being whole
+        // Over twenty seconds every credential set (each lives 9–10 s, the stand-in's Expiration being whole
         // seconds) is replaced before it expires: `current` is never empty and never expired.
-        let end = ContinuousClock.now + .seconds(7)
+        let end = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < end {
             let current = refresher.current
             #expect(current != nil, "a gap with no valid credentials")
@@ -57,10 +58,10 @@ import Testing
             #expect(refresher.failureReason == nil)
             try await Task.sleep(for: .milliseconds(50))
         }
-        #expect(seen.count >= 4, "\(seen.count) credential sets in 7 s")
+        #expect(seen.count >= 3, "\(seen.count) credential sets in 20 s")
         running.cancel()
         // The stream carries the refreshes and finishes when the refresher stops.
-        #expect(await streamed.value.count >= 3)
+        #expect(await streamed.value.count >= 2)
     }
 
     @Test func reportsAFailingServiceAndRecovers() async throws {
@@ -82,11 +83,17 @@ import Testing
         defer { running.cancel() }
         // Waits of 50, 100, 200, 400, 400 ms: the fourth consecutive failure comes after at least 350 ms.
         let started = ContinuousClock.now
-        #expect(try await Self.eventually { refresher.failureReason?.contains("(4 consecutive failures)") == true })
+        #expect(try await Self.eventually { Self.consecutiveFailures(refresher.failureReason) >= 4 })
         #expect(ContinuousClock.now - started >= .milliseconds(350))
         let reason = try #require(refresher.failureReason)
         #expect(reason.hasPrefix("instance credentials: unreachable"), "\(reason)")
         #expect(refresher.current == nil)
+    }
+
+    /// N in a reason "… (N consecutive failures)", else 0.
+    static func consecutiveFailures(_ reason: String?) -> Int {
+        guard let reason, let end = reason.range(of: " consecutive failures)"), let start = reason[..<end.lowerBound].lastIndex(of: "(") else { return 0 }
+        return Int(reason[reason.index(after: start)..<end.lowerBound]) ?? 0
     }
 
     @Test(arguments: [
