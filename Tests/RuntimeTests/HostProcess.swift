@@ -34,6 +34,34 @@ final class HostProcess: @unchecked Sendable {
         pool: Int = 8, holdMs: Int = 5000, heartbeatMs: Int = 200, egressAllow: [String] = [], enclaveBinary: String? = nil,
         api: Bool = false, restart previous: HostProcess? = nil, hostArguments: HostArguments = .none, edit: (inout [String: Any]) -> Void = { _ in }
     ) throws -> HostProcess {
+        // Free ports are picked before the host binds them, so another test's process may take one first: a fresh
+        // host that stops on "Address already in use" is started again on other ports. (A restart keeps its ports.)
+        for _ in 0..<4 {
+            let host = try launch(
+                pool: pool, holdMs: holdMs, heartbeatMs: heartbeatMs, egressAllow: egressAllow, enclaveBinary: enclaveBinary, api: api,
+                restart: previous, hostArguments: hostArguments, edit: edit)
+            if previous != nil || !host.lostAPortRace(listening: api ? "api listening" : "admin listening") { return host }
+        }
+        throw HarnessError("a fresh host lost the race for its ports four times")
+    }
+
+    /// Waits (at most 10 s) until the host listens on every port or stops; true when it stopped on a port another
+    /// process took.
+    private func lostAPortRace(listening last: String) -> Bool {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let text = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+            if !process.isRunning { return text.contains("Address already in use") }
+            if text.contains(last) { return false }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return false
+    }
+
+    private static func launch(
+        pool: Int, holdMs: Int, heartbeatMs: Int, egressAllow: [String], enclaveBinary: String?, api: Bool, restart previous: HostProcess?,
+        hostArguments: HostArguments, edit: (inout [String: Any]) -> Void
+    ) throws -> HostProcess {
         let directory = previous?.directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("cloister-host-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         previous?.keepDirectory = true
