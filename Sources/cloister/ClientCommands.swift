@@ -30,7 +30,7 @@ struct TokenOption: ParsableArguments {
     @Option(help: ArgumentHelp("The API token (default: $CLOISTER_TOKEN).", valueName: "TOKEN"))
     var token: String?
 
-    @Option(help: ArgumentHelp("The tenant the token belongs to (default: $CLOISTER_TENANT). When given, every receipt must name it.", valueName: "NAME"))
+    @Option(help: ArgumentHelp("The tenant the token belongs to (default: $CLOISTER_TENANT); required by call, key and credential: every receipt must name it, and its root is checked.", valueName: "NAME"))
     var tenant: String?
 
     var value: String? { token ?? ProcessInfo.processInfo.environment["CLOISTER_TOKEN"] }
