@@ -61,11 +61,15 @@ public final class EmulatedSealingClient: SealingProvider {
     private let root: ES384PublicKey
     public let name = "emulated"
 
-    /// `root`: the emulated root, whose signature certifies the service's key.
-    public init(bridge: BridgeAddress, root: ES384PublicKey, maxFrameSize: Int, group: EventLoopGroup, logger: Logger) {
+    /// `root`: the emulated root, whose signature certifies the service's key. `timeout`: how long one request
+    /// (dialing included) may take.
+    public init(
+        bridge: BridgeAddress, root: ES384PublicKey, maxFrameSize: Int, group: EventLoopGroup, logger: Logger,
+        timeout: TimeAmount = .seconds(10)
+    ) {
         self.root = root
         link = NumberedLink(
-            channel: .sealing, bridge: bridge, maxFrameSize: maxFrameSize, group: group, logger: logger, timeout: .seconds(10),
+            channel: .sealing, bridge: bridge, maxFrameSize: maxFrameSize, group: group, logger: logger, timeout: timeout,
             decode: { bytes in
                 switch try? SealingMessage(encoded: bytes) {
                 case let m? where m.answerID != nil: (m.answerID!, m)
