@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "CloisterClient", targets: ["CloisterClient"]),
         .library(name: "KeyService", targets: ["KeyService"]),
         .library(name: "AWSRequestSigning", targets: ["AWSRequestSigning"]),
+        .library(name: "EmulatedKMS", targets: ["EmulatedKMS"]),
         .executable(name: "cloister", targets: ["cloister"]),
         .executable(name: "cloister-host", targets: ["cloister-host"]),
         .executable(name: "cloister-enclave", targets: ["cloister-enclave"]),
@@ -118,6 +119,8 @@ let package = Package(
         .target(name: "WebAuthn", dependencies: ["CBOR", "NitroAttestation", "SecureModule"]),
         // AWS Signature Version 4 for the enclave's own calls to KMS. No I/O, no clock.
         .target(name: "AWSRequestSigning", dependencies: ["NitroAttestation", "SecureModule"]),
+        // The emulated KMS, on the host only: what it answers the enclave with (CMS envelopes to a recipient key).
+        .target(name: "EmulatedKMS", dependencies: ["SecureModule", "NitroAttestation", "COpenSSL"]),
         .executableTarget(
             name: "cloister",
             dependencies: [
@@ -221,6 +224,10 @@ let package = Package(
             name: "AWSRequestSigningTests",
             dependencies: ["AWSRequestSigning", "NitroAttestation", "CloisterTestSupport"],
             resources: [.copy("Vectors")]
+        ),
+        .testTarget(
+            name: "EmulatedKMSTests",
+            dependencies: ["EmulatedKMS", "SecureModule", "NitroAttestation", "COpenSSL", "CloisterTestSupport"]
         ),
         .testTarget(
             name: "SecureModuleTests",
