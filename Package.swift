@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "CloisterClient", targets: ["CloisterClient"]),
         .library(name: "KeyService", targets: ["KeyService"]),
         .library(name: "AWSRequestSigning", targets: ["AWSRequestSigning"]),
+        .library(name: "AWSKMS", targets: ["AWSKMS"]),
         .executable(name: "cloister", targets: ["cloister"]),
         .executable(name: "cloister-host", targets: ["cloister-host"]),
         .executable(name: "cloister-enclave", targets: ["cloister-enclave"]),
@@ -118,6 +119,9 @@ let package = Package(
         .target(name: "WebAuthn", dependencies: ["CBOR", "NitroAttestation", "SecureModule"]),
         // AWS Signature Version 4 for the enclave's own calls to KMS. No I/O, no clock.
         .target(name: "AWSRequestSigning", dependencies: ["NitroAttestation", "SecureModule"]),
+        // The KMS JSON 1.1 protocol and its client, over any transport. No NIO: the messages are shared with the
+        // emulated KMS on the host.
+        .target(name: "AWSKMS", dependencies: ["AWSRequestSigning", "NitroAttestation"]),
         .executableTarget(
             name: "cloister",
             dependencies: [
@@ -221,6 +225,10 @@ let package = Package(
             name: "AWSRequestSigningTests",
             dependencies: ["AWSRequestSigning", "NitroAttestation", "CloisterTestSupport"],
             resources: [.copy("Vectors")]
+        ),
+        .testTarget(
+            name: "AWSKMSTests",
+            dependencies: ["AWSKMS", "AWSRequestSigning", "NitroAttestation", "CloisterTestSupport"]
         ),
         .testTarget(
             name: "SecureModuleTests",
