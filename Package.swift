@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "KeyService", targets: ["KeyService"]),
         .library(name: "AWSRequestSigning", targets: ["AWSRequestSigning"]),
         .library(name: "AWSKMS", targets: ["AWSKMS"]),
+        .library(name: "HTTPSClient", targets: ["HTTPSClient"]),
         .executable(name: "cloister", targets: ["cloister"]),
         .executable(name: "cloister-host", targets: ["cloister-host"]),
         .executable(name: "cloister-enclave", targets: ["cloister-enclave"]),
@@ -33,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         // Tests only: an independent implementation to check HPKE and the key service's signatures against.
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
@@ -122,6 +124,19 @@ let package = Package(
         // The KMS JSON 1.1 protocol and its client, over any transport. No NIO: the messages are shared with the
         // emulated KMS on the host.
         .target(name: "AWSKMS", dependencies: ["AWSRequestSigning", "NitroAttestation"]),
+        // One TLS HTTP/1.1 exchange over a channel that is already connected (the enclave's egress stream), checked
+        // against the trust roots given and no others.
+        .target(
+            name: "HTTPSClient",
+            dependencies: [
+                "AWSKMS", "NitroAttestation", "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .executableTarget(
             name: "cloister",
             dependencies: [
@@ -229,6 +244,17 @@ let package = Package(
         .testTarget(
             name: "AWSKMSTests",
             dependencies: ["AWSKMS", "AWSRequestSigning", "NitroAttestation", "CloisterTestSupport"]
+        ),
+        .testTarget(
+            name: "HTTPSClientTests",
+            dependencies: [
+                "HTTPSClient", "AWSKMS", "AWSRequestSigning", "NitroAttestation", "CloisterTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
         ),
         .testTarget(
             name: "SecureModuleTests",
