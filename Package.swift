@@ -19,6 +19,8 @@ let package = Package(
         .library(name: "KeyService", targets: ["KeyService"]),
         .library(name: "AWSRequestSigning", targets: ["AWSRequestSigning"]),
         .library(name: "EmulatedKMS", targets: ["EmulatedKMS"]),
+        .library(name: "AWSKMS", targets: ["AWSKMS"]),
+        .library(name: "HTTPSClient", targets: ["HTTPSClient"]),
         .executable(name: "cloister", targets: ["cloister"]),
         .executable(name: "cloister-host", targets: ["cloister-host"]),
         .executable(name: "cloister-enclave", targets: ["cloister-enclave"]),
@@ -33,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         // Tests only: an independent implementation to check HPKE and the key service's signatures against.
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
@@ -69,7 +72,8 @@ let package = Package(
         .target(
             name: "EnclaveRuntime",
             dependencies: [
-                "VsockBridge", "EnclaveWire", "SecureModule", "NitroAttestation", "COpenSSL", "CLoopback",
+                "VsockBridge", "EnclaveWire", "SecureModule", "NitroAttestation", "COpenSSL", "CLoopback", "AWSKMS", "AWSRequestSigning", "HTTPSClient",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -87,7 +91,7 @@ let package = Package(
         .target(
             name: "HostRuntime",
             dependencies: [
-                "VsockBridge", "EnclaveWire", "NitroAttestation", "SecureModule", "DNSStub",
+                "VsockBridge", "EnclaveWire", "NitroAttestation", "SecureModule", "DNSStub", "EmulatedKMS", "CBOR",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -104,7 +108,7 @@ let package = Package(
         .target(name: "CloisterClient", dependencies: ["EnclaveWire", "NitroAttestation", "SecureModule", "CBOR"]),
         .executableTarget(
             name: "cloister-host",
-            dependencies: ["HostRuntime", "NitroAttestation", "SecureModule", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["HostRuntime", "EmulatedKMS", "AWSKMS", "VsockBridge", "NitroAttestation", "SecureModule", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "cloister-enclave",
@@ -120,13 +124,41 @@ let package = Package(
         // AWS Signature Version 4 for the enclave's own calls to KMS. No I/O, no clock.
         .target(name: "AWSRequestSigning", dependencies: ["NitroAttestation", "SecureModule"]),
         // The emulated KMS, on the host only: what it answers the enclave with (CMS envelopes to a recipient key).
-        .target(name: "EmulatedKMS", dependencies: ["SecureModule", "NitroAttestation", "COpenSSL"]),
+        // The emulated KMS (host side, emulation only): same protocol as AWS KMS, its keys a file on this machine.
+        .target(
+            name: "EmulatedKMS",
+            dependencies: [
+                "AWSKMS", "AWSRequestSigning", "SecureModule", "NitroAttestation", "CBOR", "COpenSSL",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        // The KMS JSON 1.1 protocol and its client, over any transport. No NIO: the messages are shared with the
+        // emulated KMS on the host.
+        .target(name: "AWSKMS", dependencies: ["AWSRequestSigning", "NitroAttestation"]),
+        // One TLS HTTP/1.1 exchange over a channel that is already connected (the enclave's egress stream), checked
+        // against the trust roots given and no others.
+        .target(
+            name: "HTTPSClient",
+            dependencies: [
+                "AWSKMS", "NitroAttestation", "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .executableTarget(
             name: "cloister",
             dependencies: [
                 "NitroAttestation",
                 "SecureModule",
                 "CloisterClient",
+                "EnclaveWire",
+                "CBOR",
+                "AWSKMS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -185,8 +217,8 @@ let package = Package(
             name: "RuntimeTests",
             dependencies: [
                 "CloisterTestSupport", "VsockBridge", "EnclaveWire", "HostRuntime", "EnclaveRuntime", "CloisterClient", "NitroAttestation", "SecureModule",
-                "KeyService", "CBOR", .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                "KeyService", "CBOR", "AWSKMS", "EmulatedKMS", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
@@ -197,7 +229,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "CloisterCLITests", dependencies: ["cloister", "NitroAttestation", "CloisterTestSupport"]),
+        .testTarget(name: "CloisterCLITests", dependencies: ["cloister", "AWSKMS", "NitroAttestation", "CloisterTestSupport"]),
         .testTarget(
             name: "HostRuntimeTests",
             dependencies: [
@@ -209,6 +241,7 @@ let package = Package(
             name: "EnclaveRuntimeTests",
             dependencies: [
                 "EnclaveRuntime", "HostRuntime", "EnclaveWire", "VsockBridge", "SecureModule", "NitroAttestation", "CBOR", "CloisterTestSupport",
+                "AWSKMS", "AWSRequestSigning", "EmulatedKMS",
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
@@ -227,7 +260,26 @@ let package = Package(
         ),
         .testTarget(
             name: "EmulatedKMSTests",
-            dependencies: ["EmulatedKMS", "SecureModule", "NitroAttestation", "COpenSSL", "CloisterTestSupport"]
+            dependencies: [
+                "EmulatedKMS", "AWSKMS", "AWSRequestSigning", "HTTPSClient", "SecureModule", "NitroAttestation", "COpenSSL", "CloisterTestSupport",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .testTarget(
+            name: "AWSKMSTests",
+            dependencies: ["AWSKMS", "AWSRequestSigning", "NitroAttestation", "CloisterTestSupport"]
+        ),
+        .testTarget(
+            name: "HTTPSClientTests",
+            dependencies: [
+                "HTTPSClient", "AWSKMS", "AWSRequestSigning", "NitroAttestation", "CloisterTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
         ),
         .testTarget(
             name: "SecureModuleTests",
