@@ -18,7 +18,7 @@
 //   7. NSM wire codec: a request or response that decodes re-encodes to bytes that decode to the same value
 //      (Sources/SecureModule/NSMMessages.swift and NSMError.swift are compiled into this target). Likewise the
 //      bridge's WireMessage, which must also stay within the wire's bounds.
-//   8. Request path: QueueMessage, StoreMessage, SealingMessage, Receipt, Seal (payload), SignedReceipt, SignedResponse,
+//   8. Request path: QueueMessage, StoreMessage, CredentialsMessage, Receipt, Seal (payload), SignedReceipt, SignedResponse,
 //      IdentityClaims, GenesisClaims, DeploymentRecord, SealedRequest (and its inner body), SealedResult and Credential each re-encode what they parse to bytes that parse to an equal value; a receipt or seal
 //      parses only from its own deterministic encoding, since that encoding is what is hashed and signed
 //      (the EnclaveWire sources these need are compiled into this target).
@@ -335,7 +335,7 @@ private func checkRequestPathRoundTrips(_ input: [UInt8]) {
     // QueueMessage's initializer has a defaulted size bound, so it is wrapped rather than named.
     checkReparses("QueueMessage", input, { bytes throws(WireError) in try QueueMessage(encoded: bytes) }, \.encoded)
     checkReparses("StoreMessage", input, StoreMessage.init(encoded:), \.encoded)
-    checkReparses("SealingMessage", input, SealingMessage.init(encoded:), \.encoded)
+    checkReparses("CredentialsMessage", input, CredentialsMessage.init(encoded:), \.encoded)
     checkReparses("Receipt", input, Receipt.init(encoded:), \.encoded, canonical: true)
     checkReparses("Seal", input, Seal.init(payload:), \.payload, canonical: true)
     checkReparses("SignedReceipt", input, SignedReceipt.init(encoded:), \.encoded)

@@ -42,4 +42,20 @@ public enum AWSSigningErrorCode: String, Sendable, CaseIterable, Codable {
     case reservedHeader
     /// The request has no `Host` header, more than one, or an empty one.
     case invalidHost
+
+    // Verification (a server checking a signed request)
+    /// The `Authorization` header is missing or not `AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`.
+    case malformedAuthorization
+    /// The credential scope names another date, region or service, or not `aws4_request`.
+    case wrongScope
+    /// `X-Amz-Date` is missing, malformed, or more than the allowed skew from the server's clock.
+    case requestTimeTooSkewed
+    /// The access key id is not one the server knows (or its credentials have expired).
+    case unknownAccessKey
+    /// The session token is missing or is not the one issued with the access key.
+    case invalidToken
+    /// `SignedHeaders` leaves out `host` or `x-amz-date`, or names a header the request does not carry.
+    case unsignedHeader
+    /// The signature is not the one the request and the secret give.
+    case signatureMismatch
 }

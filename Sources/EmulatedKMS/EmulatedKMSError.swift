@@ -16,4 +16,8 @@ public enum EmulatedKMSErrorCode: String, Sendable, CaseIterable, Codable {
     case plaintextTooLarge
     /// libcrypto failed for a reason that is not the request's (allocation, encryption).
     case internalError
+    /// The emulated KMS's key file cannot be read or written.
+    case storeUnreadable
+    /// The emulated KMS's TLS certificate or server could not be set up.
+    case tlsSetup
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import EnclaveWire
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -31,6 +32,9 @@ public final class EnclaveService: Service, Sendable {
         public var parentProcess: Int32?
         /// Job workloads beyond the built-in ones, by name (the key service registers `keys`).
         public var jobWorkloads: [String: JobWorkloadRegistration] = [:]
+        /// The roots (PEM) a KMS endpoint's TLS certificate must chain to on Nitro: Amazon Trust Services', carried
+        /// in the image so that they are measured. In emulation the emulated root is the only one.
+        public var kmsTrustRoots: String = EnclaveService.defaultKMSTrustRoots
 
         public init(manifest: DeploymentManifest, manifestBytes: [UInt8], bridge: BridgeAddress) {
             self.manifest = manifest
@@ -38,6 +42,9 @@ public final class EnclaveService: Service, Sendable {
             self.bridge = bridge
         }
     }
+
+    /// Where the image carries the Amazon Trust Services roots.
+    public static let defaultKMSTrustRoots = "/etc/cloister/kms-trust-roots.pem"
 
     public let configuration: Configuration
     private let group: EventLoopGroup
@@ -69,32 +76,56 @@ public final class EnclaveService: Service, Sendable {
         // verified, before the boot attestation (which carries the deployment's commitment) and before anything is
         // served. Without it the enclave stops here, saying why, and serves nothing.
         var store: StoreClient?
-        var sealing: EmulatedSealingClient?
+        var credentials: CredentialsClient?
         var master: MasterSecret?
+        var recovery: (@Sendable (EnclaveIdentity) -> RecoveryWorkload)?
+        // A restore ends this boot (gracefully), so that the next one unseals the restored master the ordinary way.
+        let (restored, restoredContinuation) = AsyncStream.makeStream(of: Void.self)
         if m.api != nil {
             let s = StoreClient(bridge: c.bridge, maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger)
             s.start()
             store = s
         }
         if let registration, registration.needsMaster, let store {
-            // The emulated sealing service stands in for AWS KMS only where the secure module is emulated too.
-            guard opened.isEmulated else {
-                throw DeploymentManifest.Error("api.workload", "the \(m.api!.workload) workload needs a sealing provider; on Nitro this build has none yet (AWS KMS)")
+            guard let kms = m.effectiveKMS(emulated: opened.isEmulated) else {
+                throw DeploymentManifest.Error("kms", "the \(m.api!.workload) workload needs a master secret: name the KMS key that seals it (kms.region, kms.key)")
             }
-            let root = try EmulatedRoot.load(directory: c.emulatorDirectory).certificate
-            let e = EmulatedSealingClient(
-                bridge: c.bridge, root: try ES384PublicKey(spki: root.publicKeyDER), maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger)
-            e.start()
-            sealing = e
+            let credentialsClient = CredentialsClient(bridge: c.bridge, maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger)
+            credentialsClient.start()
+            credentials = credentialsClient
             do {
-                let roots = TrustedRoots(certificates: [root])
-                let policy = try await GenesisPolicy.forEnclave(module: opened.module, roots: roots, otherBuilds: m.builds, allowDebug: m.enclave.debugMode)
+                let trust = try KMSTrust.load(emulated: opened.isEmulated, emulatorDirectory: c.emulatorDirectory, rootsFile: c.kmsTrustRoots)
+                let dialer = EgressDialer(
+                    bridge: c.bridge, allowlist: m.egressDestinations(emulated: opened.isEmulated), maxFrameSize: m.bridge.maxFrameBytes, group: group,
+                    logger: logger)
+                let sealing = try KMSSealingProvider.make(kms: kms, dialer: dialer, trust: trust.tls, credentials: credentialsClient)
+                logger.info("sealing with AWS KMS\(opened.isEmulated ? " (emulated)" : "")", metadata: ["key": "\(kms.keyID)", "endpoint": "\(kms.endpointHost):\(kms.endpointPort)"])
+                let policy = try await GenesisPolicy.forEnclave(module: opened.module, roots: trust.attestation, otherBuilds: m.builds, allowDebug: m.enclave.debugMode)
                 let recipient = SealingRecipient(module: opened.module, manifestHash: SHA.sha256(c.manifestBytes))
-                master = try await DeploymentGenesis.load(store: store, sealing: e, recipient: recipient, policy: policy, logger: logger).master
+                var loaded: MasterError?
+                do {
+                    let held = try await DeploymentGenesis.load(store: store, sealing: sealing, recipient: recipient, policy: policy, logger: logger).master
+                    await DeploymentGenesis.keepRecovery(held, keys: m.recoveryKeys, store: store, logger: logger)
+                    master = held
+                } catch { loaded = error }
+                if let error = loaded {
+                    guard error.code == .sealingRefused, !m.recoveryKeys.isEmpty else { throw error }
+                    // The deployment exists but its blob cannot be unsealed (the KMS key is gone): wait for its master
+                    // from a recovery key rather than stop, serving nothing else.
+                    let (record, version, _) = try await DeploymentGenesis.recoverable(store: store, policy: policy)
+                    logger.critical(
+                        "cannot unseal the master secret; awaiting recovery (cloister recovery restore) and serving nothing else",
+                        metadata: ["error": "\(error)"])
+                    recovery = { [logger] identity in
+                        RecoveryWorkload(
+                            identity: identity, record: record, version: version, sealing: sealing, recipient: recipient, policy: policy, logger: logger,
+                            onRestored: { restoredContinuation.yield() })
+                    }
+                }
             } catch {
                 logger.critical("no master secret: this enclave serves nothing", metadata: ["error": "\(error)"])
                 store.stop()
-                e.stop()
+                credentialsClient.stop()
                 throw error
             }
         }
@@ -143,7 +174,7 @@ public final class EnclaveService: Service, Sendable {
         var worker: QueueWorker?
         if let api = m.api, let s = store {
             let context = JobWorkloadContext(identity: identity, store: s, master: master, logger: logger)
-            let jobWorkload = try JobWorkloads.named(api.workload) ?? registration!.make(context)
+            let jobWorkload: any JobWorkload = try recovery.map { $0(identity) } ?? JobWorkloads.named(api.workload) ?? registration!.make(context)
             worker = QueueWorker(
                 bridge: c.bridge, identity: identity, workload: jobWorkload, store: s, maxFrameSize: m.bridge.maxFrameBytes, group: group,
                 logger: logger)
@@ -154,6 +185,16 @@ public final class EnclaveService: Service, Sendable {
 
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await gracefulShutdown() }
+            if recovery != nil {
+                group.addTask { [logger] in
+                    for await _ in restored {
+                        // Give the answer a moment to reach the host.
+                        try? await Task.sleep(for: .seconds(1))
+                        logger.notice("the master secret was restored; stopping this boot so that the next one unseals it")
+                        return
+                    }
+                }
+            }
             if let worker {
                 group.addTask {
                     await worker.run()
@@ -175,7 +216,7 @@ public final class EnclaveService: Service, Sendable {
         logger.info("enclave stopping")
         tunnels.stop()
         store?.stop()
-        sealing?.stop()
+        credentials?.stop()
         await proxy?.stop()
         control.stop()
         shipper?.stop()

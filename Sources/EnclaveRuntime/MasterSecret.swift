@@ -16,13 +16,12 @@ public final class MasterSecret: Sendable {
     public let deploymentKey: Ed25519Key
 
     public static let length = 32
-    static let salt = Array("cloister-master/1".utf8)
 
     /// The master `secret` (32 bytes) with its derived keys.
     public init(_ secret: [UInt8]) throws(MasterError) {
         guard secret.count == Self.length else { throw MasterError(.masterCommitmentMismatch, "a master secret is 32 bytes, not \(secret.count)") }
         self.secret = secret
-        do { deploymentKey = try Ed25519Key(seed: Self.derive(secret, "deployment-key", [])) } catch {
+        do { deploymentKey = try MasterDerivation.deploymentKey(secret) } catch {
             throw MasterError(.internalError, "deployment key: \(error)")
         }
     }
@@ -33,10 +32,7 @@ public final class MasterSecret: Sendable {
     /// A 32-byte key for `purpose` with `parameters` (for example a tenant's name).
     public func derive(_ purpose: String, _ parameters: [String]) -> [UInt8] { Self.derive(secret, purpose, parameters) }
 
-    static func derive(_ secret: [UInt8], _ purpose: String, _ parameters: [String]) -> [UInt8] {
-        let info = CBOREncoder.encode(.array([.text(purpose)] + parameters.map { .text($0) }))
-        return HKDF.derive(.sha384, ikm: secret, salt: salt, info: info, length: 32)
-    }
+    static func derive(_ secret: [UInt8], _ purpose: String, _ parameters: [String]) -> [UInt8] { MasterDerivation.key(secret, purpose, parameters) }
 
     /// A new master: the secure module's random and the kernel's, mixed with HKDF, so that neither source alone
     /// decides it.

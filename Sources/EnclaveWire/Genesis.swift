@@ -32,34 +32,45 @@ public struct GenesisClaims: Sendable, Hashable {
 }
 
 /// What the host keeps of a deployment's master secret, as one store record (`DeploymentRecord.storeKey`), written
-/// once, atomically, on the deployment's first boot: the sealed blob and the genesis document. Either part alone
-/// is refused. Wire form: CBOR map `{"v": 1, "sealed": bstr, ? "genesis": bstr}`.
+/// atomically on the deployment's first boot: the sealed blob and the genesis document. Either part alone is
+/// refused. After a recovery (the master brought back from a recovery key and sealed under a new KMS key), the
+/// blob is a new one and `reseal` is the document of the authorised enclave that sealed it, with genesis claims
+/// binding the same commitment to the new blob. Wire form: CBOR map `{"v": 1, "sealed": bstr, ? "genesis": bstr,
+/// ? "reseal": bstr}`.
 public struct DeploymentRecord: Sendable, Hashable {
     /// The store key of the record.
     public static let storeKey = "master/deployment"
     /// Where an earlier layout kept a sealed master with no genesis (refused as `genesisMissing`).
     public static let legacyStoreKey = "master/sealed"
+    /// The largest sealed blob (a KMS ciphertext of 32 bytes is a few hundred; KMS allows 6 KiB).
+    public static let maxSealed = 8192
+    /// The largest genesis document.
+    public static let maxGenesis = 16 * 1024
 
     public var sealed: [UInt8]
     public var genesis: [UInt8]?
+    public var reseal: [UInt8]?
 
-    public init(sealed: [UInt8], genesis: [UInt8]?) {
+    public init(sealed: [UInt8], genesis: [UInt8]?, reseal: [UInt8]? = nil) {
         self.sealed = sealed
         self.genesis = genesis
+        self.reseal = reseal
     }
 
     public var encoded: [UInt8] {
         var map: CBORMap = ["v": .unsigned(1), "sealed": .bytes(sealed)]
         if let genesis { map[.text("genesis")] = .bytes(genesis) }
+        if let reseal { map[.text("reseal")] = .bytes(reseal) }
         return CBOREncoder.encode(.map(map))
     }
 
     public init(encoded bytes: [UInt8]) throws(EnvelopeError) {
-        let item = try CBORFields.decode(bytes, what: "deployment record", maxSize: 32 * 1024, maxDepth: 1, maxItems: 8)
-        let f = try CBORFields(item, what: "deployment record", required: ["v", "sealed"], optional: ["genesis"])
+        let item = try CBORFields.decode(bytes, what: "deployment record", maxSize: 48 * 1024, maxDepth: 1, maxItems: 12)
+        let f = try CBORFields(item, what: "deployment record", required: ["v", "sealed"], optional: ["genesis", "reseal"])
         guard try f.uint("v") == 1 else { throw EnvelopeError(.unsupportedVersion, "deployment record version \(try f.uint("v"))") }
         self.init(
-            sealed: try f.bytes("sealed", max: SealingMessage.maxBlob),
-            genesis: f.has("genesis") ? try f.bytes("genesis", max: SealingMessage.maxDocument) : nil)
+            sealed: try f.bytes("sealed", max: DeploymentRecord.maxSealed),
+            genesis: f.has("genesis") ? try f.bytes("genesis", max: DeploymentRecord.maxGenesis) : nil,
+            reseal: f.has("reseal") ? try f.bytes("reseal", max: DeploymentRecord.maxGenesis) : nil)
     }
 }

@@ -22,8 +22,8 @@ public enum ChannelKind: String, Sendable, Hashable, CaseIterable {
     case queue
     /// Opaque blobs the host keeps for the enclave.
     case store
-    /// The sealing service of the master secret (emulation: run by the host).
-    case sealing
+    /// AWS credentials for the enclave's own calls to AWS (the instance role's, which the host fetches from IMDSv2).
+    case credentials
 }
 
 /// One message of the host-enclave protocol. Each is one frame: a CBOR array whose first element is the

@@ -42,7 +42,7 @@ public final class APIAuthenticator: Sendable {
     public func principal(authorization: String?) -> Principal? {
         guard let authorization, authorization.hasPrefix("Bearer "), authorization.utf8.count <= 256 else { return nil }
         let hash = SHA.sha256(Array(authorization.utf8.dropFirst(7)))
-        if let adminHash, Self.constantTimeEqual(hash, adminHash) { return .admin }
+        if let adminHash, ConstantTime.equal(hash, adminHash) { return .admin }
         return tokens.withLock { $0[hash] }
     }
 
@@ -79,13 +79,6 @@ public final class APIAuthenticator: Sendable {
         guard let principal else { throw APIError(404, "unknownTenant", "no tenant \(tenant ?? "")") }
         tokens.withLock { $0[hash] = principal }
         return token
-    }
-
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        var d: UInt8 = 0
-        for i in a.indices { d |= a[i] ^ b[i] }
-        return d == 0
     }
 }
 

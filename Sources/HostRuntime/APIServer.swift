@@ -1,3 +1,4 @@
+import CBOR
 import EnclaveWire
 import Foundation
 import GRDB
@@ -47,6 +48,7 @@ public struct APIServer: Sendable {
         router.get("/v1/receipts") { request, _ in try await api.receipts(request) }
         router.get("/v1/boots") { request, _ in try await api.boots(request) }
         router.get("/v1/boots/:hash") { _, context in try await api.boot(hash: context.parameters.get("hash") ?? "") }
+        router.get("/v1/deployment") { _, _ in try await api.deployment() }
         router.post("/v1/admin/tenants") { request, _ in try await api.createTenant(request) }
         router.post("/v1/admin/tokens") { request, _ in try await api.createToken(request) }
         return Application(
@@ -142,6 +144,26 @@ public struct APIServer: Sendable {
         } catch { throw APIError.storage(error) }
         let items = rows.map { "{\"hash\":\"\(Hex.encode(($0[0] as Data).bytes))\",\"firstSeen\":\($0[1] as Int64)}" }
         return Self.json(200, "{\"boots\":[" + items.joined(separator: ",") + "]}")
+    }
+
+    /// The deployment record (sealed master and genesis document) and the master sealed to the recovery keys, as
+    /// the enclave stored them: public, since only KMS, an authorised enclave or a recovery key holder can open
+    /// them. CBOR `{"record": bstr, ? "recovery": bstr}`; what a recovery reads.
+    func deployment() async throws -> Response {
+        let rows: [Row]
+        do {
+            rows = try await queue.database.pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT key, value FROM blobs WHERE key IN (?, ?)", arguments: [DeploymentRecord.storeKey, RecoveryRecord.storeKey])
+            }
+        } catch { throw APIError.storage(error) }
+        var map: CBORMap = [:]
+        for row in rows {
+            let key: String = row[0]
+            let value: Data = row[1]
+            map[.text(key == DeploymentRecord.storeKey ? "record" : "recovery")] = .bytes(Array(value))
+        }
+        guard map[.text("record")] != nil else { throw APIError(404, "noDeployment", "the enclave has not recorded a deployment yet") }
+        return Response(status: .ok, headers: [.contentType: "application/cbor"], body: .init(byteBuffer: ByteBuffer(bytes: CBOREncoder.encode(.map(map)))))
     }
 
     /// A boot attestation document by its SHA-256; public, like any attestation document.

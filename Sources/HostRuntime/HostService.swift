@@ -1,3 +1,4 @@
+import EmulatedKMS
 import EnclaveWire
 import Foundation
 import Logging
@@ -24,9 +25,13 @@ public struct HostService: Sendable {
         public var attestationRoots: TrustedRoots = .aws
         /// The SQLite file of the request path (queue, receipts, store, tokens); needed when the manifest has `api`.
         public var databasePath: String?
-        /// Emulation only: the emulated sealing service (a stand-in for AWS KMS) that wraps the enclave's master
-        /// secret for the builds its policy authorises. Nil: no sealing channel (on Nitro the enclave uses KMS).
-        public var sealingService: EmulatedSealingService?
+        /// Where the instance role's AWS credentials come from (IMDSv2 on Nitro, the emulated role in emulation);
+        /// the host refreshes them before they expire and hands them to the enclave on its `credentials` channel.
+        /// Nil: no credentials channel.
+        public var credentialsSource: (any InstanceCredentialsSource)?
+        public var credentialsRefresh = InstanceCredentialsRefresher.Configuration()
+        /// Emulation only: the emulated KMS, which the enclave's egress to the manifest's KMS endpoint reaches.
+        public var emulatedKMS: EmulatedKMSServer?
         /// The administrator's bearer token (creates tenants and tokens); nil: admin routes answer 403.
         public var adminToken: String?
 
@@ -54,9 +59,16 @@ public struct HostService: Sendable {
         let group = MultiThreadedEventLoopGroup.singleton
         let pool = IngressPool()
         let supervisor = Supervisor(launcher: configuration.launcher, timing: .init(m), logger: logger)
+        var resolver = configuration.egressResolver
+        var kmsRoute: EmulatedKMSRoute?
+        if configuration.emulatedKMS != nil, let kms = m.effectiveKMS(emulated: true) {
+            let route = EmulatedKMSRoute(endpointHost: kms.endpointHost, endpointPort: kms.endpointPort, fallback: resolver)
+            resolver = route
+            kmsRoute = route
+        }
         var bridgeConfiguration = BridgeServer.Configuration(
             address: configuration.bridge,
-            egress: .init(allowlist: m.egress.allow, resolver: configuration.egressResolver))
+            egress: .init(allowlist: m.egressDestinations(emulated: configuration.emulatedKMS != nil), resolver: resolver))
         bridgeConfiguration.maxFrameSize = m.bridge.maxFrameBytes
         let sink = self.sink
         let requestPath = try RequestPath.open(configuration, group: group, logger: logger)
@@ -67,8 +79,11 @@ public struct HostService: Sendable {
                 StoreChannelHandler(database: requestPath.queue.database, committer: requestPath.queue.committer, logger: logger)
             }
         }
-        if let service = configuration.sealingService {
-            bridgeConfiguration.services[.sealing] = { SealingChannelHandler(service: service, logger: logger) }
+        var refresher: InstanceCredentialsRefresher?
+        if let source = configuration.credentialsSource {
+            let r = try InstanceCredentialsRefresher(source: source, configuration: configuration.credentialsRefresh, logger: logger)
+            bridgeConfiguration.services[.credentials] = { CredentialsChannelHandler(refresher: r, logger: logger) }
+            refresher = r
         }
         let bridge = BridgeServer(
             configuration: bridgeConfiguration, group: group, pool: pool, logger: logger,
@@ -85,7 +100,7 @@ public struct HostService: Sendable {
                 host: $0.listenHost, port: $0.listenPort, enclavePort: $0.enclavePort, hold: .milliseconds(Int64(m.host.ingressHoldMs)),
                 pool: pool, group: group, logger: logger)
         }
-        let state = HostState(supervisor: supervisor, pool: pool, listeners: listeners, queue: requestPath?.queue)
+        let state = HostState(supervisor: supervisor, pool: pool, listeners: listeners, queue: requestPath?.queue, credentials: refresher)
         let admin = AdminServer(host: m.host.adminHost, port: m.host.adminPort, state: state, logger: logger)
 
         let bridgeService = LifecycleService(
@@ -115,7 +130,21 @@ public struct HostService: Sendable {
         let adminApp = admin.application(onRunning: { port in
             logger.info("admin listening", metadata: ["address": "\(m.host.adminHost):\(port)", "paths": "/healthz /metrics"])
         })
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        // The enclave's sealing needs credentials and (in emulation) the KMS before it boots.
+        if let refresher { services.append(.init(service: refresher)) }
+        if let kms = configuration.emulatedKMS {
+            services.append(
+                .init(
+                    service: try kms.application(onRunning: { [kmsRoute] port in
+                        kmsRoute?.listening(on: port)
+                        logger.notice(
+                            "emulated KMS listening: its keys are a file on this machine, so emulation protects nothing from this machine's owner",
+                            metadata: ["address": "127.0.0.1:\(port)", "endpoint": "\(kmsRoute.map { "\($0.endpointHost):\($0.endpointPort)" } ?? "")",
+                                       "keys": "\(kms.kms.keys.path)"])
+                    })))
+        }
+        services += [
             .init(service: bridgeService),
             .init(service: supervisor),
             .init(service: adminApp),

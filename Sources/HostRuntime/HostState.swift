@@ -8,14 +8,16 @@ public final class HostState: Sendable {
     let pool: IngressPool
     let listeners: [IngressListener]
     let queue: JobQueue?
+    let credentials: InstanceCredentialsRefresher?
     private let registry = PrometheusCollectorRegistry()
     private let mirrors = Mutex<[String: Int64]>([:])
 
-    init(supervisor: Supervisor, pool: IngressPool, listeners: [IngressListener], queue: JobQueue? = nil) {
+    init(supervisor: Supervisor, pool: IngressPool, listeners: [IngressListener], queue: JobQueue? = nil, credentials: InstanceCredentialsRefresher? = nil) {
         self.supervisor = supervisor
         self.pool = pool
         self.listeners = listeners
         self.queue = queue
+        self.credentials = credentials
     }
 
     /// Whether the enclave is up, and the health document.
@@ -36,8 +38,12 @@ public final class HostState: Sendable {
                         ("paired", "\(c.paired)"), ("refused", "\(c.refused)"), ("active", "\(c.active)")])
         }
         let ingress = obj([("idleTunnels", "\(pool.idleCount)"), ("waitingClients", "\(pool.waitingCount)"), ("listeners", "[" + ls.joined(separator: ",") + "]")])
-        let json = obj([("status", q(h.isHealthy ? "ok" : "degraded")), ("enclave", obj(enclave)), ("ingress", ingress)])
-        return (h.isHealthy, json)
+        var parts = [("status", q(h.isHealthy ? "ok" : "degraded")), ("enclave", obj(enclave)), ("ingress", ingress)]
+        if let credentials {
+            let reason = credentials.failureReason
+            parts.append(("awsCredentials", obj([("ok", reason == nil ? "true" : "false"), ("reason", reason.map(q) ?? "null")])))
+        }
+        return (h.isHealthy, obj(parts))
     }
 
     /// Prometheus text exposition of the host's gauges and counters.

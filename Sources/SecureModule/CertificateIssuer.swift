@@ -11,6 +11,9 @@ enum CertificateIssuer {
         case intermediate(pathLength: Int, keyCertSignOnly: Bool)
         /// Document signer: CA:FALSE (critical); digitalSignature and nonRepudiation (not critical).
         case leaf
+        /// TLS server (the emulated KMS): CA:FALSE (critical), digitalSignature, serverAuth, and `names` as DNS or IP
+        /// subject alternative names.
+        case tlsServer(names: [String])
     }
 
     static func issue(
@@ -59,8 +62,17 @@ enum CertificateIssuer {
             ]
         case .leaf:
             extensions = [(NID_basic_constraints, "critical,CA:FALSE"), (NID_key_usage, "digitalSignature,nonRepudiation")]
+        case .tlsServer(let names):
+            let alternatives = names.map { name in name.allSatisfy({ $0.isNumber || $0 == "." || $0 == ":" }) ? "IP:\(name)" : "DNS:\(name)" }
+            extensions = [
+                (NID_basic_constraints, "critical,CA:FALSE"), (NID_key_usage, "critical,digitalSignature"), (NID_ext_key_usage, "serverAuth"),
+                (NID_subject_alt_name, alternatives.joined(separator: ",")),
+            ]
         }
-        if case .leaf = role {} else { extensions.append((NID_subject_key_identifier, "hash")) }
+        switch role {
+        case .leaf, .tlsServer: break
+        default: extensions.append((NID_subject_key_identifier, "hash"))
+        }
         if issuer != nil, case .intermediate = role { extensions.append((NID_authority_key_identifier, "keyid:always")) }
 
         for (nid, value) in extensions {

@@ -75,6 +75,17 @@ public final class EmulatedRoot: Sendable {
     /// sealing service's key) are certified, as AWS's certificates vouch for KMS.
     public func certify(_ statement: [UInt8]) throws(NSMError) -> [UInt8] { try key.signES384(statement) }
 
+    /// A TLS server certificate for `key`, valid for `names` (host names or IP addresses) for `days` days: what the
+    /// emulated KMS presents, so that a client trusting only this root reaches only a server this machine runs.
+    public func issueTLSServerCertificate(names: [String], key serverKey: P384Key, days: Int = 30, now: Int64 = Clock.milliseconds()) throws(NSMError) -> X509Certificate {
+        guard let first = names.first else { throw NSMError(.internalError, "a TLS certificate needs a name") }
+        let seconds = now / 1000
+        return try CertificateIssuer.issue(
+            subject: [("O", "Cloister"), ("OU", "Emulation"), ("CN", String(first.prefix(64)))], serial: Random.bytes(16),
+            notBefore: seconds - 3600, notAfter: seconds + Int64(days) * 86400, role: .tlsServer(names: names), publicKey: serverKey,
+            issuer: (certificate, key))
+    }
+
     /// Creates a new root in `directory`, which must not already hold one (nor half of one).
     ///
     /// The key is written first, mode 0600, then the certificate; each goes in with link(2), which never

@@ -23,6 +23,14 @@ public final class X25519Key: @unchecked Sendable {
         return X25519Key(pointer: key)
     }
 
+    /// The raw 32-byte private key: only for a key that is to be kept outside an enclave (a recovery key file).
+    public func rawPrivateKey() throws(NSMError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        var length = 32
+        guard EVP_PKEY_get_raw_private_key(pointer, &out, &length) == 1, length == 32 else { throw NSMError(.internalError, "no raw X25519 private key") }
+        return out
+    }
+
     /// The raw 32-byte public key (RFC 7748).
     public var publicKey: [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)

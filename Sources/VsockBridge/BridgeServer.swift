@@ -134,7 +134,7 @@ public final class BridgeServer: Sendable {
             pool.add(channel)
         case .egress:
             egress.handle(channel, rest: rest)
-        case .queue, .store, .sealing:
+        case .queue, .store, .credentials:
             guard let make = configuration.services[kind] else {
                 refuse(channel, code: "unsupportedChannel", reason: "this host serves no \(kind.rawValue) channel")
                 return

@@ -93,8 +93,33 @@ public struct DeploymentManifest: Sendable, Hashable {
         public init() {}
     }
 
+    /// The AWS KMS key that seals the master secret, and where the enclave reaches KMS (through its egress, with TLS
+    /// ending inside the enclave). The endpoint is allowed to the enclave's egress without being listed in `egress`.
+    public struct KMS: Sendable, Hashable {
+        public var region: String
+        /// A key id, key ARN, alias name (`alias/NAME`) or alias ARN.
+        public var keyID: String
+        public var endpointHost: String
+        public var endpointPort: Int = 443
+
+        public init(region: String, keyID: String, endpointHost: String? = nil, endpointPort: Int = 443) {
+            self.region = region
+            self.keyID = keyID
+            self.endpointHost = endpointHost ?? "kms.\(region).amazonaws.com"
+            self.endpointPort = endpointPort
+        }
+
+        /// What emulation uses when the manifest names no key: the emulated KMS answers for any key id.
+        public static let emulationDefault = KMS(region: "us-east-1", keyID: "alias/cloister")
+    }
+
     public var name: String = "unnamed"
     public var api: API? = nil
+    /// Nil: none named (emulation then uses `KMS.emulationDefault`; on Nitro a workload that needs the master fails).
+    public var kms: KMS? = nil
+    /// X25519 public keys of offline recovery keys (`cloister recovery keygen`): the master is also sealed to each,
+    /// so that losing the KMS key does not lose the deployment.
+    public var recoveryKeys: [[UInt8]] = []
     public var enclave = Enclave()
     public var bridge = Bridge()
     public var ingress: [IngressRoute] = []
@@ -128,7 +153,7 @@ public struct DeploymentManifest: Sendable, Hashable {
         do { value = try JSONValue.parse(json) } catch { throw Error("", "not JSON: \(error)") }
         var m = DeploymentManifest()
         let top = try Reader(value, path: "")
-        try top.only(["name", "version", "attestation", "builds", "api", "enclave", "bridge", "ingress", "egress", "host"])
+        try top.only(["name", "version", "attestation", "builds", "api", "enclave", "bridge", "ingress", "egress", "host", "kms", "recovery"])
         if let name = try top.string("name") { m.name = name }
         if let builds = top.object["builds"] {
             do { m.builds = try TrustManifest.parseBuilds(builds) } catch { throw Error("builds", error.message) }
@@ -182,6 +207,33 @@ public struct DeploymentManifest: Sendable, Hashable {
             if let v = try h.int("restartMaxMs", 10...3_600_000) { m.host.restartMaxMs = v }
             if let v = try h.int("drainMs", 0...600_000) { m.host.drainMs = v }
         }
+        if let k = try top.object("kms") {
+            try k.only(["region", "key", "endpoint"])
+            guard let region = try k.string("region"), region.count <= 32,
+                region.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") })
+            else { throw Error("kms.region", "needs an AWS region such as \"us-east-1\"") }
+            guard let key = try k.string("key"), key.count <= 256, key.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
+                throw Error("kms.key", "needs the KMS key's id, ARN or alias")
+            }
+            var kms = KMS(region: region, keyID: key)
+            if let endpoint = try k.string("endpoint") {
+                let (host, port) = try hostPort(endpoint, path: "kms.endpoint")
+                kms.endpointHost = host
+                kms.endpointPort = port
+            }
+            m.kms = kms
+        }
+        if let r = try top.object("recovery") {
+            try r.only(["keys"])
+            for (i, item) in (try r.array("keys") ?? []).enumerated() {
+                guard let text = item.string, text.count == 64, let key = Hex.decode(text) else {
+                    throw Error("recovery.keys[\(i)]", "must be a recovery public key: 64 hex digits (cloister recovery keygen prints it)")
+                }
+                guard !m.recoveryKeys.contains(key) else { throw Error("recovery.keys[\(i)]", "listed twice") }
+                m.recoveryKeys.append(key)
+            }
+            guard m.recoveryKeys.count <= 8 else { throw Error("recovery.keys", "at most 8 recovery keys") }
+        }
         if let a = try top.object("api") {
             try a.only(["listen", "workload", "maxBodyBytes", "waitMs", "leaseMs"])
             var api = API()
@@ -194,6 +246,16 @@ public struct DeploymentManifest: Sendable, Hashable {
         }
         try m.validate()
         return m
+    }
+
+    /// The KMS the enclave uses: the manifest's, or in emulation the default.
+    public func effectiveKMS(emulated: Bool) -> KMS? { kms ?? (emulated ? .emulationDefault : nil) }
+
+    /// Every destination the enclave may reach: `egress.allow` and the KMS endpoint.
+    public func egressDestinations(emulated: Bool) -> EgressAllowlist {
+        var all = egress.allow
+        if let k = effectiveKMS(emulated: emulated) { try? all.add("\(k.endpointHost):\(k.endpointPort)") }
+        return all
     }
 
     /// Checks what single keys cannot: relations between settings.

@@ -28,8 +28,9 @@ struct CloisterEnclave: AsyncParsableCommand {
             deployment it makes it inside, has a sealing provider seal it, and records a genesis attestation binding \
             the master's public commitment to the sealed blob; on later boots it accepts the host's blob only with a \
             genesis from an authorised build (itself, or the manifest's builds) whose commitment the unsealed master \
-            matches. Otherwise it stops, naming the rule, and serves nothing. The sealing provider is, in emulation, \
-            the host's emulated sealing service; on Nitro none is built yet, and it stops at boot saying so.
+            matches. Otherwise it stops, naming the rule, and serves nothing. The sealing provider is AWS KMS \
+            (the manifest's kms section), reached over TLS that ends here, through the enclave's own egress, with \
+            the instance role's credentials the host hands over; in emulation, the host's emulated KMS, same code.
 
             It is normally started by cloister-host (emulation) or by nitro-cli from the EIF (Nitro). Run by hand, \
             it needs a host listening on the bridge address.
@@ -52,6 +53,11 @@ struct CloisterEnclave: AsyncParsableCommand {
 
     @Option(help: "The emulated root's directory, for the software secure module.")
     var emulatorDir: String = EmulatedRoot.defaultDirectory
+
+    @Option(
+        name: .customLong("kms-roots"),
+        help: ArgumentHelp("On Nitro: the PEM file of roots the KMS endpoint's TLS certificate must chain to (the image carries Amazon Trust Services' roots there). In emulation the emulated root is used instead.", valueName: "FILE"))
+    var kmsRoots: String = EnclaveService.defaultKMSTrustRoots
 
     @Option(help: "Emulation: stop when this process (the host that started us) is no longer the parent.")
     var parentPid: Int32?
@@ -109,6 +115,7 @@ struct CloisterEnclave: AsyncParsableCommand {
         var configuration = EnclaveService.Configuration(manifest: parsed, manifestBytes: bytes, bridge: address)
         configuration.secureModule = secureModule
         configuration.emulatorDirectory = emulatorDir
+        configuration.kmsTrustRoots = kmsRoots
         configuration.parentProcess = parentPid
         configuration.jobWorkloads["keys"] = JobWorkloadRegistration(needsMaster: true) { context in
             KeyServiceWorkload(vault: KeyVault(store: context.store, master: context.master!, logger: context.logger), identity: context.identity)

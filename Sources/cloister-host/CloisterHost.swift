@@ -1,4 +1,6 @@
+import AWSKMS
 import ArgumentParser
+import EmulatedKMS
 import Foundation
 import HostRuntime
 import Logging
@@ -20,9 +22,12 @@ struct CloisterHost: AsyncParsableCommand {
             With the manifest's api section it also serves the public HTTP API (docs/api.md): bearer tokens \
             (--admin-token-file creates tenants and tokens), a durable job queue in --data-dir/cloister.sqlite \
             (every job committed before it is answered or forwarded), the queue and store channels the enclave \
-            pulls from, and the receipt log. In emulation it also runs the emulated sealing service (a stand-in \
-            for AWS KMS) that wraps the enclave's master secret and releases it only to the builds its key policy \
-            authorises (--sealing-policy); its key (sealing.key in --emulator-dir) is a file on this machine.
+            pulls from, and the receipt log. It fetches the instance role's AWS credentials from IMDSv2 (--imds), \
+            refreshes them before they expire and hands them to the enclave, which signs its own requests to AWS KMS \
+            (TLS ends inside the enclave). In emulation it also runs an emulated KMS that speaks the same protocol \
+            (HTTPS with a certificate from the emulated root, SigV4, a key policy on the recipient's PCRs: \
+            --sealing-policy, --kms-key-policy) and routes the manifest's KMS endpoint to it; its keys \
+            (kms/keys.cbor in --emulator-dir) are a file on this machine.
 
             On a Nitro parent instance (/dev/nitro_enclaves present) the transport is vsock and the enclave is \
             the manifest's EIF, run with nitro-cli. Elsewhere the transport is TCP on 127.0.0.1 and the enclave is \
@@ -40,15 +45,33 @@ struct CloisterHost: AsyncParsableCommand {
     @Option(help: "Emulation: the cloister-enclave executable (default: the manifest's enclave.binary, else the one beside cloister-host).")
     var enclaveBinary: String?
 
-    @Option(help: "Emulation: the emulated root's directory (created if missing); the emulated sealing service keeps its key there too (sealing.key).")
+    @Option(help: "Emulation: the emulated root's directory (created if missing); the emulated KMS keeps its keys there too (kms/keys.cbor).")
     var emulatorDir: String = EmulatedRoot.defaultDirectory
 
     @Option(
         name: .customLong("sealing-policy"),
         help: ArgumentHelp(
-            "Emulation: a build the emulated sealing service releases the master secret to: a pins file (what `cloister measure` or nitro-cli prints, or a Cloister manifest: its attestation.pcrs and builds). Repeat for each authorised build (an upgrade lists the old and the new). Default: the build this host launches.",
+            "Emulation: a build the emulated KMS's key policy lets decrypt the master secret: a pins file (what `cloister measure` or nitro-cli prints, or a Cloister manifest: its attestation.pcrs and builds). Repeat for each authorised build (an upgrade lists the old and the new). Default: the build this host launches.",
             valueName: "FILE"))
     var sealingPolicy: [String] = []
+
+    @Option(
+        name: .customLong("kms-key-policy"),
+        help: ArgumentHelp(
+            "Emulation: the emulated KMS's key policy (JSON, as `cloister kms policy` prints it). Default: one that lets the emulated role encrypt, and decrypt for the builds --sealing-policy names.",
+            valueName: "FILE"))
+    var kmsKeyPolicy: String?
+
+    @Option(
+        name: .customLong("emulated-credentials-lifetime"),
+        help: ArgumentHelp("Emulation: how long each set of the emulated role's AWS credentials lives, in seconds (AWS: about 6 hours).", valueName: "SECONDS"))
+    var emulatedCredentialsLifetime: Int = 21_600
+
+    @Option(
+        help: ArgumentHelp(
+            "Where the instance role's AWS credentials come from: the instance metadata service (IMDSv2) at this http://HOST[:PORT]. Default on Nitro: http://169.254.169.254; in emulation the emulated role's, unless given.",
+            valueName: "URL"))
+    var imds: String?
 
     @Option(help: "nitro-cli to use on Nitro.")
     var nitroCli: String = "nitro-cli"
@@ -104,8 +127,11 @@ struct CloisterHost: AsyncParsableCommand {
             manifest: parsed, bridge: mode.bridgeAddressForHost(port: parsed.bridge.port), launcher: launcher)
         configuration.attestationRoots = roots
         if mode != .vsock {
-            configuration.sealingService = try emulatedSealingService(manifest: manifest, parsed: parsed, logger: logger)
+            let kms = try emulatedKMS(manifest: manifest, parsed: parsed, root: try EmulatedRoot.load(directory: emulatorDir), logger: logger)
+            configuration.emulatedKMS = kms
+            configuration.credentialsSource = imds == nil ? EmulatedRoleCredentials(role: kms.role) : nil
         }
+        if let source = try instanceMetadata(mode: mode) { configuration.credentialsSource = source }
         if let dataDir {
             do { try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
                 throw ValidationError("cannot create the data directory \(dataDir): \(error.localizedDescription)")
@@ -122,9 +148,9 @@ struct CloisterHost: AsyncParsableCommand {
         }
     }
 
-    /// The emulated sealing service, with its key policy: the builds `--sealing-policy` names, else the build this
-    /// host launches (measured here the way the software secure module measures it).
-    func emulatedSealingService(manifest: String, parsed: DeploymentManifest, logger: Logger) throws -> EmulatedSealingService {
+    /// The builds `--sealing-policy` names, else the build this host launches (measured here the way the software
+    /// secure module measures it).
+    func authorisedBuilds(manifest: String, parsed: DeploymentManifest) throws -> [[Int: [UInt8]]] {
         var builds: [[Int: [UInt8]]] = []
         for file in sealingPolicy {
             guard let bytes = FileManager.default.contents(atPath: file), bytes.count <= DeploymentManifest.maxFileSize else {
@@ -143,16 +169,51 @@ struct CloisterHost: AsyncParsableCommand {
             let pcrs = EnclaveImage(executable: Array(executable), manifest: Array(manifestBytes), debug: parsed.enclave.debugMode).measurements
             builds = [[0: pcrs[0]!, 1: pcrs[1]!, 2: pcrs[2]!]]
         }
-        let path = emulatorDir + "/sealing.key"
-        do {
-            let service = try EmulatedSealingService(keyPath: path, root: try EmulatedRoot.load(directory: emulatorDir), policy: builds)
+        return builds.filter { !$0.isEmpty }
+    }
+
+    /// The emulated KMS: its keys in the emulator directory, its key policy from `--kms-key-policy` or made for the
+    /// authorised builds the way `cloister kms policy` makes one, its role's credentials living
+    /// `--emulated-credentials-lifetime` seconds.
+    func emulatedKMS(manifest: String, parsed: DeploymentManifest, root: EmulatedRoot, logger: Logger) throws -> EmulatedKMSServer {
+        let kms = parsed.effectiveKMS(emulated: true)!
+        let role = EmulatedRole(lifetime: Int64(emulatedCredentialsLifetime))
+        let policyJSON: [UInt8]
+        if let file = kmsKeyPolicy {
+            guard let bytes = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read the key policy \(file)") }
+            policyJSON = Array(bytes)
+        } else {
+            let builds = try authorisedBuilds(manifest: manifest, parsed: parsed)
+            do {
+                policyJSON = Array(try KMSKeyPolicy(builds: builds, role: role.arn, admin: "arn:aws:iam::000000000000:root").json())
+            } catch { throw ValidationError("cannot make the emulated KMS's key policy: \(error)") }
             logger.notice(
-                "emulated sealing service: its key \(path) is on this machine, so emulation protects nothing from this machine's owner",
+                "emulated KMS key policy: the builds it lets decrypt",
                 metadata: ["authorised_builds": "\(builds.map { b in b.keys.sorted().map { "PCR\($0) \(Hex.encode(b[$0]!).prefix(16))…" }.joined(separator: " ") })"])
-            return service
-        } catch {
-            throw ValidationError("cannot prepare the emulated sealing service: \(error)")
         }
+        do {
+            let policy = try EmulatedKeyPolicy(json: policyJSON)
+            try FileManager.default.createDirectory(atPath: emulatorDir + "/kms", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let keys = try EmulatedKeyStore(path: emulatorDir + "/kms/keys.cbor")
+            let service = EmulatedKMS(region: kms.region, keys: keys, policy: policy, roots: TrustedRoots(certificates: [root.certificate]))
+            return try EmulatedKMSServer(kms: service, role: role, root: root, names: [kms.endpointHost], logger: logger)
+        } catch {
+            throw ValidationError("cannot prepare the emulated KMS: \(error)")
+        }
+    }
+
+    /// The IMDSv2 client for `--imds` (and on Nitro, by default).
+    func instanceMetadata(mode: Transport) throws -> InstanceMetadataClient? {
+        guard imds != nil || mode == .vsock else { return nil }
+        var configuration = InstanceMetadataConfiguration()
+        if let imds {
+            guard let url = URL(string: imds), url.scheme == "http", let host = url.host, url.path.isEmpty || url.path == "/" else {
+                throw ValidationError("--imds must be http://HOST[:PORT] (got \(imds))")
+            }
+            configuration.host = host
+            configuration.port = url.port ?? 80
+        }
+        do { return try InstanceMetadataClient(configuration: configuration) } catch { throw ValidationError("--imds: \(error)") }
     }
 
     /// The innermost useful sentence of an error the service group wraps.

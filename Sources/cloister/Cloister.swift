@@ -22,7 +22,7 @@ struct Cloister: AsyncParsableCommand {
             """,
         subcommands: [
             ConnectCommand.self, CallCommand.self, KeyCommand.self, CredentialCommand.self, AuditCommand.self, AdminCommand.self, AttestationCommand.self, NSMCommand.self,
-            MeasureCommand.self, KMSCommand.self,
+            MeasureCommand.self, KMSCommand.self, RecoveryCommand.self,
         ]
     )
 }

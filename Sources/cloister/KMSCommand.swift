@@ -1,3 +1,4 @@
+import AWSKMS
 import ArgumentParser
 import Foundation
 import NitroAttestation

@@ -1,3 +1,4 @@
+import AWSKMS
 import Foundation
 import NitroAttestation
 import Testing

@@ -24,7 +24,7 @@ import Testing
 
     func resolver(
         _ servers: [TestDNSServer],
-        timeout: TimeAmount = .seconds(2),
+        timeout: TimeAmount = .seconds(10),
         attempts: Int = 1
     ) -> DNSResolver {
         DNSResolver(nameservers: servers.map(\.address), timeout: timeout, attempts: attempts, eventLoopGroup: group)
@@ -71,7 +71,7 @@ import Testing
             // Two attempts of 200 ms each, the A and AAAA queries side by side. The upper bound only says that
             // it ends: this machine is shared, so it is generous.
             #expect(elapsed >= .milliseconds(380))
-            #expect(elapsed < .seconds(10))
+            #expect(elapsed < .seconds(60))
             #expect(server.counter.total == 4)
         }
     }

@@ -1,4 +1,7 @@
+import AWSKMS
+import AWSRequestSigning
 import CBOR
+import EmulatedKMS
 import EnclaveWire
 import Foundation
 import HostRuntime
@@ -11,32 +14,36 @@ import Testing
 
 @testable import EnclaveRuntime
 
-/// The emulated sealing service, called in process through its real protocol: what any caller of the service
-/// (the enclave, or a host with a role that may seal) sends and receives. `lie` makes it answer every unseal with
-/// another secret, as a hostile service would.
-struct InProcessSealing: SealingProvider {
-    let service: EmulatedSealingService
+/// The emulated KMS, called in process through its real protocol (JSON 1.1, SigV4 with the emulated role's
+/// credentials, CMS for the recipient): what the enclave, or a host whose role may call Encrypt, sends and receives.
+/// `lie` makes every Decrypt answer a well-formed envelope of another secret, as a hostile KMS (or a host forging
+/// KMS's answers) would.
+struct InProcessKMS: KMSTransport {
+    let server: EmulatedKMSServer
     var lie: [UInt8]? = nil
-    let name = "emulated"
 
-    func seal(_ secret: [UInt8], context: [UInt8]) async throws -> [UInt8] {
-        let (enc, ct) = try HPKEX25519.seal(to: service.certifiedKey.key, info: SealingMessage.sealInfo, aad: context, plaintext: secret)
-        return try service.seal(context: context, enc: enc, ciphertext: ct)
+    func exchange(_ request: KMSHTTPRequest) async throws -> KMSHTTPResponse {
+        let target = request.header("X-Amz-Target") ?? ""
+        if let lie, target == "TrentService.Decrypt" {
+            let asked = try JSONDecoder().decode(KMSDecryptRequest.self, from: Data(request.body))
+            let document = try AttestationVerifier.parse(try #require(asked.recipient).attestationDocument).1
+            let envelope = try EnvelopedDataBuilder.seal(lie, toRecipient: try #require(document.publicKey))
+            return KMSHTTPResponse(status: 200, body: Array(try JSONEncoder().encode(KMSDecryptResponse(ciphertextForRecipient: envelope))))
+        }
+        let (status, body) = server.respond(target: target, headers: request.headers.map { SignableRequest.Header($0.name, $0.value) }, body: request.body)
+        return KMSHTTPResponse(status: status, body: body)
     }
 
-    func unseal(_ sealed: [UInt8], recipient: SealingRecipient) async throws -> [UInt8] {
-        let (document, key) = try await recipient.attest(nonce: [7])
-        if let lie {
-            let claims = try IdentityClaims(encoded: try AttestationVerifier.parse(document).1.userData!)
-            let (enc, ct) = try HPKEX25519.seal(to: claims.hpkePublicKey, info: SealingMessage.releaseInfo, aad: SHA.sha256(document), plaintext: lie)
-            return try SealingRecipient.open(ct, enc: enc, key: key, document: document)
-        }
-        do {
-            let (enc, ct) = try service.unseal(document: document, sealed: sealed)
-            return try SealingRecipient.open(ct, enc: enc, key: key, document: document)
-        } catch let refusal as EmulatedSealingService.Refusal {
-            throw SealingRefusal(code: refusal.code, reason: refusal.reason)
-        }
+    /// The enclave's provider over this transport.
+    var provider: KMSSealingProvider {
+        let role = server.role
+        let client = try! KMSClient(
+            host: "kms.us-east-1.amazonaws.com", region: "us-east-1",
+            credentials: {
+                let c = role.current()
+                return try AWSCredentials(accessKeyID: c.accessKeyID, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken)
+            }, transport: self)
+        return KMSSealingProvider(keyID: "alias/genesis-tests", client: client)
     }
 }
 
@@ -54,9 +61,17 @@ struct InProcessSealing: SealingProvider {
         NSMClient(transport: try SoftwareNSM(root: root, image: image))
     }
 
-    static func service(_ builds: [EnclaveImage] = [buildA, buildB]) throws -> EmulatedSealingService {
-        let policy = builds.map { b in [0: b.measurements[0]!, 1: b.measurements[1]!, 2: b.measurements[2]!] }
-        return try EmulatedSealingService(keyPath: directory + "/sealing-\(UUID().uuidString).key", root: root, policy: policy)
+    /// An emulated KMS whose key policy lets `builds` decrypt, with its own keys unless `keys` is given.
+    static func kms(_ builds: [EnclaveImage] = [buildA, buildB], keys: EmulatedKeyStore? = nil, root: EmulatedRoot = root) throws -> EmulatedKMSServer {
+        let role = EmulatedRole()
+        let policy = try EmulatedKeyPolicy(json: Array(try KMSKeyPolicy(builds: builds.map(pins), role: role.arn, admin: "arn:aws:iam::000000000000:root").json()))
+        let store = try keys ?? EmulatedKeyStore(path: directory + "/kms-\(UUID().uuidString).cbor")
+        let kms = EmulatedKMS(region: "us-east-1", keys: store, policy: policy, roots: TrustedRoots(certificates: [root.certificate]))
+        return try EmulatedKMSServer(kms: kms, role: role, root: root, names: ["kms.us-east-1.amazonaws.com"], logger: logger)
+    }
+
+    static func sealing(_ builds: [EnclaveImage] = [buildA, buildB], keys: EmulatedKeyStore? = nil, lie: [UInt8]? = nil) throws -> KMSSealingProvider {
+        InProcessKMS(server: try kms(builds, keys: keys), lie: lie).provider
     }
 
     static func pins(_ image: EnclaveImage) -> [Int: [UInt8]] { [0: image.measurements[0]!, 1: image.measurements[1]!, 2: image.measurements[2]!] }
@@ -80,7 +95,7 @@ struct InProcessSealing: SealingProvider {
 
     @Test func theFirstBootMakesTheMasterAndLaterBootsUnsealTheSameOne() async throws {
         let store = MemoryStore()
-        let sealing = InProcessSealing(service: try Self.service())
+        let sealing = try Self.sealing()
         let first = try await Self.boot(store, sealing).get()
         let record = try #require(store.record)
         // The genesis binds the commitment to the blob, in a document of this build under the root.
@@ -88,7 +103,7 @@ struct InProcessSealing: SealingProvider {
         let claims = try GenesisClaims(encoded: try #require(verified.document.userData))
         #expect(claims.commitment == first.master.commitment)
         #expect(claims.sealedHash == SHA.sha256(record.sealed))
-        #expect(claims.provider == "emulated")
+        #expect(claims.provider == "kms")
         #expect(verified.document.publicKey == nil)
 
         let second = try await Self.boot(store, sealing).get()
@@ -101,7 +116,7 @@ struct InProcessSealing: SealingProvider {
     }
 
     @Test func aBlobWithoutItsGenesisIsRefused() async throws {
-        let sealing = InProcessSealing(service: try Self.service())
+        let sealing = try Self.sealing()
         let store = MemoryStore()
         _ = try await Self.boot(store, sealing).get()
         store.record = DeploymentRecord(sealed: store.record!.sealed, genesis: nil)
@@ -109,32 +124,35 @@ struct InProcessSealing: SealingProvider {
 
         // A blob the host sealed itself (as a role allowed to call Encrypt could), under an earlier layout's key.
         let planted = MemoryStore()
-        _ = try await planted.put(DeploymentRecord.legacyStoreKey, value: try await sealing.seal(Random.bytes(32), context: DeploymentGenesis.context), expectedVersion: 0)
+        _ = try await planted.put(DeploymentRecord.legacyStoreKey, value: try await sealing.seal(Random.bytes(32), context: DeploymentGenesis.context(commitment: try MasterSecret(Random.bytes(32)).commitment)), expectedVersion: 0)
         #expect(Self.code(try await Self.boot(planted, sealing)) == .genesisMissing)
     }
 
     @Test func aBlobTheHostSealedBesideTheRealGenesisIsRefused() async throws {
-        let sealing = InProcessSealing(service: try Self.service())
+        let sealing = try Self.sealing()
         let store = MemoryStore()
         let real = try await Self.boot(store, sealing).get()
         // The host knows its own secret, so it could open every key made under it: the genesis names another blob.
-        let mine = try await sealing.seal(Random.bytes(32), context: DeploymentGenesis.context)
+        let mine = try await sealing.seal(Random.bytes(32), context: DeploymentGenesis.context(commitment: try MasterSecret(Random.bytes(32)).commitment))
         store.record = DeploymentRecord(sealed: mine, genesis: real.genesis)
         #expect(Self.code(try await Self.boot(store, sealing)) == .genesisBlobMismatch)
     }
 
     @Test func anUnsealAnsweredWithAnotherSecretIsRefused() async throws {
-        let service = try Self.service()
+        let server = try Self.kms()
         let store = MemoryStore()
-        _ = try await Self.boot(store, InProcessSealing(service: service)).get()
-        #expect(Self.code(try await Self.boot(store, InProcessSealing(service: service, lie: Random.bytes(32)))) == .masterCommitmentMismatch)
-        #expect(Self.code(try await Self.boot(store, InProcessSealing(service: service, lie: Random.bytes(31)))) == .masterCommitmentMismatch)
-        // On the first boot too: a service that gives back another secret than it sealed is never trusted with the master.
-        #expect(Self.code(try await Self.boot(MemoryStore(), InProcessSealing(service: service, lie: Random.bytes(32)))) == .masterCommitmentMismatch)
+        _ = try await Self.boot(store, InProcessKMS(server: server).provider).get()
+        // A forged answer in the right format (a CMS envelope to this enclave's recipient key) of another secret.
+        #expect(Self.code(try await Self.boot(store, InProcessKMS(server: server, lie: Random.bytes(32)).provider)) == .masterCommitmentMismatch)
+        let short = try await Self.boot(store, InProcessKMS(server: server, lie: Random.bytes(31)).provider)
+        #expect(Self.code(short) == .sealingRefused)
+        if case .failure(let e) = short { #expect(e.provider == "recipientEnvelopeInvalid") }
+        // On the first boot too: a KMS that gives back another secret than it sealed is never trusted with the master.
+        #expect(Self.code(try await Self.boot(MemoryStore(), InProcessKMS(server: server, lie: Random.bytes(32)).provider)) == .masterCommitmentMismatch)
     }
 
     @Test func anotherDeploymentsGenesisIsRefusedAndItsWholeRecordIsAnotherDeployment() async throws {
-        let sealing = InProcessSealing(service: try Self.service())
+        let sealing = try Self.sealing()
         let ours = MemoryStore()
         let theirs = MemoryStore()
         let a = try await Self.boot(ours, sealing).get()
@@ -150,7 +168,7 @@ struct InProcessSealing: SealingProvider {
     }
 
     @Test func aGenesisOfAnUnauthorisedBuildOrUnderAnotherRootIsRefused() async throws {
-        let sealing = InProcessSealing(service: try Self.service())
+        let sealing = try Self.sealing()
         let store = MemoryStore()
         let madeByB = try await Self.boot(store, sealing, image: Self.buildB).get()
         // Build A does not list B: B's genesis is refused, even though the sealing policy would release the master.
@@ -163,8 +181,7 @@ struct InProcessSealing: SealingProvider {
         // not a genesis (the boot document of an identity).
         let strangerRoot = try EmulatedRoot.create(directory: Self.directory + "/stranger-\(UUID().uuidString)")
         let stranger = MemoryStore()
-        let strangerSealing = InProcessSealing(
-            service: try EmulatedSealingService(keyPath: Self.directory + "/stranger-\(UUID().uuidString).key", root: strangerRoot, policy: [Self.pins(Self.buildA)]))
+        let strangerSealing = InProcessKMS(server: try Self.kms([Self.buildA], root: strangerRoot)).provider
         _ = try await Self.boot(stranger, strangerSealing, root: strangerRoot).get()
         store.record = DeploymentRecord(sealed: store.record!.sealed, genesis: stranger.record!.genesis)
         #expect(Self.code(try await Self.boot(store, sealing, otherBuilds: [Self.pins(Self.buildB)])) == .genesisInvalid)
@@ -180,14 +197,54 @@ struct InProcessSealing: SealingProvider {
 
     @Test func aBuildTheSealingPolicyDoesNotAuthoriseGetsNoMaster() async throws {
         let store = MemoryStore()
-        _ = try await Self.boot(store, InProcessSealing(service: try Self.service([Self.buildA, Self.buildB]))).get()
-        let r = try await Self.boot(store, InProcessSealing(service: try Self.service([Self.buildB])), otherBuilds: [])
+        let keys = try EmulatedKeyStore(path: Self.directory + "/kms-\(UUID().uuidString).cbor")
+        _ = try await Self.boot(store, try Self.sealing([Self.buildA, Self.buildB], keys: keys)).get()
+        let r = try await Self.boot(store, try Self.sealing([Self.buildB], keys: keys), otherBuilds: [])
         guard case .failure(let e) = r else {
             Issue.record("an unauthorised build got the master")
             return
         }
         #expect(e.code == .sealingRefused)
-        #expect(e.provider == "pcrPolicyMismatch")
+        #expect(e.provider == "kms.accessDenied")
+        // The refusal names the PCRs this enclave's document carried (what the key policy compared).
+        #expect(e.message.contains("PCR0=\(Hex.encode(Self.buildA.measurements[0]!).lowercased())"))
+    }
+
+    /// A restore seals the same master under a new KMS key: the record keeps its genesis and gains a reseal
+    /// document; later boots accept the new blob through it, and nothing else passes for one.
+    @Test func aResealKeepsTheGenesisAndOnlyAnAuthorisedBuildsResealOfTheSameMasterCounts() async throws {
+        let store = MemoryStore()
+        let first = try await Self.boot(store, try Self.sealing()).get()
+        let record = try #require(store.record)
+        // The old KMS key is gone: a new emulated KMS (new keys) takes over.
+        let newKMS = try Self.sealing()
+        #expect(Self.code(try await Self.boot(store, newKMS)) == .sealingRefused)
+        let module = try Self.module()
+        let policy = try await GenesisPolicy.forEnclave(module: module, roots: Self.roots, otherBuilds: [], allowDebug: false)
+        let recipient = SealingRecipient(module: module, manifestHash: SHA.sha256(Self.buildA.manifest ?? []))
+        let version = try #require(store.blobs.withLock { $0[DeploymentRecord.storeKey]?.0 })
+
+        // Another secret is refused before anything is sealed or stored.
+        await #expect(throws: MasterError(.masterCommitmentMismatch, "")) {
+            try await DeploymentGenesis.reseal(try MasterSecret(Random.bytes(32)), record: record, version: version, store: store, sealing: newKMS, recipient: recipient, policy: policy)
+        }
+        #expect(store.record == record)
+        try await DeploymentGenesis.reseal(first.master, record: record, version: version, store: store, sealing: newKMS, recipient: recipient, policy: policy)
+        let resealed = try #require(store.record)
+        #expect(resealed.genesis == record.genesis)
+        #expect(resealed.sealed != record.sealed)
+        let again = try await Self.boot(store, newKMS).get()
+        #expect(again.master.commitment == first.master.commitment)
+        #expect(again.genesis == record.genesis)
+
+        // A reseal document that names another blob, or the old genesis in its place: the blob is not accounted for.
+        store.record = DeploymentRecord(sealed: resealed.sealed, genesis: record.genesis, reseal: record.genesis)
+        #expect(Self.code(try await Self.boot(store, newKMS)) == .genesisBlobMismatch)
+        // A reseal by a build this enclave does not authorise.
+        let other = MemoryStore()
+        _ = try await Self.boot(other, try Self.sealing(), image: Self.buildB).get()
+        store.record = DeploymentRecord(sealed: resealed.sealed, genesis: record.genesis, reseal: other.record!.genesis)
+        #expect(Self.code(try await Self.boot(store, newKMS)) == .genesisUnauthorised)
     }
 
     @Test func everyUseOfTheMasterHasItsOwnKey() throws {

@@ -129,13 +129,13 @@ import Testing
             (store + Self.frame(.data(StoreMessage.value(id: 1, version: 1, value: []).encoded)), "protocol"),
             (store + Self.frame(.data(CBOREncodedArray.storeGet(key: "has space"))), "malformedMessage"),
             (store + Self.frame(.data([0x83, 0x00])), "malformedCBOR"),
-            (Self.frame(.hello(version: 1, channel: .sealing, attestation: nil)) + Self.frame(.data([0xFF])), "malformedMessage"),
+            (Self.frame(.hello(version: 1, channel: .credentials, attestation: nil)) + Self.frame(.data([0xFF])), "malformedMessage"),
         ]
         for (bytes, code) in cases {
             let answer = try await RawSocket.exchange(port: f.host.ports.bridge, send: bytes, halfClose: false, timeoutSeconds: 30)
             #expect(Self.closeCode(answer) == code, "expected \(code)")
         }
-        // The enclave's own queue, store and sealing connections were not disturbed.
+        // The enclave's own queue, store and credentials connections were not disturbed.
         let r = try await f.client().call("sha256", body: [])
         #expect(String(decoding: r.result, as: UTF8.self) == Hex.encode(SHA.sha256([])))
         let key = try await KeyServiceTests.key(f.client(), "create", ["name": "after", "type": "ed25519"])

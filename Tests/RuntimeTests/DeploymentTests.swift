@@ -1,6 +1,9 @@
 import CBOR
+import NIOSSL
 import CloisterClient
-import EnclaveRuntime
+import CloisterTestSupport
+import EmulatedKMS
+@testable import EnclaveRuntime
 import EnclaveWire
 import Foundation
 import Logging
@@ -47,23 +50,28 @@ import VsockBridge
         try #require(try await f.client().connect().claims.deployment)
     }
 
-    /// A secret the host has the emulated sealing service seal, over the bridge, as a role allowed to call KMS
-    /// Encrypt could: no private key of the emulator is used.
-    static func sealOwnSecret(_ f: APIFixture) async throws -> [UInt8] {
-        let root = try EmulatedRoot.load(directory: f.host.directory.appendingPathComponent("emulator").path).certificate
-        let client = EmulatedSealingClient(
-            bridge: try BridgeAddress("tcp://127.0.0.1:\(f.host.ports.bridge)"), root: try ES384PublicKey(spki: root.publicKeyDER),
-            maxFrameSize: WireFrame.defaultMaxFrameSize, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
-        client.start()
-        defer { client.stop() }
-        return try await client.seal(Random.bytes(32), context: DeploymentGenesis.context)
+    /// A secret the host has KMS seal with the instance role's credentials (as a role allowed to call Encrypt can),
+    /// under the deployment's own encryption context, reaching the emulated KMS the way the enclave does (the
+    /// bridge's credentials channel and egress): no private key of the emulator is used.
+    static func sealOwnSecret(_ f: APIFixture, commitment: [UInt8]) async throws -> [UInt8] {
+        let root = try EmulatedRoot.load(directory: f.host.directory.appendingPathComponent("emulator").path)
+        let bridge = try BridgeAddress("tcp://127.0.0.1:\(f.host.ports.bridge)")
+        let credentials = CredentialsClient(bridge: bridge, maxFrameSize: WireFrame.defaultMaxFrameSize, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        credentials.start()
+        defer { credentials.stop() }
+        let kms = DeploymentManifest.KMS.emulationDefault
+        var allow = EgressAllowlist()
+        try allow.add("\(kms.endpointHost):\(kms.endpointPort)")
+        let dialer = EgressDialer(bridge: bridge, allowlist: allow, maxFrameSize: WireFrame.defaultMaxFrameSize, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let provider = try KMSSealingProvider.make(kms: kms, dialer: dialer, trust: [try NIOSSLCertificate(bytes: root.certificate.der, format: .der)], credentials: credentials)
+        return try await provider.seal(Random.bytes(32), context: DeploymentGenesis.context(commitment: commitment))
     }
 
     @Test func aBlobTheHostSealedIsRefusedWithOrWithoutTheRealGenesis() async throws {
         let f = try await K.start()
         _ = try await K.key(f.client(), "create", ["name": "kept", "type": "ed25519"])
         let before = try await Self.deployment(f)
-        let mine = try await Self.sealOwnSecret(f)
+        let mine = try await Self.sealOwnSecret(f, commitment: before)
         try await Self.stop(f)
         let (version, bytes) = try #require(try K.HostView(f).blob(DeploymentRecord.storeKey))
         let real = try DeploymentRecord(encoded: bytes)
@@ -170,9 +178,114 @@ import VsockBridge
 
         // Build C, not in the sealing policy: refused by the sealing service, whatever its manifest lists.
         let c1 = try await K.start(restart: a, name: "build C", builds: [a.trust.pcrs], wait: false, hostArguments: HostArguments { _ in ["--sealing-policy", pinsA] })
-        try await Self.expectRefused(c1, "pcrPolicyMismatch")
+        try await Self.expectRefused(c1, "kms.accessDenied")
         // Build C under a policy that follows whatever the host launches, but not listing A: refused by the enclave.
         let c2 = try await K.start(restart: a, name: "build C", wait: false)
         try await Self.expectRefused(c2, "genesisUnauthorised")
+    }
+
+    /// The KMS key is lost (the emulated KMS forgets it): the enclave cannot unseal and waits; the holder of the
+    /// recovery key restores the master with the CLI (which checks the genesis and attests the enclave); the
+    /// deployment, its commitment and its keys are the same afterwards, and ciphertexts made before decrypt.
+    @Test func aLostKMSKeyIsRecoveredWithTheRecoveryKeyAndOldCiphertextsDecrypt() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cloister-recovery-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let keyFile = dir.appendingPathComponent("recovery.key").path
+        let keygen = try await BuiltTool.run("cloister", ["recovery", "keygen", "--out", keyFile], environment: [:])
+        #expect(keygen.status == 0, "\(keygen.stderr)")
+        let publicKey = try #require(Hex.decode(keygen.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect((try FileManager.default.attributesOfItem(atPath: keyFile)[.posixPermissions] as? Int) == 0o600)
+
+        let f = try await K.start(recoveryKeys: [publicKey])
+        _ = try await K.key(f.client(), "create", ["name": "box", "type": "aes256-gcm"])
+        let sealed = try await K.key(f.client(), "encrypt", ["name": "box", "plaintext": K.b64("before the loss")])["ciphertext"] as! String
+        let before = try await Self.deployment(f)
+        // The recovery record is in the host's store, and it is ciphertext only.
+        let (_, recoveryBytes) = try #require(try K.HostView(f).blob(RecoveryRecord.storeKey))
+        let recovery = try RecoveryRecord(encoded: recoveryBytes)
+        #expect(recovery.commitment == before)
+        #expect(recovery.entries.map(\.key) == [publicKey])
+        try await Self.stop(f)
+
+        let keys = try EmulatedKeyStore(path: f.host.directory.appendingPathComponent("emulator/kms/keys.cbor").path)
+        try keys.delete("alias/cloister")
+        let g = try await K.start(restart: f, wait: false, recoveryKeys: [publicKey])
+        // The enclave cannot unseal; it serves nothing but recovery.
+        var waiting = false
+        for _ in 0..<300 where !waiting {
+            if let identity = try? await g.client().connect() { waiting = identity.deployment == nil } else { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(waiting, "the enclave did not come up awaiting recovery")
+        let meanwhile = await Self.failure(g.client(), "key.describe", Array(#"{"name":"box"}"#.utf8))
+        #expect(meanwhile == "awaitingRecovery", "\(meanwhile ?? "answered")")
+
+        // Someone without the recovery key cannot restore: a key that is not listed is refused by the CLI, and a
+        // master that is not the deployment's is refused by the enclave.
+        let env = ["CLOISTER_TOKEN": g.tenantToken, "CLOISTER_TENANT": "acme", "CLOISTER_CONFIG_DIR": dir.appendingPathComponent("config").path]
+        let trust = ["--manifest", try g.pinsFile("pins.json"), "--root", g.host.directory.appendingPathComponent("emulator/root.pem").path]
+        let strangerFile = dir.appendingPathComponent("stranger.key").path
+        _ = try await BuiltTool.run("cloister", ["recovery", "keygen", "--out", strangerFile], environment: [:])
+        let refused = try await BuiltTool.run("cloister", ["recovery", "restore", g.base.absoluteString, "--recovery-key", strangerFile] + trust, environment: env)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("not sealed to this recovery key"), "\(refused.stderr)")
+        let identity = try await g.client().connect()
+        let (enc, ct) = try HPKEX25519.seal(to: identity.claims.hpkePublicKey, info: RecoveryRecord.restoreInfo, aad: identity.boot, plaintext: Random.bytes(32))
+        let planted = await Self.failure(g.client(), "recovery.restore", RecoveryRecord.restoreBody(enc: enc, ciphertext: ct))
+        #expect(planted == "masterCommitmentMismatch", "\(planted ?? "answered")")
+
+        let restore = try await BuiltTool.run("cloister", ["recovery", "restore", g.base.absoluteString, "--recovery-key", keyFile] + trust, environment: env)
+        #expect(restore.status == 0, "\(restore.stdout)\n\(restore.stderr)")
+        #expect(restore.stdout.contains("restored:"), "\(restore.stdout)")
+
+        // The enclave booted again on its own: the same deployment, the same key, and what was encrypted before the
+        // loss decrypts.
+        #expect(try await Self.deployment(g) == before)
+        let opened = try await K.key(g.client(), "decrypt", ["name": "box", "ciphertext": sealed])
+        #expect(opened["plaintext"] as? String == K.b64("before the loss"))
+        try await Self.stop(g)
+        // The record now names the new blob through a reseal document; the genesis is the first one still. A host
+        // started again unseals it the ordinary way.
+        let (_, bytes) = try #require(try K.HostView(g).blob(DeploymentRecord.storeKey))
+        let record = try DeploymentRecord(encoded: bytes)
+        #expect(record.reseal != nil)
+        let h = try await K.start(restart: g, recoveryKeys: [publicKey])
+        #expect(try await Self.deployment(h) == before)
+        try await Self.stop(h)
+    }
+
+    /// The signed status of a refused call.
+    static func failure(_ client: CloisterClient, _ operation: String, _ body: [UInt8]) async -> String? {
+        do {
+            _ = try await client.call(operation, body: body)
+            return nil
+        } catch let e as ClientError {
+            return e.code == .operationFailed ? String(e.message.prefix { $0 != ":" }) : "client:\(e.code.rawValue)"
+        } catch { return "\(error)" }
+    }
+
+    /// The instance role's credentials live 4 seconds here (AWS: about 6 hours): the host refreshes them before they
+    /// expire and the enclave asks for the current ones at each use, so boots spread over several lifetimes all
+    /// unseal the master through KMS, and none fails for stale credentials.
+    @Test func credentialsThatExpireAreRefreshedWithNoFailedUnseal() async throws {
+        let f = try await K.start(hostArguments: HostArguments { _ in ["--emulated-credentials-lifetime", "4"] })
+        let before = try await Self.deployment(f)
+        var boots = 0
+        let start = Date()
+        while Date().timeIntervalSince(start) < 13 {
+            let pid = try #require(try f.host.enclavePID())
+            kill(pid, SIGKILL)
+            // The next boot unseals with whatever credentials are current then, and serves the same deployment.
+            try await f.host.waitHealthy(within: 60, notPID: pid)
+            #expect(try await Self.deployment(f) == before)
+            boots += 1
+        }
+        #expect(boots >= 2)
+        #expect(Date().timeIntervalSince(start) > 8, "the boots span two lifetimes of the credentials")
+        // The host's health reports fresh credentials, and no unseal was refused for expired ones.
+        let (status, body) = try f.host.health()
+        #expect(status == 200, "\(body)")
+        #expect((body["awsCredentials"] as? [String: Any])?["ok"] as? Bool == true, "\(body)")
+        #expect(!f.host.logLines.contains { "\($0)".contains("expiredToken") }, "an unseal was refused for expired credentials")
+        try await Self.stop(f)
     }
 }

@@ -1,4 +1,6 @@
+import AWSKMS
 import CBOR
+import EmulatedKMS
 import CloisterClient
 import EnclaveWire
 import Crypto
@@ -17,10 +19,11 @@ import Testing
     /// builds the enclave accepts the genesis of, `hostArguments` are computed from the manifest file.
     static func start(
         restart: APIFixture? = nil, name: String = "test", builds: [[Int: [UInt8]]] = [], wait: Bool = true,
-        hostArguments: HostArguments = .none, register: Bool = true
+        hostArguments: HostArguments = .none, register: Bool = true, recoveryKeys: [[UInt8]] = []
     ) async throws -> APIFixture {
         let f = try await APIFixture.start(restart: restart, hostArguments: hostArguments, wait: wait) { m in
             m["name"] = name
+            if !recoveryKeys.isEmpty { m["recovery"] = ["keys": recoveryKeys.map { Hex.encode($0).lowercased() }] }
             var api = m["api"] as! [String: Any]
             api["workload"] = "keys"
             m["api"] = api
@@ -229,14 +232,18 @@ import Testing
         _ = try await Self.key(c, "rotate", ["name": names[1]])
         let host = try HostView(f)
 
-        // The test plays the sealing service (it has the emulated key file) to learn the master and every key.
-        let sealingKey = try [UInt8](Data(contentsOf: f.host.directory.appendingPathComponent("emulator/sealing.key")))
+        // The test plays the emulated KMS (it has its key file, as this machine's owner does) with a policy of its
+        // own that lets anyone decrypt, to learn the master and every key.
+        let keys = try EmulatedKeyStore(path: f.host.directory.appendingPathComponent("emulator/kms/keys.cbor").path)
+        let anyone = try EmulatedKeyPolicy(json: Array(#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*"}]}"#.utf8))
+        let owner = EmulatedKMS(region: "us-east-1", keys: keys, policy: anyone, roots: TrustedRoots(certificates: []))
         let (_, recordBytes) = try #require(try host.blob(DeploymentRecord.storeKey))
-        let map = try #require(try CBORDecoder.decode(try DeploymentRecord(encoded: recordBytes).sealed).map)
-        let blobKey = HKDF.derive(.sha256, ikm: sealingKey, salt: Array("cloister-emulated-sealing/1".utf8), info: Array("blob".utf8), length: 32)
-        let secret = try AESGCM.open(
-            try #require(map[.text("ct")]?.bytes), key: blobKey, nonce: try #require(map[.text("nonce")]?.bytes),
-            aad: CBOREncoder.encode(.array([.text("cloister-sealed/2"), .bytes(try #require(map[.text("ctx")]?.bytes))])))
+        let record = try DeploymentRecord(encoded: recordBytes)
+        let genesisDocument = try #require(record.genesis)
+        let genesisData = try #require(try AttestationVerifier.parse(genesisDocument).1.userData)
+        let genesis = try GenesisClaims(encoded: genesisData)
+        let opened = try owner.decrypt(KMSDecryptRequest(ciphertextBlob: record.sealed, encryptionContext: DeploymentGenesis.context(commitment: genesis.commitment)), principal: "test")
+        let secret = try #require(opened.plaintext)
         let master = try MasterSecret(secret)
         let wrap = master.derive("tenant-wrap", ["acme"])
         let namesKey = master.derive("tenant-names", ["acme"])

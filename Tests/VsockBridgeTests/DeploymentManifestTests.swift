@@ -48,6 +48,27 @@ import Testing
         #expect(m.host.adminPort == 9191 && m.host.drainMs == 0)
     }
 
+    @Test func theKMSSectionNamesTheKeyAndItsEndpointIsAllowedToTheEnclavesEgress() throws {
+        let m = try Self.parse(#"{"kms": {"region": "eu-west-1", "key": "arn:aws:kms:eu-west-1:111122223333:key/abc"}, "recovery": {"keys": ["\#(String(repeating: "0f", count: 32))"]}}"#)
+        let kms = try #require(m.kms)
+        #expect(kms.region == "eu-west-1")
+        #expect(kms.endpointHost == "kms.eu-west-1.amazonaws.com")
+        #expect(kms.endpointPort == 443)
+        #expect(m.recoveryKeys == [[UInt8](repeating: 0x0F, count: 32)])
+        #expect(m.egressDestinations(emulated: false).permits(host: "kms.eu-west-1.amazonaws.com", port: 443))
+        #expect(!m.egressDestinations(emulated: false).permits(host: "kms.us-east-1.amazonaws.com", port: 443))
+        // A VPC endpoint, or a local test server, by name.
+        let vpc = try Self.parse(#"{"kms": {"region": "eu-west-1", "key": "k", "endpoint": "vpce-1.kms.eu-west-1.vpce.amazonaws.com:8443"}}"#)
+        #expect(vpc.kms?.endpointHost == "vpce-1.kms.eu-west-1.vpce.amazonaws.com")
+        #expect(vpc.kms?.endpointPort == 8443)
+        // No kms section: none on Nitro, the emulated default in emulation.
+        let none = try Self.parse("{}")
+        #expect(none.effectiveKMS(emulated: false) == nil)
+        #expect(none.effectiveKMS(emulated: true) == .emulationDefault)
+        #expect(none.egressDestinations(emulated: false).isEmpty)
+        #expect(none.egressDestinations(emulated: true).permits(host: "kms.us-east-1.amazonaws.com", port: 443))
+    }
+
     @Test func buildsListTheAuthorisedBuilds() throws {
         let a = String(repeating: "a1", count: 48)
         let b = String(repeating: "b2", count: 48)
@@ -99,6 +120,16 @@ import Testing
         (#"{"egress": {"allow": ["a.example:443"]}}"#, "egress"),
         (#"{"host": {"restartMinMs": 5000, "restartMaxMs": 100}}"#, "host"),
         (#"{"host": {"admin": "127.0.0.1:9090"}, "ingress": [{"listen": "127.0.0.1:9090", "enclavePort": 1}]}"#, "ingress"),
+        (#"{"kms": {"key": "alias/x"}}"#, "kms.region"),
+        (#"{"kms": {"region": "US East", "key": "alias/x"}}"#, "kms.region"),
+        (#"{"kms": {"region": "us-east-1"}}"#, "kms.key"),
+        (#"{"kms": {"region": "us-east-1", "key": "has space"}}"#, "kms.key"),
+        (#"{"kms": {"region": "us-east-1", "key": "k", "endpoint": "no-port"}}"#, "kms.endpoint"),
+        (#"{"kms": {"region": "us-east-1", "key": "k", "keyPolicy": {}}}"#, "kms.keyPolicy"),
+        (#"{"recovery": {"keys": ["00"]}}"#, "recovery.keys[0]"),
+        (#"{"recovery": {"keys": [7]}}"#, "recovery.keys[0]"),
+        (#"{"recovery": {"keys": ["\#(String(repeating: "ab", count: 32))", "\#(String(repeating: "ab", count: 32))"]}}"#, "recovery.keys[1]"),
+        (#"{"recovery": {"key": []}}"#, "recovery.key"),
         (#"[]"#, ""),
         (#"{"enclave": []}"#, "enclave"),
         ("{", ""),
