@@ -31,6 +31,13 @@ extension KeyedDecodingContainer {
         try isAbsent(key) ? nil : decodeBytes(key, max: max)
     }
 
+    /// A `Plaintext` beside a `CiphertextForRecipient`: KMS documents it as null or empty then, so an empty string
+    /// is no plaintext.
+    func decodePlaintextIfPresent(_ key: Key, max: Int) throws -> [UInt8]? {
+        if try !isAbsent(key), (try? decode(String.self, forKey: key)) == "" { return nil }
+        return try decodeBytesIfPresent(key, max: max)
+    }
+
     func decodeName(_ key: Key, max: Int) throws -> String {
         let text = try decode(String.self, forKey: key)
         guard (1...max).contains(text.utf8.count) else {

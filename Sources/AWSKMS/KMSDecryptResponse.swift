@@ -31,7 +31,7 @@ public struct KMSDecryptResponse: Codable, Sendable, Hashable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         keyID = try c.decodeNameIfPresent(.keyID, max: KMSLimits.maxKeyID)
-        plaintext = try c.decodeBytesIfPresent(.plaintext, max: KMSLimits.maxPlaintext)
+        plaintext = try c.decodePlaintextIfPresent(.plaintext, max: KMSLimits.maxPlaintext)
         ciphertextForRecipient = try c.decodeBytesIfPresent(.ciphertextForRecipient, max: KMSLimits.maxCiphertext)
         encryptionAlgorithm = try c.decodeNameIfPresent(.encryptionAlgorithm, max: KMSLimits.maxName)
     }

@@ -18,7 +18,7 @@ public struct KMSGenerateRandomResponse: Codable, Sendable, Hashable {
     /// Decodes AWS's JSON, refusing non-canonical base64 and sizes past `KMSLimits`.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        plaintext = try c.decodeBytesIfPresent(.plaintext, max: KMSLimits.maxPlaintext)
+        plaintext = try c.decodePlaintextIfPresent(.plaintext, max: KMSLimits.maxPlaintext)
         ciphertextForRecipient = try c.decodeBytesIfPresent(.ciphertextForRecipient, max: KMSLimits.maxCiphertext)
     }
 

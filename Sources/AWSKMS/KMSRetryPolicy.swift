@@ -29,7 +29,8 @@ public struct KMSRetryPolicy: Sendable, Hashable {
     public static func isRetryable(_ code: KMSErrorCode, status: Int?) -> Bool {
         if let status, (500...599).contains(status) { return true }
         switch code {
-        case .throttled, .kmsInternal, .dependencyTimeout, .transport: return true
+        // Credentials the host has not fetched yet (at boot) or is refreshing come a moment later.
+        case .throttled, .kmsInternal, .dependencyTimeout, .transport, .credentialsUnavailable: return true
         default: return false
         }
     }

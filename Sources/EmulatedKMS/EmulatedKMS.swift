@@ -30,8 +30,19 @@ public final class EmulatedKMS: Sendable {
 
     static let blobTag = "cloister-emulated-kms/1"
 
-    /// The key's ARN for a key id as given (`alias/NAME` and ARNs are kept as names of their own).
-    func arn(_ keyID: String) -> String { keyID.hasPrefix("arn:") ? keyID : "arn:aws:kms:\(region):\(account):\(keyID.hasPrefix("alias/") ? keyID : "key/" + keyID)" }
+    /// The ARN of what `name` names, as KMS resolves it: a key ARN is itself; an alias (ARN or name) or a bare id
+    /// is a key in the alias's account (or this KMS's), named by its generation as a UUID. KMS answers with it.
+    func keyARN(_ name: String, _ key: EmulatedKeyStore.Key) -> String {
+        let parts = name.split(separator: ":", omittingEmptySubsequences: false)
+        if parts.count == 6, parts[0] == "arn", parts[5].hasPrefix("key/") { return name }
+        let (partition, keyRegion, keyAccount) = parts.count == 6 ? (String(parts[1]), String(parts[3]), String(parts[4])) : ("aws", region, account)
+        let g = Hex.encode(key.generation).lowercased()
+        let uuid = [g.prefix(8), g.dropFirst(8).prefix(4), g.dropFirst(12).prefix(4), g.dropFirst(16).prefix(4), g.dropFirst(20).prefix(12)].joined(separator: "-")
+        return "arn:\(partition):kms:\(keyRegion):\(keyAccount):key/\(uuid)"
+    }
+
+    /// An ARN for messages about `name` when no key exists.
+    func arn(_ name: String) -> String { name.hasPrefix("arn:") ? name : "arn:aws:kms:\(region):\(account):\(name.hasPrefix("alias/") ? name : "key/" + name)" }
 
     public func encrypt(_ request: KMSEncryptRequest, principal: String) throws(KMSError) -> KMSEncryptResponse {
         try authorise(principal, "kms:Encrypt", key: request.keyID, context: Self.contextKeys(request.encryptionContext))
@@ -43,7 +54,7 @@ public final class EmulatedKMS: Sendable {
             sealed = try AESGCM.seal(request.plaintext, key: key.material, nonce: nonce, aad: Self.aad(request.keyID, key.generation, request.encryptionContext))
         } catch { throw KMSError(.kmsInternal, "\(error)") }
         let blob = CBOREncoder.encode(.array([.text(Self.blobTag), .text(request.keyID), .bytes(key.generation), .bytes(nonce), .bytes(sealed)]))
-        return KMSEncryptResponse(ciphertextBlob: blob, keyID: arn(request.keyID), encryptionAlgorithm: "SYMMETRIC_DEFAULT")
+        return KMSEncryptResponse(ciphertextBlob: blob, keyID: keyARN(request.keyID, key), encryptionAlgorithm: "SYMMETRIC_DEFAULT")
     }
 
     public func decrypt(_ request: KMSDecryptRequest, principal: String, now: Int64 = Clock.milliseconds()) throws(KMSError) -> KMSDecryptResponse {
@@ -51,16 +62,14 @@ public final class EmulatedKMS: Sendable {
             f.count == 5, f[0].text == Self.blobTag, let keyID = f[1].text, let generation = f[2].bytes, let nonce = f[3].bytes,
             nonce.count == AESGCM.nonceSize, let sealed = f[4].bytes
         else { throw KMSError(.invalidCiphertext, "the ciphertext is not one this KMS made") }
-        if let asked = request.keyID, asked != keyID, arn(asked) != arn(keyID) {
-            throw KMSError(.incorrectKey, "the ciphertext was made under another key than \(asked)")
-        }
+
         var context = Self.contextKeys(request.encryptionContext)
         var recipientKey: [UInt8]?
         if let recipient = request.recipient {
             let verified: VerifiedAttestation
             do {
                 verified = try AttestationVerifier(roots: roots, cache: nil).verify(
-                    recipient.attestationDocument, at: .instant(milliseconds: now), policy: AttestationPolicy(maxAge: maxDocumentAgeMs, allowDebug: false))
+                    recipient.attestationDocument, at: .instant(milliseconds: now), policy: AttestationPolicy(maxAge: maxDocumentAgeMs))
             } catch {
                 throw KMSError(.validation, "the recipient's attestation document is not valid: \(error)")
             }
@@ -76,14 +85,17 @@ public final class EmulatedKMS: Sendable {
         guard let key = try? keys.key(keyID, create: false), key.generation == generation else {
             throw KMSError(.notFound, "the key \(arn(keyID)) that made this ciphertext does not exist")
         }
+        if let asked = request.keyID, asked != keyID, asked != keyARN(keyID, key) {
+            throw KMSError(.incorrectKey, "the ciphertext was made under another key than \(asked)")
+        }
         let plaintext: [UInt8]
         do { plaintext = try AESGCM.open(sealed, key: key.material, nonce: nonce, aad: Self.aad(keyID, generation, request.encryptionContext)) } catch {
             throw KMSError(.invalidCiphertext, "the ciphertext or its encryption context is not the one this KMS made")
         }
-        guard let recipientKey else { return KMSDecryptResponse(keyID: arn(keyID), plaintext: plaintext, encryptionAlgorithm: "SYMMETRIC_DEFAULT") }
+        guard let recipientKey else { return KMSDecryptResponse(keyID: keyARN(keyID, key), plaintext: plaintext, encryptionAlgorithm: "SYMMETRIC_DEFAULT") }
         do {
             return KMSDecryptResponse(
-                keyID: arn(keyID), ciphertextForRecipient: try EnvelopedDataBuilder.seal(plaintext, toRecipient: recipientKey),
+                keyID: keyARN(keyID, key), ciphertextForRecipient: try EnvelopedDataBuilder.seal(plaintext, toRecipient: recipientKey),
                 encryptionAlgorithm: "SYMMETRIC_DEFAULT")
         } catch { throw KMSError(.validation, "the recipient's public key: \(error)") }
     }
@@ -94,7 +106,7 @@ public final class EmulatedKMS: Sendable {
         let verified: VerifiedAttestation
         do {
             verified = try AttestationVerifier(roots: roots, cache: nil).verify(
-                recipient.attestationDocument, at: .instant(milliseconds: now), policy: AttestationPolicy(maxAge: maxDocumentAgeMs, allowDebug: false))
+                recipient.attestationDocument, at: .instant(milliseconds: now), policy: AttestationPolicy(maxAge: maxDocumentAgeMs))
         } catch { throw KMSError(.validation, "the recipient's attestation document is not valid: \(error)") }
         guard let publicKey = verified.document.publicKey else { throw KMSError(.validation, "the recipient's attestation document carries no public key") }
         do { return KMSGenerateRandomResponse(ciphertextForRecipient: try EnvelopedDataBuilder.seal(bytes, toRecipient: publicKey)) } catch {

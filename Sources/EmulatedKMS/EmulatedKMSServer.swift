@@ -48,6 +48,13 @@ public struct EmulatedKMSServer: Sendable {
             var headers = request.headers.map { SignableRequest.Header($0.name.rawName, $0.value) }
             if let authority = request.head.authority { headers.append(.init("Host", authority)) }
             let target = request.headers.first { $0.name.canonicalName == "x-amz-target" }?.value ?? ""
+            // KMS speaks JSON 1.1 only.
+            guard request.headers.first(where: { $0.name.canonicalName == "content-type" })?.value == "application/x-amz-json-1.1" else {
+                let body = KMSErrorBody(type: "UnknownOperationException", message: "Content-Type must be application/x-amz-json-1.1")
+                return Response(
+                    status: .badRequest, headers: [.contentType: "application/x-amz-json-1.1"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: Array((try? JSONEncoder().encode(body)) ?? Data()))))
+            }
             let (status, answer) = self.respond(target: target, headers: headers, body: Array(buffer: body))
             return Response(
                 status: .init(code: status), headers: [.contentType: "application/x-amz-json-1.1"],

@@ -143,8 +143,9 @@ public enum DeploymentGenesis {
         guard !keys.isEmpty else { return }
         do {
             let existing = try await store.get(RecoveryRecord.storeKey)
+            // Kept only if this deployment's key signed it (the host could write right-looking, useless entries).
             if let (_, bytes) = existing, let record = try? RecoveryRecord(encoded: bytes), record.commitment == master.commitment,
-                record.entries.map(\.key) == keys
+                record.entries.map(\.key) == keys, Ed25519Key.verify(record.signature, of: record.signedBytes, publicKey: master.commitment)
             {
                 return
             }
@@ -153,7 +154,8 @@ public enum DeploymentGenesis {
                 let (enc, ct) = try HPKEX25519.seal(to: key, info: RecoveryRecord.info, aad: master.commitment, plaintext: master.secret)
                 entries.append(RecoveryRecord.Entry(key: key, enc: enc, ciphertext: ct))
             }
-            let value = RecoveryRecord(commitment: master.commitment, entries: entries).encoded
+            let signature = try master.deploymentKey.sign(RecoveryRecord.signedBytes(commitment: master.commitment, entries: entries))
+            let value = RecoveryRecord(commitment: master.commitment, entries: entries, signature: signature).encoded
             _ = try await store.put(RecoveryRecord.storeKey, value: value, expectedVersion: existing?.0 ?? 0)
             logger.notice("the master secret is sealed to the manifest's recovery keys", metadata: ["keys": "\(keys.count)"])
         } catch {

@@ -49,7 +49,11 @@ public struct EgressDialer: Sendable {
                             maxFrameSize: maxFrameSize, deadline: timeout, logger: logger,
                             onMessage: { message, context in
                                 switch message {
-                                case .connected: return .detach
+                                case .connected:
+                                    // Reading pauses until TLS is in the pipeline: whatever the host sends first reaches
+                                    // TLS, which refuses it, instead of being dropped unseen.
+                                    do { try context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false) } catch { context.close(promise: nil) }
+                                    return .detach
                                 case .close(let code, let reason):
                                     promise.fail(Failure(code: code, reason: reason))
                                 default:

@@ -90,6 +90,10 @@ public final class EnclaveService: Service, Sendable {
             guard let kms = m.effectiveKMS(emulated: opened.isEmulated) else {
                 throw DeploymentManifest.Error("kms", "the \(m.api!.workload) workload needs a master secret: name the KMS key that seals it (kms.region, kms.key)")
             }
+            // On Nitro only AWS's own KMS names: the Amazon roots the enclave trusts also certify names customers own.
+            guard opened.isEmulated || kms.isAWSEndpoint else {
+                throw DeploymentManifest.Error("kms.endpoint", "\(kms.endpointHost) is not an AWS KMS endpoint for \(kms.region) (kms[-fips].\(kms.region).amazonaws.com or a VPC endpoint's name)")
+            }
             let credentialsClient = CredentialsClient(bridge: c.bridge, maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger)
             credentialsClient.start()
             credentials = credentialsClient
@@ -109,7 +113,11 @@ public final class EnclaveService: Service, Sendable {
                     master = held
                 } catch { loaded = error }
                 if let error = loaded {
-                    guard error.code == .sealingRefused, !m.recoveryKeys.isEmpty else { throw error }
+                    // Only KMS itself saying the key is gone (not a network failure, missing credentials or a refusal of
+                    // this build) puts the enclave in wait for a recovery; anything else stops it, to be started again.
+                    guard error.code == .sealingRefused, !m.recoveryKeys.isEmpty, let provider = error.provider, KMSSealingProvider.keyIsGone.contains(provider) else {
+                        throw error
+                    }
                     // The deployment exists but its blob cannot be unsealed (the KMS key is gone): wait for its master
                     // from a recovery key rather than stop, serving nothing else.
                     let (record, version, _) = try await DeploymentGenesis.recoverable(store: store, policy: policy)

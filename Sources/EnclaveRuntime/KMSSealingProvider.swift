@@ -15,6 +15,8 @@ import SecureModule
 /// chains to the roots this image carries; the host only carries bytes.
 public struct KMSSealingProvider: SealingProvider {
     public let name = "kms"
+    /// The refusals that mean the key that sealed the master is gone or unusable for good: KMS's own answers.
+    public static let keyIsGone: Set<String> = ["kms.notFound", "kms.disabled", "kms.invalidState", "kms.incorrectKey", "kms.invalidCiphertext"]
     public let keyID: String
     let client: KMSClient
 
@@ -24,9 +26,26 @@ public struct KMSSealingProvider: SealingProvider {
     }
 
     public func seal(_ secret: [UInt8], context: [String: String]) async throws -> [UInt8] {
-        do { return try await client.encrypt(KMSEncryptRequest(keyID: keyID, plaintext: secret, encryptionContext: context)).ciphertextBlob } catch {
+        let answer: KMSEncryptResponse
+        do { answer = try await client.encrypt(KMSEncryptRequest(keyID: keyID, plaintext: secret, encryptionContext: context)) } catch {
             throw Self.refusal(error, operation: "Encrypt", document: nil)
         }
+        // KMS names the key it used: it must be the manifest's (the key itself, or one in the alias's account and
+        // region), never one the host's credentials found in an account of its own.
+        guard Self.isManifestKey(answer.keyID, manifest: keyID) else {
+            throw SealingRefusal(code: "wrongKey", reason: "KMS encrypted under \(answer.keyID.prefix(256)), not the manifest's key \(keyID)")
+        }
+        return answer.ciphertextBlob
+    }
+
+    /// Whether the key ARN KMS answered with is the one `manifest` names: equal to a key ARN, or a key in the
+    /// partition, region and account of an alias ARN.
+    static func isManifestKey(_ answered: String, manifest: String) -> Bool {
+        let a = answered.split(separator: ":", omittingEmptySubsequences: false)
+        let m = manifest.split(separator: ":", omittingEmptySubsequences: false)
+        guard a.count == 6, m.count == 6, a[0] == "arn", a[2] == "kms", a[5].hasPrefix("key/") else { return false }
+        if m[5].hasPrefix("key/") { return answered == manifest }
+        return a[1] == m[1] && a[3] == m[3] && a[4] == m[4]
     }
 
     public func unseal(_ sealed: [UInt8], context: [String: String], recipient: SealingRecipient) async throws -> [UInt8] {
@@ -37,6 +56,9 @@ public struct KMSSealingProvider: SealingProvider {
             answer = try await client.decrypt(
                 KMSDecryptRequest(ciphertextBlob: sealed, encryptionContext: context, keyID: keyID, recipient: KMSRecipientInfo(attestationDocument: document)))
         } catch { throw Self.refusal(error, operation: "Decrypt", document: document) }
+        if let answered = answer.keyID, !Self.isManifestKey(answered, manifest: keyID) {
+            throw SealingRefusal(code: "wrongKey", reason: "KMS decrypted with \(answered.prefix(256)), not the manifest's key \(keyID)")
+        }
         guard answer.plaintext == nil, let envelope = answer.ciphertextForRecipient else {
             throw SealingRefusal(code: "plaintextInTheClear", reason: "KMS answered Decrypt without CiphertextForRecipient: the key policy lets its caller decrypt without attestation")
         }

@@ -13,7 +13,7 @@ public struct MasterError: Error, Hashable, Sendable, CustomStringConvertible {
         case genesisBlobMismatch
         /// The unsealed secret is not the master the genesis commits to (a sealing answer with another secret).
         case masterCommitmentMismatch
-        /// The sealing provider refused; `provider` holds its code (`pcrPolicyMismatch`, `attestationInvalid`...).
+        /// The sealing provider refused; `provider` holds its code (`kms.accessDenied`, `kms.notFound`, `credentialsUnavailable`...).
         case sealingRefused
         /// The host's store did not answer.
         case storeUnavailable

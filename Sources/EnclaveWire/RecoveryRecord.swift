@@ -2,10 +2,12 @@ import CBOR
 
 /// The master secret sealed to the deployment's offline recovery keys (HPKE, X25519), which the enclave keeps in
 /// the host's store (`RecoveryRecord.storeKey`) beside the deployment record, rewritten at boot when the
-/// manifest's recovery keys change. The host can delete it (the enclave writes it again) but cannot read it; a
-/// restore checks the secret it opens against the genesis commitment, so a planted entry is refused there.
+/// manifest's recovery keys change. The deployment key (whose public key is the commitment) signs it, so a record
+/// the host made (right keys, useless ciphertexts) is rewritten by the next boot and refused by the restore tool
+/// and `cloister recovery verify`; the host can delete it (the enclave writes it again) but cannot read it.
 ///
-/// Wire form: CBOR map `{"v": 1, "commitment": bstr32, "entries": [[key bstr32, enc bstr32, ct bstr]]}`.
+/// Wire form: CBOR map `{"v": 1, "commitment": bstr32, "entries": [[key bstr32, enc bstr32, ct bstr48]],
+/// "sig": bstr64}`, the signature over `signedBytes`.
 public struct RecoveryRecord: Sendable, Hashable {
     public static let storeKey = "master/recovery"
     /// HPKE `info` of a master sealed to a recovery key; the associated data is the commitment.
@@ -26,23 +28,31 @@ public struct RecoveryRecord: Sendable, Hashable {
 
     public var commitment: [UInt8]
     public var entries: [Entry]
+    /// The deployment key's Ed25519 signature over `signedBytes`.
+    public var signature: [UInt8]
 
-    public init(commitment: [UInt8], entries: [Entry]) {
+    public init(commitment: [UInt8], entries: [Entry], signature: [UInt8]) {
         self.commitment = commitment
         self.entries = entries
+        self.signature = signature
     }
 
+    /// What the deployment key signs: CBOR `["cloister-recovery/1", commitment, entries]`.
+    public static func signedBytes(commitment: [UInt8], entries: [Entry]) -> [UInt8] {
+        CBOREncoder.encode(.array([.text("cloister-recovery/1"), .bytes(commitment), Self.entriesItem(entries)]))
+    }
+
+    public var signedBytes: [UInt8] { Self.signedBytes(commitment: commitment, entries: entries) }
+
+    static func entriesItem(_ entries: [Entry]) -> CBOR { .array(entries.map { .array([.bytes($0.key), .bytes($0.enc), .bytes($0.ciphertext)]) }) }
+
     public var encoded: [UInt8] {
-        CBOREncoder.encode(
-            .map([
-                "v": .unsigned(1), "commitment": .bytes(commitment),
-                "entries": .array(entries.map { .array([.bytes($0.key), .bytes($0.enc), .bytes($0.ciphertext)]) }),
-            ]))
+        CBOREncoder.encode(.map(["v": .unsigned(1), "commitment": .bytes(commitment), "entries": Self.entriesItem(entries), "sig": .bytes(signature)]))
     }
 
     public init(encoded bytes: [UInt8]) throws(EnvelopeError) {
-        let item = try CBORFields.decode(bytes, what: "recovery record", maxSize: 4096, maxDepth: 3, maxItems: 64)
-        let f = try CBORFields(item, what: "recovery record", required: ["v", "commitment", "entries"])
+        let item = try CBORFields.decode(bytes, what: "recovery record", maxSize: 4096, maxDepth: 3, maxItems: 80)
+        let f = try CBORFields(item, what: "recovery record", required: ["v", "commitment", "entries", "sig"])
         guard try f.uint("v") == 1 else { throw EnvelopeError(.unsupportedVersion, "recovery record version \(try f.uint("v"))") }
         var entries: [Entry] = []
         for e in try f.array("entries", max: 8) {
@@ -51,7 +61,7 @@ public struct RecoveryRecord: Sendable, Hashable {
             else { throw EnvelopeError(.malformed, "a recovery entry must be [key 32, enc 32, ciphertext 48]") }
             entries.append(Entry(key: key, enc: enc, ciphertext: ct))
         }
-        self.init(commitment: try f.bytes("commitment", count: 32), entries: entries)
+        self.init(commitment: try f.bytes("commitment", count: 32), entries: entries, signature: try f.bytes("sig", count: 64))
     }
 
     /// The body of `recovery.restore`: the master sealed to the recovering enclave's boot, CBOR

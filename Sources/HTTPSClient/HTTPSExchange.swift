@@ -58,6 +58,14 @@ public enum HTTPSExchange {
                         promise: promise
                     )
                 )
+                // A dialer may hand over a channel with reading paused, so that no byte arrives before TLS is in
+                // place to refuse it.
+                if let options = channel.syncOptions {
+                    try options.setOption(ChannelOptions.autoRead, value: true)
+                } else {
+                    channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in channel.close(promise: nil) }
+                }
+                channel.read()
             } catch {
                 promise.fail(HTTPSExchangeHandler.classify(error, handshakeCompleted: false))
                 channel.close(promise: nil)

@@ -48,7 +48,7 @@ public struct APIServer: Sendable {
         router.get("/v1/receipts") { request, _ in try await api.receipts(request) }
         router.get("/v1/boots") { request, _ in try await api.boots(request) }
         router.get("/v1/boots/:hash") { _, context in try await api.boot(hash: context.parameters.get("hash") ?? "") }
-        router.get("/v1/deployment") { _, _ in try await api.deployment() }
+        router.get("/v1/deployment") { request, _ in try await api.deployment(request) }
         router.post("/v1/admin/tenants") { request, _ in try await api.createTenant(request) }
         router.post("/v1/admin/tokens") { request, _ in try await api.createToken(request) }
         return Application(
@@ -147,9 +147,15 @@ public struct APIServer: Sendable {
     }
 
     /// The deployment record (sealed master and genesis document) and the master sealed to the recovery keys, as
-    /// the enclave stored them: public, since only KMS, an authorised enclave or a recovery key holder can open
-    /// them. CBOR `{"record": bstr, ? "recovery": bstr}`; what a recovery reads.
-    func deployment() async throws -> Response {
+    /// the enclave stored them, for an admin or auditor: only KMS, an authorised enclave or a recovery key holder
+    /// can open them, but a recovery key alone should not be enough to anyone who reaches the API. CBOR
+    /// `{"record": bstr, ? "recovery": bstr}`; what a recovery reads.
+    func deployment(_ request: Request) async throws -> Response {
+        switch auth.principal(authorization: request.headers[.authorization]) {
+        case .auditor?, .admin?: break
+        case .tenant?: throw APIError(403, "forbidden", "the deployment record needs an auditor or admin token")
+        case nil: throw APIError.unauthorized()
+        }
         let rows: [Row]
         do {
             rows = try await queue.database.pool.read { db in

@@ -97,7 +97,8 @@ public struct DeploymentManifest: Sendable, Hashable {
     /// ending inside the enclave). The endpoint is allowed to the enclave's egress without being listed in `egress`.
     public struct KMS: Sendable, Hashable {
         public var region: String
-        /// A key id, key ARN, alias name (`alias/NAME`) or alias ARN.
+        /// The key's ARN, or an alias ARN: never a bare id or alias name, which KMS would look up in the account of
+        /// the credentials the host hands over.
         public var keyID: String
         public var endpointHost: String
         public var endpointPort: Int = 443
@@ -109,8 +110,40 @@ public struct DeploymentManifest: Sendable, Hashable {
             self.endpointPort = endpointPort
         }
 
-        /// What emulation uses when the manifest names no key: the emulated KMS answers for any key id.
-        public static let emulationDefault = KMS(region: "us-east-1", keyID: "alias/cloister")
+        /// What emulation uses when the manifest names no key: the emulated KMS makes a key for any key ARN it is
+        /// first asked to encrypt under.
+        public static let emulationDefault = KMS(region: "us-east-1", keyID: "arn:aws:kms:us-east-1:000000000000:alias/cloister")
+
+        /// Whether `arn` is `arn:PARTITION:kms:REGION:ACCOUNT:key/ID` or `...:alias/NAME` in `region`.
+        public static func isKeyARN(_ arn: String, region: String) -> Bool {
+            let parts = arn.split(separator: ":", omittingEmptySubsequences: false)
+            guard arn.utf8.count <= 2048, parts.count == 6, parts[0] == "arn", ["aws", "aws-cn", "aws-us-gov"].contains(parts[1]), parts[2] == "kms",
+                parts[3] == region, parts[4].count == 12, parts[4].allSatisfy({ $0.isASCII && $0.isNumber })
+            else { return false }
+            let resource = parts[5]
+            let name: Substring
+            if resource.hasPrefix("key/") {
+                name = resource.dropFirst(4)
+            } else if resource.hasPrefix("alias/") {
+                name = resource.dropFirst(6)
+            } else {
+                return false
+            }
+            return (1...256).contains(name.count) && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_/".contains($0)) }
+        }
+
+        /// The account the key ARN names.
+        public var account: String { String(keyID.split(separator: ":", omittingEmptySubsequences: false)[4]) }
+
+        /// Whether `endpointHost` is one of AWS's KMS endpoints for the region (public, FIPS, or a VPC endpoint's
+        /// name): on Nitro, where the roots the enclave trusts also certify names their customers own, nothing else.
+        public var isAWSEndpoint: Bool {
+            let host = endpointHost.lowercased()
+            let suffixes = [".amazonaws.com", ".amazonaws.com.cn"]
+            return suffixes.contains { suffix in
+                host == "kms.\(region)\(suffix)" || host == "kms-fips.\(region)\(suffix)" || host.hasSuffix(".kms.\(region).vpce\(suffix)")
+            }
+        }
     }
 
     public var name: String = "unnamed"
@@ -212,8 +245,10 @@ public struct DeploymentManifest: Sendable, Hashable {
             guard let region = try k.string("region"), region.count <= 32,
                 region.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") })
             else { throw Error("kms.region", "needs an AWS region such as \"us-east-1\"") }
-            guard let key = try k.string("key"), key.count <= 256, key.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
-                throw Error("kms.key", "needs the KMS key's id, ARN or alias")
+            guard let key = try k.string("key"), KMS.isKeyARN(key, region: region) else {
+                throw Error(
+                    "kms.key",
+                    "needs the key's ARN or an alias ARN in \(region) (arn:aws:kms:\(region):ACCOUNT:key/ID or ...:alias/NAME): a bare id or alias name would be looked up in the account of whoever signs the request, which the host chooses")
             }
             var kms = KMS(region: region, keyID: key)
             if let endpoint = try k.string("endpoint") {

@@ -46,7 +46,8 @@ struct RecoveryCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Restore a deployment's master secret into its attested enclave from a recovery key.",
             discussion: """
-                Reads the deployment record and the recovery record from the host (GET /v1/deployment), verifies the \
+                Reads the deployment record and the recovery record from the host (GET /v1/deployment, with an admin \
+                or auditor token), verifies the recovery record's signature by the deployment key, the \
                 genesis document (root, a build the manifest authorises) and, if known-deployments remembers this \
                 URL, that its commitment is the remembered one; opens the master with --recovery-key and checks it \
                 against that commitment; attests the enclave (pins, freshness) and requires that it holds no master; \
@@ -60,17 +61,25 @@ struct RecoveryCommand: AsyncParsableCommand {
         @Option(name: .customLong("recovery-key"), help: ArgumentHelp("The recovery key file (cloister recovery keygen).", valueName: "FILE"))
         var recoveryKey: String
 
+        @Option(
+            name: .customLong("admin-token"),
+            help: ArgumentHelp("An admin or auditor token, to read the deployment and recovery records (default: $CLOISTER_ADMIN_TOKEN).", valueName: "TOKEN"))
+        var adminToken: String?
+
         @OptionGroup var trust: TrustOptions
         @OptionGroup var token: TokenOption
 
         func run() async throws {
             let base = try parseURL(url)
+            guard let reader = adminToken ?? ProcessInfo.processInfo.environment["CLOISTER_ADMIN_TOKEN"] else {
+                throw ValidationError("--admin-token (or CLOISTER_ADMIN_TOKEN) is needed to read the deployment's records")
+            }
             let key = try RecoveryKeyFile.load(path: recoveryKey)
             let pins = try trust.trust()
             let roots = try trust.roots()
             let remembered = try ServiceDeployment(url: base).remembered
             try await reporting("recovery restore") {
-                let (record, recovery) = try await Self.fetchDeployment(base)
+                let (record, recovery) = try await Self.fetchDeployment(base, token: reader)
                 guard let genesis = record.genesis else { throw ValidationError("the host's deployment record has no genesis document") }
                 let verified = try AttestationVerifier(roots: roots, cache: nil).verify(genesis, at: .documentTimestamp, policy: AttestationPolicy(pcrs: pins.pcrs, otherBuilds: pins.builds))
                 let claims = try GenesisClaims(encoded: verified.document.userData ?? [])
@@ -78,6 +87,9 @@ struct RecoveryCommand: AsyncParsableCommand {
                     throw ValidationError("the host's genesis names deployment \(Hex.encode(claims.commitment).prefix(16))…, not the one remembered for \(url) (\(Hex.encode(remembered).prefix(16))…)")
                 }
                 guard let recovery, recovery.commitment == claims.commitment else { throw ValidationError("the host holds no recovery record for this deployment") }
+                guard Ed25519Key.verify(recovery.signature, of: recovery.signedBytes, publicKey: claims.commitment) else {
+                    throw ValidationError("the recovery record is not signed by this deployment's key (the host made it)")
+                }
                 guard let entry = recovery.entries.first(where: { $0.key == key.publicKey }) else {
                     throw ValidationError("the master is not sealed to this recovery key (the manifest's recovery.keys do not list \(Hex.encode(key.publicKey).prefix(16))…)")
                 }
@@ -111,8 +123,10 @@ struct RecoveryCommand: AsyncParsableCommand {
         /// The deployment's Ed25519 commitment for a master secret (as the enclave derives it).
         static func commitment(_ secret: [UInt8]) -> [UInt8]? { MasterDerivation.commitment(secret) }
 
-        static func fetchDeployment(_ base: URL) async throws -> (DeploymentRecord, RecoveryRecord?) {
-            let (data, response) = try await URLSession.shared.data(from: base.appendingPathComponent("v1/deployment"))
+        static func fetchDeployment(_ base: URL, token: String) async throws -> (DeploymentRecord, RecoveryRecord?) {
+            var request = URLRequest(url: base.appendingPathComponent("v1/deployment"))
+            request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization")
+            let (data, response) = try await URLSession.shared.data(for: request)
             guard (response as? HTTPURLResponse)?.statusCode == 200, data.count <= 64 * 1024 else {
                 throw ValidationError("GET /v1/deployment answered \((response as? HTTPURLResponse)?.statusCode ?? 0)")
             }

@@ -330,7 +330,7 @@ import Testing
             "region": "eu-west-1",
         ]
         let json = String(decoding: try JSONSerialization.data(withJSONObject: arguments), as: UTF8.self)
-        let run = try BuiltTool.run(
+        let run = try BuiltTool.runBlocking(
             executable: URL(fileURLWithPath: "/usr/bin/env"),
             ["python3", "-c", script, json],
             environment: [:]

@@ -46,6 +46,17 @@ import Testing
         #expect(recipient == ["AttestationDocument": "AQ==", "KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256"])
     }
 
+    /// KMS documents `Plaintext` as "null or empty" when it answers to a recipient: an empty string is no plaintext,
+    /// and the envelope is what counts.
+    @Test func anEmptyPlaintextBesideAnEnvelopeIsNone() throws {
+        let decrypt = try decode(KMSDecryptResponse.self, #"{"KeyId":"arn:aws:kms:us-east-1:111122223333:key/k","Plaintext":"","CiphertextForRecipient":"MIAGCSqGSIb3DQEHA6CAMIACAQI="}"#)
+        #expect(decrypt.plaintext == nil)
+        #expect(decrypt.ciphertextForRecipient?.isEmpty == false)
+        let random = try decode(KMSGenerateRandomResponse.self, #"{"Plaintext":null,"CiphertextForRecipient":"AAEC"}"#)
+        #expect(random.plaintext == nil)
+        #expect(try decode(KMSDecryptResponse.self, #"{"Plaintext":"AAEC"}"#).plaintext == [0, 1, 2])
+    }
+
     @Test func errorBodyReadsEitherSpellingOfMessage() throws {
         #expect(try decode(KMSErrorBody.self, #"{"__type":"X","message":"lower"}"#).message == "lower")
         #expect(try decode(KMSErrorBody.self, #"{"__type":"X","Message":"upper"}"#).message == "upper")

@@ -86,7 +86,7 @@ import Testing
 
     /// Runs `script` with `python3 -c` and one argument; its standard output, or a failure that says what python3 said.
     static func python(_ script: String, _ argument: String) throws -> String {
-        let run = try BuiltTool.run(executable: URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script, argument], environment: [:])
+        let run = try BuiltTool.runBlocking(executable: URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script, argument], environment: [:])
         let hint = run.stderr.contains("No module named") ? " (python3 has no botocore: run Scripts/bootstrap)" : ""
         try #require(run.status == 0, "python3 with botocore failed\(hint): \(run.stderr)")
         return run.stdout

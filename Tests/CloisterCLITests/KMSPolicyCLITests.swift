@@ -24,7 +24,7 @@ import Testing
     }
 
     static func cloister(_ arguments: [String]) throws -> BuiltTool.Output {
-        try BuiltTool.run(executable: BuiltTool.directory.appendingPathComponent("cloister"), arguments, environment: [:])
+        try BuiltTool.runBlocking(executable: BuiltTool.directory.appendingPathComponent("cloister"), arguments, environment: [:])
     }
 
     /// parliament's findings for the policy in `path`, one JSON object per line with its severity.
@@ -35,7 +35,7 @@ import Testing
             for f in map(parliament.enhance_finding, policy.findings):
                 print(json.dumps({"issue": f.issue, "severity": f.severity, "detail": f.detail, "location": f.location}, default=str))
             """
-        let run = try BuiltTool.run(executable: URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script, path], environment: [:])
+        let run = try BuiltTool.runBlocking(executable: URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script, path], environment: [:])
         let hint = run.stderr.contains("No module named") ? " (python3 has no parliament: run Scripts/bootstrap)" : ""
         try #require(run.status == 0, "python3 with parliament failed\(hint): \(run.stderr)")
         print("parliament on \(path):\n\(run.stdout.isEmpty ? "no findings\n" : run.stdout)", terminator: "")

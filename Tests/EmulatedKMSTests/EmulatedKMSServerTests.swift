@@ -85,13 +85,15 @@ import Testing
         let client = try running.client()
         let context = ["cloister:deployment": "abc"]
         let sealed = try await client.encrypt(KMSEncryptRequest(keyID: "alias/test", plaintext: Array("secret".utf8), encryptionContext: context))
-        #expect(sealed.keyID == "arn:aws:kms:us-east-1:000000000000:alias/test")
+        // KMS answers with the key's ARN, which an alias names.
+        #expect(sealed.keyID.hasPrefix("arn:aws:kms:us-east-1:000000000000:key/"))
         let opened = try await client.decrypt(KMSDecryptRequest(ciphertextBlob: sealed.ciphertextBlob, encryptionContext: context))
         #expect(opened.plaintext == Array("secret".utf8))
         #expect(await Self.code { try await client.decrypt(KMSDecryptRequest(ciphertextBlob: sealed.ciphertextBlob, encryptionContext: ["cloister:deployment": "abd"])) } == .invalidCiphertext)
         #expect(await Self.code { try await client.decrypt(KMSDecryptRequest(ciphertextBlob: sealed.ciphertextBlob)) } == .invalidCiphertext)
         #expect(await Self.code { try await client.decrypt(KMSDecryptRequest(ciphertextBlob: [1, 2, 3])) } == .invalidCiphertext)
         #expect(await Self.code { try await client.decrypt(KMSDecryptRequest(ciphertextBlob: sealed.ciphertextBlob, encryptionContext: context, keyID: "alias/other")) } == .incorrectKey)
+        #expect(try await client.decrypt(KMSDecryptRequest(ciphertextBlob: sealed.ciphertextBlob, encryptionContext: context, keyID: sealed.keyID)).plaintext == Array("secret".utf8))
         // The key is forgotten (deleted): its ciphertexts are gone with it, even under a new key of the same name.
         try running.server.kms.keys.delete("alias/test")
         #expect(await Self.code { try await client.decrypt(KMSDecryptRequest(ciphertextBlob: sealed.ciphertextBlob, encryptionContext: context)) } == .notFound)
@@ -150,6 +152,19 @@ import Testing
         let random = try await client.generateRandom(KMSGenerateRandomRequest(numberOfBytes: 32, recipient: KMSRecipientInfo(attestationDocument: try await document(Self.buildA, key))))
         #expect(random.plaintext == nil)
         #expect(try EnvelopedData.open(try #require(random.ciphertextForRecipient), with: key, expectedLength: 32).count == 32)
+    }
+
+    @Test func onlyJSON11IsSpoken() async throws {
+        let running = try await Self.start()
+        let channel = try await HTTPSExchange.connectTCP(host: "127.0.0.1", port: running.port)
+        let answer = try await HTTPSExchange.perform(
+            over: channel, serverName: Self.endpoint, trustRoots: [try NIOSSLCertificate(bytes: Self.root.certificate.der, format: .der)],
+            request: HTTPSRequest(
+                method: "POST", path: "/", headers: [("Host", Self.endpoint), ("Content-Type", "application/json"), ("X-Amz-Target", "TrentService.Encrypt")],
+                body: Array("{}".utf8)),
+            maxResponseBytes: 4096, timeout: .seconds(30))
+        #expect(answer.status == 400)
+        #expect(String(decoding: answer.body, as: UTF8.self).contains("UnknownOperationException"))
     }
 
     @Test func aServerTheClientsRootsDoNotCertifyIsRefusedBeforeAnyRequest() async throws {

@@ -19,12 +19,12 @@ import Testing
     }
 
     @Test(arguments: [2048, 3072, 4096])
-    func openSSLOpensIt(bits: Int) throws {
+    func openSSLOpensIt(bits: Int) async throws {
         let peer = try OpenSSLPeer()
-        let spki = try peer.generateRSA("recipient", bits: bits)
+        let spki = try await peer.generateRSA("recipient", bits: bits)
         let plaintext = Random.bytes(32)
         let envelope = try peer.write(try EnvelopedDataBuilder.seal(plaintext, toRecipient: spki), to: "envelope.der")
-        try peer.run([
+        try await peer.run([
             "cms", "-decrypt", "-inform", "DER", "-in", envelope, "-inkey", peer.path("recipient.key"), "-binary",
             "-out", peer.path("plaintext"),
         ])
@@ -69,12 +69,12 @@ import Testing
         (4, "cont [ 0 ]", ""),  // encryptedContent
     ]
 
-    @Test func itsFieldsAreKMSs() throws {
+    @Test func itsFieldsAreKMSs() async throws {
         let peer = try OpenSSLPeer()
-        let spki = try peer.generateRSA("recipient")
+        let spki = try await peer.generateRSA("recipient")
         let envelope = try EnvelopedDataBuilder.seal(Random.bytes(32), toRecipient: spki)
         let listing = try ASN1Listing(
-            try peer.run(["asn1parse", "-inform", "DER", "-in", try peer.write(envelope, to: "envelope.der")])
+            try await peer.run(["asn1parse", "-inform", "DER", "-in", try peer.write(envelope, to: "envelope.der")])
         )
         try #require(
             listing.rows.map { "\($0.depth) \($0.type) \($0.value)" }
@@ -83,7 +83,7 @@ import Testing
         let rows = listing.rows
         #expect(rows[8].length == 32 && !rows[8].constructed)
         // The identifier is SHA-256 of the whole SubjectPublicKeyInfo, as openssl dgst computes it.
-        try peer.run(["dgst", "-sha256", "-binary", "-out", peer.path("spki.sha256"), peer.path("recipient.spki")])
+        try await peer.run(["dgst", "-sha256", "-binary", "-out", peer.path("spki.sha256"), peer.path("recipient.spki")])
         #expect(ASN1Listing.contents(of: rows[8], in: envelope) == (try peer.read("spki.sha256")))
         #expect(rows[22].length == 256, "an RSA-2048 encryptedKey is 256 bytes")
         #expect(rows[27].length == 16, "AES-CBC's IV is one 16-byte block")
@@ -94,18 +94,18 @@ import Testing
     /// The KMS answers re-encoded in DER by openssl, and an envelope of ours with as many content blocks, list the
     /// same elements at the same offsets with the same lengths: only the random bytes differ.
     @Test(arguments: [("kms-ciphertext-for-recipient", 32), ("kms-ciphertext-for-recipient-implicit-content", 15)])
-    func itIsLaidOutLikeKMSsAnswers(vector: String, plaintextLength: Int) throws {
+    func itIsLaidOutLikeKMSsAnswers(vector: String, plaintextLength: Int) async throws {
         let peer = try OpenSSLPeer()
         let kms = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("SecureModuleTests/Vectors/\(vector).ber")
-        try peer.run([
+        try await peer.run([
             "cms", "-cmsout", "-inform", "DER", "-in", kms.path, "-outform", "DER", "-out", peer.path("kms.der"),
         ])
-        let spki = try peer.generateRSA("recipient")
+        let spki = try await peer.generateRSA("recipient")
         let ours = try EnvelopedDataBuilder.seal(Random.bytes(plaintextLength), toRecipient: spki)
-        let kmsListing = try ASN1Listing(try peer.run(["asn1parse", "-inform", "DER", "-in", peer.path("kms.der")]))
+        let kmsListing = try ASN1Listing(try await peer.run(["asn1parse", "-inform", "DER", "-in", peer.path("kms.der")]))
         let ourListing = try ASN1Listing(
-            try peer.run(["asn1parse", "-inform", "DER", "-in", try peer.write(ours, to: "ours.der")])
+            try await peer.run(["asn1parse", "-inform", "DER", "-in", try peer.write(ours, to: "ours.der")])
         )
         #expect(ourListing.rows == kmsListing.rows)
         // The algorithm identifiers byte for byte, as SecureModule's reader finds them.
@@ -122,50 +122,50 @@ import Testing
     struct Refusal: Sendable, CustomTestStringConvertible {
         let testDescription: String
         let expect: EmulatedKMSErrorCode
-        let spki: @Sendable (OpenSSLPeer) throws -> [UInt8]
+        let spki: @Sendable (OpenSSLPeer) async throws -> [UInt8]
     }
 
     static let refusals: [Refusal] = [
         Refusal(testDescription: "a P-256 key", expect: .recipientKeyType) {
-            try $0.generateKey("p256", ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"])
+            try await $0.generateKey("p256", ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"])
         },
         Refusal(testDescription: "an Ed25519 key", expect: .recipientKeyType) {
-            try $0.generateKey("ed25519", ["-algorithm", "ED25519"])
+            try await $0.generateKey("ed25519", ["-algorithm", "ED25519"])
         },
         Refusal(testDescription: "an RSA-PSS key", expect: .recipientKeyType) {
-            try $0.generateKey("pss", ["-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048"])
+            try await $0.generateKey("pss", ["-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048"])
         },
         Refusal(testDescription: "an RSA-1024 key", expect: .recipientKeySize) {
-            try $0.generateRSA("small", bits: 1024)
+            try await $0.generateRSA("small", bits: 1024)
         },
         Refusal(testDescription: "an RSA-2040 key", expect: .recipientKeySize) {
-            try $0.generateRSA("short", bits: 2040)
+            try await $0.generateRSA("short", bits: 2040)
         },
         Refusal(testDescription: "a 4104-bit RSA modulus", expect: .recipientKeySize) { _ in rsaSPKI(modulusBytes: 513)
         },
         Refusal(testDescription: "no bytes", expect: .recipientKeyMalformed) { _ in [] },
         Refusal(testDescription: "text", expect: .recipientKeyMalformed) { _ in Array("not a key".utf8) },
         Refusal(testDescription: "a truncated SubjectPublicKeyInfo", expect: .recipientKeyMalformed) {
-            Array(try $0.generateRSA("recipient").dropLast())
+            Array(try await $0.generateRSA("recipient").dropLast())
         },
         Refusal(testDescription: "a byte after the SubjectPublicKeyInfo", expect: .recipientKeyMalformed) {
-            try $0.generateRSA("recipient") + [0]
+            try await $0.generateRSA("recipient") + [0]
         },
         Refusal(testDescription: "a PEM public key", expect: .recipientKeyMalformed) {
-            _ = try $0.generateRSA("recipient")
-            try $0.run(["pkey", "-in", $0.path("recipient.key"), "-pubout", "-out", $0.path("recipient.pub.pem")])
+            _ = try await $0.generateRSA("recipient")
+            try await $0.run(["pkey", "-in", $0.path("recipient.key"), "-pubout", "-out", $0.path("recipient.pub.pem")])
             return try $0.read("recipient.pub.pem")
         },
         Refusal(testDescription: "a DER private key", expect: .recipientKeyMalformed) {
-            _ = try $0.generateRSA("recipient")
-            try $0.run(["pkey", "-in", $0.path("recipient.key"), "-outform", "DER", "-out", $0.path("recipient.der")])
+            _ = try await $0.generateRSA("recipient")
+            try await $0.run(["pkey", "-in", $0.path("recipient.key"), "-outform", "DER", "-out", $0.path("recipient.der")])
             return try $0.read("recipient.der")
         },
     ]
 
     @Test(arguments: refusals)
-    func refuses(_ refusal: Refusal) throws {
-        let spki = try refusal.spki(try OpenSSLPeer())
+    func refuses(_ refusal: Refusal) async throws {
+        let spki = try await refusal.spki(try OpenSSLPeer())
         #expect(throws: EmulatedKMSError(refusal.expect, "")) {
             try EnvelopedDataBuilder.seal([1, 2, 3], toRecipient: spki)
         }
@@ -183,20 +183,20 @@ import Testing
 
     /// Each seal draws a new content key and IV: the content keys openssl recovers from two envelopes of the same
     /// plaintext differ, and so do their IVs and ciphertexts.
-    @Test func twoSealsOfTheSamePlaintextDiffer() throws {
+    @Test func twoSealsOfTheSamePlaintextDiffer() async throws {
         let peer = try OpenSSLPeer()
-        let spki = try peer.generateRSA("recipient")
+        let spki = try await peer.generateRSA("recipient")
         let plaintext = Random.bytes(32)
         var contentKeys: [[UInt8]] = []
         var contents: [[UInt8]] = []
         for name in ["first", "second"] {
             let envelope = try EnvelopedDataBuilder.seal(plaintext, toRecipient: spki)
             let rows = try ASN1Listing(
-                try peer.run(["asn1parse", "-inform", "DER", "-in", try peer.write(envelope, to: name)])
+                try await peer.run(["asn1parse", "-inform", "DER", "-in", try peer.write(envelope, to: name)])
             ).rows
             try #require(rows.count == Self.kmsLayout.count)
             _ = try peer.write(ASN1Listing.contents(of: rows[22], in: envelope), to: "\(name).key.enc")
-            try peer.run([
+            try await peer.run([
                 "pkeyutl", "-decrypt", "-inkey", peer.path("recipient.key"), "-pkeyopt", "rsa_padding_mode:oaep",
                 "-pkeyopt", "rsa_oaep_md:sha256", "-pkeyopt", "rsa_mgf1_md:sha256", "-in", peer.path("\(name).key.enc"),
                 "-out", peer.path("\(name).key.bin"),

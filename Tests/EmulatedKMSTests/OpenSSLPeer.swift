@@ -15,21 +15,21 @@ final class OpenSSLPeer: Sendable {
     deinit { try? FileManager.default.removeItem(at: directory) }
 
     /// Makes private key `name`.key with `openssl genpkey` and `options`; its public key as DER SubjectPublicKeyInfo.
-    func generateKey(_ name: String, _ options: [String]) throws -> [UInt8] {
-        try run(["genpkey"] + options + ["-out", path("\(name).key")])
-        try run(["pkey", "-in", path("\(name).key"), "-pubout", "-outform", "DER", "-out", path("\(name).spki")])
+    func generateKey(_ name: String, _ options: [String]) async throws -> [UInt8] {
+        try await run(["genpkey"] + options + ["-out", path("\(name).key")])
+        try await run(["pkey", "-in", path("\(name).key"), "-pubout", "-outform", "DER", "-out", path("\(name).spki")])
         return try read("\(name).spki")
     }
 
     /// An RSA key of `bits` made as `name`; its SubjectPublicKeyInfo.
-    func generateRSA(_ name: String, bits: Int = 2048) throws -> [UInt8] {
-        try generateKey(name, ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:\(bits)"])
+    func generateRSA(_ name: String, bits: Int = 2048) async throws -> [UInt8] {
+        try await generateKey(name, ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:\(bits)"])
     }
 
     /// Runs `openssl` with `arguments` and answers what it printed, or fails the test with what it said.
     @discardableResult
-    func run(_ arguments: [String]) throws -> String {
-        let output = try BuiltTool.run(
+    func run(_ arguments: [String]) async throws -> String {
+        let output = try await BuiltTool.run(
             executable: URL(fileURLWithPath: "/usr/bin/env"),
             ["openssl"] + arguments,
             environment: [:]

@@ -21,6 +21,9 @@ import Testing
 struct InProcessKMS: KMSTransport {
     let server: EmulatedKMSServer
     var lie: [UInt8]? = nil
+    /// Answers Encrypt as if another key (of another account) had been used: what KMS does when the credentials the
+    /// host handed over resolve the key's name in an account of the host's.
+    var otherKey: String? = nil
 
     func exchange(_ request: KMSHTTPRequest) async throws -> KMSHTTPResponse {
         let target = request.header("X-Amz-Target") ?? ""
@@ -31,6 +34,11 @@ struct InProcessKMS: KMSTransport {
             return KMSHTTPResponse(status: 200, body: Array(try JSONEncoder().encode(KMSDecryptResponse(ciphertextForRecipient: envelope))))
         }
         let (status, body) = server.respond(target: target, headers: request.headers.map { SignableRequest.Header($0.name, $0.value) }, body: request.body)
+        if let otherKey, target == "TrentService.Encrypt", status == 200 {
+            var answer = try JSONDecoder().decode(KMSEncryptResponse.self, from: Data(body))
+            answer.keyID = otherKey
+            return KMSHTTPResponse(status: 200, body: Array(try JSONEncoder().encode(answer)))
+        }
         return KMSHTTPResponse(status: status, body: body)
     }
 
@@ -43,7 +51,7 @@ struct InProcessKMS: KMSTransport {
                 let c = role.current()
                 return try AWSCredentials(accessKeyID: c.accessKeyID, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken)
             }, transport: self)
-        return KMSSealingProvider(keyID: "alias/genesis-tests", client: client)
+        return KMSSealingProvider(keyID: "arn:aws:kms:us-east-1:000000000000:alias/genesis-tests", client: client)
     }
 }
 
@@ -113,6 +121,22 @@ struct InProcessKMS: KMSTransport {
         // The master is never the module's random alone, and two deployments never share one.
         let other = try await Self.boot(MemoryStore(), sealing).get()
         #expect(other.master.commitment != first.master.commitment)
+    }
+
+    /// The manifest names its key by ARN; a seal under any other key (the host's credentials resolving the name in
+    /// an account of its own, where it can decrypt) is refused before anything is stored.
+    @Test func aSealUnderAKeyOtherThanTheManifestsIsRefused() async throws {
+        let server = try Self.kms()
+        for other in ["arn:aws:kms:us-east-1:999999999999:key/6b1c7a50-0000-4000-8000-000000000001", "arn:aws:kms:eu-west-1:000000000000:key/x", "key/x"] {
+            let store = MemoryStore()
+            let r = try await Self.boot(store, InProcessKMS(server: server, otherKey: other).provider)
+            #expect(Self.code(r) == .sealingRefused, "\(other)")
+            if case .failure(let e) = r { #expect(e.provider == "wrongKey") }
+            #expect(store.record == nil)
+        }
+        #expect(KMSSealingProvider.isManifestKey("arn:aws:kms:us-east-1:111122223333:key/k", manifest: "arn:aws:kms:us-east-1:111122223333:key/k"))
+        #expect(!KMSSealingProvider.isManifestKey("arn:aws:kms:us-east-1:111122223333:key/j", manifest: "arn:aws:kms:us-east-1:111122223333:key/k"))
+        #expect(KMSSealingProvider.isManifestKey("arn:aws:kms:us-east-1:111122223333:key/j", manifest: "arn:aws:kms:us-east-1:111122223333:alias/m"))
     }
 
     @Test func aBlobWithoutItsGenesisIsRefused() async throws {

@@ -20,7 +20,7 @@ import Testing
         tweak: (inout TLSConfiguration) -> Void = { _ in },
         _ body: (TestPKI, TLSTestServer) async throws -> Void
     ) async throws {
-        let pki = try TestPKI.make(subjectAltName: subjectAltName)
+        let pki = try await TestPKI.make(subjectAltName: subjectAltName)
         defer { pki.remove() }
         var configuration = try pki.serverConfiguration()
         tweak(&configuration)
@@ -63,7 +63,7 @@ import Testing
     }
 
     @Test func aCertificateFromAnotherCAIsRefused() async throws {
-        let other = try TestPKI.make(caName: "Somebody Else", subjectAltName: "DNS:localhost")
+        let other = try await TestPKI.make(caName: "Somebody Else", subjectAltName: "DNS:localhost")
         defer { other.remove() }
         try await withServer(behaviour: .respond(bytes: 10)) { _, server in
             let error = await #expect(throws: HTTPSClientError.self) {

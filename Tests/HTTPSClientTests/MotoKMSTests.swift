@@ -32,7 +32,7 @@ import Testing
     }
 
     @Test func kmsClientAgainstMoto() async throws {
-        let pki = try TestPKI.make(subjectAltName: "DNS:localhost,IP:127.0.0.1")
+        let pki = try await TestPKI.make(subjectAltName: "DNS:localhost,IP:127.0.0.1")
         defer { pki.remove() }
         let moto = try MotoServer(
             certificatePath: pki.certificatePath,
@@ -43,7 +43,7 @@ import Testing
         defer { moto.stop() }
         try await moto.waitUntilListening()
 
-        let run = try BuiltTool.run(
+        let run = try await BuiltTool.run(
             executable: URL(fileURLWithPath: "/usr/bin/env"),
             ["python3", "-c", Self.setUp, "https://localhost:\(moto.port)", pki.rootPath],
             environment: [:]
@@ -116,7 +116,7 @@ import Testing
         #expect(forged?.message.contains("SignatureDoesNotMatch") == true)
 
         // moto's certificate does not chain to another CA's root: the transport refuses it.
-        let stranger = try TestPKI.make(caName: "Somebody Else", subjectAltName: "DNS:localhost")
+        let stranger = try await TestPKI.make(caName: "Somebody Else", subjectAltName: "DNS:localhost")
         defer { stranger.remove() }
         let untrusted = await #expect(throws: KMSError.self) {
             try await client(secret: account.secret, roots: try stranger.roots()).generateRandom(

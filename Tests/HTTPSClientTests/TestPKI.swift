@@ -15,22 +15,22 @@ struct TestPKI {
 
     /// A CA named `caName` and a server certificate whose `subjectAltName` is `subjectAltName`
     /// (`DNS:localhost,IP:127.0.0.1`).
-    static func make(caName: String = "Cloister Test Root", subjectAltName: String) throws -> TestPKI {
+    static func make(caName: String = "Cloister Test Root", subjectAltName: String) async throws -> TestPKI {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cloister-pki-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let p = { (name: String) in dir.appendingPathComponent(name).path }
-        try openssl([
+        try await openssl([
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
             "-keyout", p("ca.key"), "-out", p("ca.pem"), "-subj", "/CN=\(caName)",
             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
         ])
-        try openssl([
+        try await openssl([
             "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
             "-keyout", p("server.key"), "-out", p("server.csr"), "-subj", "/CN=localhost",
         ])
         try "subjectAltName=\(subjectAltName)\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"
             .write(toFile: p("ext.cnf"), atomically: true, encoding: .utf8)
-        try openssl([
+        try await openssl([
             "x509", "-req", "-in", p("server.csr"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"), "-CAcreateserial",
             "-days", "2", "-sha256", "-extfile", p("ext.cnf"), "-out", p("server.pem"),
         ])
@@ -55,8 +55,8 @@ struct TestPKI {
 
     func remove() { try? FileManager.default.removeItem(at: directory) }
 
-    static func openssl(_ arguments: [String]) throws {
-        let run = try BuiltTool.run(
+    static func openssl(_ arguments: [String]) async throws {
+        let run = try await BuiltTool.run(
             executable: URL(fileURLWithPath: "/usr/bin/env"),
             ["openssl"] + arguments,
             environment: [:]

@@ -10,8 +10,8 @@ enum CLI {
 
     /// Runs `cloister args...`, optionally under an address-space limit (KiB) set with `ulimit -v`.
     static func run(_ args: [String], memoryLimitKB: Int? = nil, environment: [String: String] = [:]) throws -> BuiltTool.Output {
-        guard let memoryLimitKB else { return try BuiltTool.run(executable: binary, args, environment: environment) }
-        return try BuiltTool.run(
+        guard let memoryLimitKB else { return try BuiltTool.runBlocking(executable: binary, args, environment: environment) }
+        return try BuiltTool.runBlocking(
             executable: URL(fileURLWithPath: "/bin/sh"), ["-c", "ulimit -v \(memoryLimitKB) && exec \"$0\" \"$@\"", binary.path] + args,
             environment: environment)
     }

@@ -205,10 +205,21 @@ import VsockBridge
         let recovery = try RecoveryRecord(encoded: recoveryBytes)
         #expect(recovery.commitment == before)
         #expect(recovery.entries.map(\.key) == [publicKey])
+        #expect(Ed25519Key.verify(recovery.signature, of: recovery.signedBytes, publicKey: before))
+        // A record the host made (the right key and commitment, useless ciphertexts) is replaced at the next boot.
+        let (version, _) = try #require(try K.HostView(f).blob(RecoveryRecord.storeKey))
+        let useless = try HPKEX25519.seal(to: publicKey, info: RecoveryRecord.info, aad: before, plaintext: Random.bytes(32))
+        let forged = RecoveryRecord(
+            commitment: before, entries: [.init(key: publicKey, enc: useless.enc, ciphertext: useless.ciphertext)], signature: [UInt8](repeating: 0, count: 64))
         try await Self.stop(f)
+        try K.HostView(f).put(RecoveryRecord.storeKey, version: version, value: forged.encoded)
+        let f2 = try await K.start(restart: f, recoveryKeys: [publicKey])
+        let (_, rewritten) = try #require(try K.HostView(f2).blob(RecoveryRecord.storeKey))
+        #expect(try RecoveryRecord(encoded: rewritten).entries != forged.entries, "the forged recovery record was kept")
+        try await Self.stop(f2)
 
         let keys = try EmulatedKeyStore(path: f.host.directory.appendingPathComponent("emulator/kms/keys.cbor").path)
-        try keys.delete("alias/cloister")
+        try keys.delete(DeploymentManifest.KMS.emulationDefault.keyID)
         let g = try await K.start(restart: f, wait: false, recoveryKeys: [publicKey])
         // The enclave cannot unseal; it serves nothing but recovery.
         var waiting = false
@@ -221,7 +232,15 @@ import VsockBridge
 
         // Someone without the recovery key cannot restore: a key that is not listed is refused by the CLI, and a
         // master that is not the deployment's is refused by the enclave.
-        let env = ["CLOISTER_TOKEN": g.tenantToken, "CLOISTER_TENANT": "acme", "CLOISTER_CONFIG_DIR": dir.appendingPathComponent("config").path]
+        let env = [
+            "CLOISTER_TOKEN": g.tenantToken, "CLOISTER_TENANT": "acme", "CLOISTER_CONFIG_DIR": dir.appendingPathComponent("config").path,
+            "CLOISTER_ADMIN_TOKEN": HostProcess.adminToken,
+        ]
+        // The records are for the operator and auditors, not for anyone who reaches the API.
+        let (anonymous, _, _) = try await g.http("GET", "v1/deployment")
+        #expect(anonymous == 401)
+        let (tenant, _, _) = try await g.http("GET", "v1/deployment", headers: ["Authorization": "Bearer " + g.tenantToken])
+        #expect(tenant == 403)
         let trust = ["--manifest", try g.pinsFile("pins.json"), "--root", g.host.directory.appendingPathComponent("emulator/root.pem").path]
         let strangerFile = dir.appendingPathComponent("stranger.key").path
         _ = try await BuiltTool.run("cloister", ["recovery", "keygen", "--out", strangerFile], environment: [:])

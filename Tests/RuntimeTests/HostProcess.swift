@@ -69,11 +69,13 @@ final class HostProcess: @unchecked Sendable {
         if let previous {
             ports = previous.ports
         } else {
-            ports.bridge = try freePort()
-            ports.ingress = try freePort()
-            ports.admin = try freePort()
-            ports.proxy = try freePort()
-            ports.api = try freePort()
+            // Five distinct ports: the kernel may hand the same free port out twice in a row.
+            var chosen: [Int] = []
+            while chosen.count < 5 {
+                let p = try freePort()
+                if !chosen.contains(p) { chosen.append(p) }
+            }
+            (ports.bridge, ports.ingress, ports.admin, ports.proxy, ports.api) = (chosen[0], chosen[1], chosen[2], chosen[3], chosen[4])
         }
         var enclave: [String: Any] = ["cpuCount": 2, "memoryMiB": 512]
         if let enclaveBinary { enclave["binary"] = enclaveBinary }

@@ -61,7 +61,7 @@ import Testing
     /// Runs `script` with `python3 -c`, the byte strings as hex arguments; its standard output, or a failure
     /// that says what python3 said.
     static func python(_ script: String, _ arguments: [[UInt8]]) throws -> String {
-        let run = try BuiltTool.run(executable: URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script] + arguments.map { Hex.encode($0) }, environment: [:])
+        let run = try BuiltTool.runBlocking(executable: URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script] + arguments.map { Hex.encode($0) }, environment: [:])
         let hint = run.stderr.contains("No module named") ? " (python3 has no pyhpke: run Scripts/bootstrap)" : ""
         try #require(run.status == 0, "python3 with pyhpke failed\(hint): \(run.stderr)")
         return run.stdout

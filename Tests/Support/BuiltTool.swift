@@ -22,15 +22,19 @@ public enum BuiltTool {
     /// Runs executable `name` with `arguments` and waits for it, on a thread of its own: the blocking reads must not
     /// hold one of the few threads async code runs on (an in-process server the tool talks to needs them).
     public static func run(_ name: String, _ arguments: [String], environment: [String: String]) async throws -> Output {
+        try await run(executable: directory.appendingPathComponent(name), arguments, environment: environment)
+    }
+
+    /// Runs `executable` with `arguments` and waits for it on a thread of its own (a key generation by `openssl` can
+    /// take seconds: it must not hold one of the two threads every other test's timers run on).
+    public static func run(executable: URL, _ arguments: [String], environment: [String: String]) async throws -> Output {
         try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                continuation.resume(with: Result { try run(executable: directory.appendingPathComponent(name), arguments, environment: environment) })
-            }.start()
+            Thread { continuation.resume(with: Result { try runBlocking(executable: executable, arguments, environment: environment) }) }.start()
         }
     }
 
     /// Runs `executable` with `arguments` and waits for it, blocking the calling thread.
-    public static func run(executable: URL, _ arguments: [String], environment: [String: String]) throws -> Output {
+    public static func runBlocking(executable: URL, _ arguments: [String], environment: [String: String]) throws -> Output {
         let p = Process()
         p.executableURL = executable
         p.arguments = arguments

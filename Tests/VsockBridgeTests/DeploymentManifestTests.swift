@@ -58,9 +58,13 @@ import Testing
         #expect(m.egressDestinations(emulated: false).permits(host: "kms.eu-west-1.amazonaws.com", port: 443))
         #expect(!m.egressDestinations(emulated: false).permits(host: "kms.us-east-1.amazonaws.com", port: 443))
         // A VPC endpoint, or a local test server, by name.
-        let vpc = try Self.parse(#"{"kms": {"region": "eu-west-1", "key": "k", "endpoint": "vpce-1.kms.eu-west-1.vpce.amazonaws.com:8443"}}"#)
+        let vpc = try Self.parse(#"{"kms": {"region": "eu-west-1", "key": "arn:aws:kms:eu-west-1:111122223333:alias/master", "endpoint": "vpce-1.kms.eu-west-1.vpce.amazonaws.com:8443"}}"#)
         #expect(vpc.kms?.endpointHost == "vpce-1.kms.eu-west-1.vpce.amazonaws.com")
         #expect(vpc.kms?.endpointPort == 8443)
+        #expect(vpc.kms?.isAWSEndpoint == true)
+        #expect(vpc.kms?.account == "111122223333")
+        let elsewhere = try Self.parse(#"{"kms": {"region": "eu-west-1", "key": "arn:aws:kms:eu-west-1:111122223333:alias/m", "endpoint": "kms.example.com:443"}}"#)
+        #expect(elsewhere.kms?.isAWSEndpoint == false, "a name the Amazon roots may certify for a customer")
         // No kms section: none on Nitro, the emulated default in emulation.
         let none = try Self.parse("{}")
         #expect(none.effectiveKMS(emulated: false) == nil)
@@ -124,8 +128,13 @@ import Testing
         (#"{"kms": {"region": "US East", "key": "alias/x"}}"#, "kms.region"),
         (#"{"kms": {"region": "us-east-1"}}"#, "kms.key"),
         (#"{"kms": {"region": "us-east-1", "key": "has space"}}"#, "kms.key"),
-        (#"{"kms": {"region": "us-east-1", "key": "k", "endpoint": "no-port"}}"#, "kms.endpoint"),
-        (#"{"kms": {"region": "us-east-1", "key": "k", "keyPolicy": {}}}"#, "kms.keyPolicy"),
+        (#"{"kms": {"region": "us-east-1", "key": "alias/master"}}"#, "kms.key"),
+        (#"{"kms": {"region": "us-east-1", "key": "1234abcd-12ab-34cd-56ef-1234567890ab"}}"#, "kms.key"),
+        (#"{"kms": {"region": "eu-west-1", "key": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}}"#, "kms.key"),
+        (#"{"kms": {"region": "us-east-1", "key": "arn:aws:kms:us-east-1:1111:key/k"}}"#, "kms.key"),
+        (#"{"kms": {"region": "us-east-1", "key": "arn:aws:iam::111122223333:key/k"}}"#, "kms.key"),
+        (#"{"kms": {"region": "us-east-1", "key": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", "endpoint": "no-port"}}"#, "kms.endpoint"),
+        (#"{"kms": {"region": "us-east-1", "key": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", "keyPolicy": {}}}"#, "kms.keyPolicy"),
         (#"{"recovery": {"keys": ["00"]}}"#, "recovery.keys[0]"),
         (#"{"recovery": {"keys": [7]}}"#, "recovery.keys[0]"),
         (#"{"recovery": {"keys": ["\#(String(repeating: "ab", count: 32))", "\#(String(repeating: "ab", count: 32))"]}}"#, "recovery.keys[1]"),

@@ -9,7 +9,7 @@ enum Python {
     /// Runs `script` with `python3 -c` and `arguments`; its standard output, or a failure that says what
     /// python3 said.
     static func run(_ script: String, _ arguments: [String], needs packages: String) throws -> String {
-        let output = try BuiltTool.run(
+        let output = try BuiltTool.runBlocking(
             executable: URL(fileURLWithPath: "/usr/bin/env"),
             ["python3", "-c", script] + arguments,
             environment: [:]
