@@ -307,4 +307,20 @@ import VsockBridge
         #expect(!f.host.logLines.contains { "\($0)".contains("expiredToken") }, "an unseal was refused for expired credentials")
         try await Self.stop(f)
     }
+
+    /// A host that withholds the instance role's credentials (its metadata service unreachable) cannot push an
+    /// enclave with recovery keys into waiting for a recovery: only KMS saying the key is gone does. The enclave
+    /// stops, says why, serves nothing, and unseals as before once credentials come back.
+    @Test func withheldCredentialsStopTheEnclaveAndDoNotStartARecovery() async throws {
+        let recovery = try X25519Key.generate().publicKey
+        let f = try await K.start(recoveryKeys: [recovery])
+        let before = try await Self.deployment(f)
+        try await Self.stop(f)
+        let g = try await K.start(restart: f, wait: false, hostArguments: HostArguments { _ in ["--imds", "http://127.0.0.1:9"] }, recoveryKeys: [recovery])
+        try await Self.expectRefused(g, "credentialsUnavailable")
+        #expect(g.host.log(containing: "awaiting recovery").isEmpty)
+        let h = try await K.start(restart: g, recoveryKeys: [recovery])
+        #expect(try await Self.deployment(h) == before)
+        try await Self.stop(h)
+    }
 }
