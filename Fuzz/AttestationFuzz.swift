@@ -19,7 +19,7 @@
 //      (Sources/SecureModule/NSMMessages.swift and NSMError.swift are compiled into this target). Likewise the
 //      bridge's WireMessage, which must also stay within the wire's bounds.
 //   8. Request path: QueueMessage, StoreMessage, CredentialsMessage, Receipt, Seal (payload), SignedReceipt, SignedResponse,
-//      IdentityClaims, GenesisClaims, DeploymentRecord, SealedRequest (and its inner body), SealedResult and Credential each re-encode what they parse to bytes that parse to an equal value; a receipt or seal
+//      IdentityClaims, GenesisClaims, DeploymentRecord, RecoveryRecord, SealedRequest (and its inner body), SealedResult and Credential each re-encode what they parse to bytes that parse to an equal value; a receipt or seal
 //      parses only from its own deterministic encoding, since that encoding is what is hashed and signed
 //      (the EnclaveWire sources these need are compiled into this target).
 //   9. WebAuthn: AuthenticatorData, AttestationObject, a COSE_Key (CredentialPublicKey) and ClientData each
@@ -336,6 +336,7 @@ private func checkRequestPathRoundTrips(_ input: [UInt8]) {
     checkReparses("QueueMessage", input, { bytes throws(WireError) in try QueueMessage(encoded: bytes) }, \.encoded)
     checkReparses("StoreMessage", input, StoreMessage.init(encoded:), \.encoded)
     checkReparses("CredentialsMessage", input, CredentialsMessage.init(encoded:), \.encoded)
+    checkReparses("RecoveryRecord", input, RecoveryRecord.init(encoded:), \.encoded)
     checkReparses("Receipt", input, Receipt.init(encoded:), \.encoded, canonical: true)
     checkReparses("Seal", input, Seal.init(payload:), \.payload, canonical: true)
     checkReparses("SignedReceipt", input, SignedReceipt.init(encoded:), \.encoded)
