@@ -18,8 +18,9 @@ struct RecoveryCommand: AsyncParsableCommand {
         abstract: "Offline recovery keys: make one, and bring a deployment's master back with it if its KMS key is lost.",
         discussion: """
             The enclave seals its deployment's master secret to every recovery key its manifest lists \
-            (recovery.keys), beside the KMS-sealed copy, in the host's store. If the KMS key or the AWS account is \
-            lost, an enclave that cannot unseal its master waits for a restore instead of stopping: the holder of a \
+            (recovery.keys), beside the KMS-sealed copy, in the host's store, signed by the deployment key. If the \
+            KMS key is lost (KMS answers that it is gone), an enclave with recovery keys waits for a restore instead \
+            of stopping (any other failure stops it): the holder of a \
             recovery key opens the master offline, checks it against the deployment's genesis, and seals it to that \
             enclave after verifying its attestation and pins. The enclave seals it under its manifest's KMS key and \
             boots again with the same deployment commitment, genesis and keys.
