@@ -12,12 +12,7 @@ public final class CredentialsClient: Sendable {
     public init(bridge: BridgeAddress, maxFrameSize: Int, group: EventLoopGroup, logger: Logger, timeout: TimeAmount = .seconds(10)) {
         link = NumberedLink(
             channel: .credentials, bridge: bridge, maxFrameSize: maxFrameSize, group: group, logger: logger, timeout: timeout,
-            decode: { bytes in
-                switch try? CredentialsMessage(encoded: bytes) {
-                case let m? where m.answerID != nil: (m.answerID!, m)
-                default: nil
-                }
-            })
+            parse: { try CredentialsMessage(encoded: $0) }, answerID: \.answerID)
     }
 
     public func start() { link.start() }

@@ -61,6 +61,20 @@ final class NumberedLink<Answer: Sendable>: Sendable {
             })
     }
 
+    /// A link whose answers are the messages `parse` reads that carry an answer number (`answerID`); anything else
+    /// closes the connection as a protocol error.
+    convenience init(
+        channel kind: ChannelKind, bridge: BridgeAddress, maxFrameSize: Int, group: EventLoopGroup, logger: Logger, timeout: TimeAmount,
+        parse: @escaping @Sendable ([UInt8]) throws -> Answer, answerID: @escaping @Sendable (Answer) -> UInt64?
+    ) {
+        self.init(
+            channel: kind, bridge: bridge, maxFrameSize: maxFrameSize, group: group, logger: logger, timeout: timeout,
+            decode: { bytes in
+                guard let answer = try? parse(bytes), let id = answerID(answer) else { return nil }
+                return (id, answer)
+            })
+    }
+
     func start() { link.start() }
     func stop() { link.stop() }
 

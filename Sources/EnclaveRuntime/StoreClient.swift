@@ -26,12 +26,7 @@ public final class StoreClient: BlobStore {
     public init(bridge: BridgeAddress, maxFrameSize: Int, group: EventLoopGroup, logger: Logger, timeout: TimeAmount = .seconds(10)) {
         link = NumberedLink(
             channel: .store, bridge: bridge, maxFrameSize: maxFrameSize, group: group, logger: logger, timeout: timeout,
-            decode: { bytes in
-                switch try? StoreMessage(encoded: bytes) {
-                case let answer? where answer.answerID != nil: (answer.answerID!, answer)
-                default: nil
-                }
-            })
+            parse: { try StoreMessage(encoded: $0) }, answerID: \.answerID)
     }
 
     public func start() { link.start() }
