@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "EmulatedKMS", targets: ["EmulatedKMS"]),
         .library(name: "AWSKMS", targets: ["AWSKMS"]),
         .library(name: "HTTPSClient", targets: ["HTTPSClient"]),
+        .library(name: "TransparencyLog", targets: ["TransparencyLog"]),
         .executable(name: "cloister", targets: ["cloister"]),
         .executable(name: "cloister-host", targets: ["cloister-host"]),
         .executable(name: "cloister-enclave", targets: ["cloister-enclave"]),
@@ -280,6 +281,13 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
+        ),
+        // The log's proofs and C2SP notes (signed note, checkpoint, cosignature). No I/O, no clock.
+        .target(name: "TransparencyLog", dependencies: ["NitroAttestation", "SecureModule"]),
+        .testTarget(
+            name: "TransparencyLogTests",
+            dependencies: ["TransparencyLog", "EnclaveWire", "NitroAttestation", "SecureModule"],
+            resources: [.copy("Vectors")]
         ),
         .testTarget(
             name: "SecureModuleTests",
