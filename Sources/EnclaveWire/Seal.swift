@@ -54,50 +54,89 @@ public struct Seal: Sendable, Hashable {
 }
 
 /// A receipt with what proves it: the seal (COSE_Sign1 bytes) and the receipt's Merkle inclusion proof under the
-/// seal's root. This is one entry of the receipt log the host serves and an auditor replays.
+/// seal's root. This is one entry of the receipt log the host serves and an auditor replays. A receipt of a
+/// deployment (an enclave holding a master secret) also carries its place in the deployment log: its index `n`,
+/// the log head after its batch (`head`, a C2SP checkpoint signed by the deployment key) and its inclusion proof in
+/// that head (`lproof`, RFC 9162, leaf hash `TreeHash.leaf(receipt)`). Receipts of earlier builds have none.
 ///
-/// Wire form (CBOR map, text keys): `receipt` bstr, `seal` bstr, `proof` [bstr32 ...].
+/// Wire form (CBOR map, text keys): `receipt` bstr, `seal` bstr, `proof` [bstr32 ...]; and together, or not at all,
+/// `n` uint, `head` bstr, `lproof` [bstr32 ...].
 public struct SignedReceipt: Sendable, Hashable {
     public var receipt: [UInt8]
     public var seal: [UInt8]
     public var proof: [[UInt8]]
+    /// The receipt's index in the deployment log.
+    public var index: UInt64?
+    /// The signed checkpoint of the deployment log after the receipt's batch.
+    public var head: [UInt8]?
+    /// The receipt's inclusion proof in `head`.
+    public var logProof: [[UInt8]]?
 
-    public init(receipt: [UInt8], seal: [UInt8], proof: [[UInt8]]) {
+    public init(receipt: [UInt8], seal: [UInt8], proof: [[UInt8]], index: UInt64? = nil, head: [UInt8]? = nil, logProof: [[UInt8]]? = nil) {
         self.receipt = receipt
         self.seal = seal
         self.proof = proof
+        self.index = index
+        self.head = head
+        self.logProof = logProof
     }
 
+    /// Largest signed checkpoint a receipt carries.
+    public static let maxHead = 8192
+    /// Longest inclusion proof in the deployment log (a tree of up to 2^64 leaves).
+    public static let maxLogProofLength = 64
     /// Largest encoded signed receipt read.
-    public static let maxSize = Receipt.maxSize + Seal.maxSize + 64 * MerkleTree.maxProofLength
+    public static let maxSize = Receipt.maxSize + Seal.maxSize + 64 * MerkleTree.maxProofLength + maxHead + 34 * maxLogProofLength + 64
+
+    static let required: Set<String> = ["receipt", "seal", "proof"]
+    static let optional: Set<String> = ["n", "head", "lproof"]
+    static let maxItems = 16 + MerkleTree.maxProofLength + maxLogProofLength
 
     var fields: [(CBOR, CBOR)] {
-        [("receipt", .bytes(receipt)), ("seal", .bytes(seal)), ("proof", .array(proof.map { .bytes($0) }))]
+        var fields: [(CBOR, CBOR)] = [("receipt", .bytes(receipt)), ("seal", .bytes(seal)), ("proof", .array(proof.map { .bytes($0) }))]
+        if let index, let head, let logProof {
+            fields += [("n", .unsigned(index)), ("head", .bytes(head)), ("lproof", .array(logProof.map { .bytes($0) }))]
+        }
+        return fields
     }
 
     public var encoded: [UInt8] { CBOREncoder.encode(.map(CBORMap(fields))) }
 
     public init(encoded bytes: [UInt8]) throws(EnvelopeError) {
-        let item = try CBORFields.decode(bytes, what: "signed receipt", maxSize: Self.maxSize, maxDepth: 2, maxItems: 64)
-        try self.init(try CBORFields(item, what: "signed receipt", required: ["receipt", "seal", "proof"]))
+        let item = try CBORFields.decode(bytes, what: "signed receipt", maxSize: Self.maxSize, maxDepth: 2, maxItems: Self.maxItems)
+        try self.init(try CBORFields(item, what: "signed receipt", required: Self.required, optional: Self.optional))
     }
 
     init(_ f: CBORFields) throws(EnvelopeError) {
         receipt = try f.bytes("receipt", max: Receipt.maxSize)
         seal = try f.bytes("seal", max: Seal.maxSize)
-        var proof: [[UInt8]] = []
-        for p in try f.array("proof", max: MerkleTree.maxProofLength) {
-            guard let h = p.bytes, h.count == 32 else { throw EnvelopeError(.malformed, "\(f.what).proof holds something other than 32-byte hashes") }
-            proof.append(h)
+        proof = try Self.hashes(f, "proof", max: MerkleTree.maxProofLength)
+        let present = Self.optional.filter { f.has($0) }
+        guard present.isEmpty || present == Self.optional else {
+            throw EnvelopeError(.malformed, "\(f.what) has some of n, head and lproof: all three or none")
         }
-        self.proof = proof
+        if !present.isEmpty {
+            index = try f.uint("n")
+            head = try f.bytes("head", max: Self.maxHead)
+            logProof = try Self.hashes(f, "lproof", max: Self.maxLogProofLength)
+        }
+    }
+
+    static func hashes(_ f: CBORFields, _ key: String, max: Int) throws(EnvelopeError) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        for p in try f.array(key, max: max) {
+            guard let h = p.bytes, h.count == 32 else { throw EnvelopeError(.malformed, "\(f.what).\(key) holds something other than 32-byte hashes") }
+            out.append(h)
+        }
+        return out
     }
 }
 
 /// What the client receives for one request: the result bytes and the signed receipt that commits to them
 /// (the receipt's `res` is the result's SHA-256). The host passes it through untouched.
 ///
-/// Wire form (CBOR map, text keys): `receipt`, `seal`, `proof` as in `SignedReceipt`, then `result` bstr.
+/// Wire form (CBOR map, text keys): `receipt`, `seal`, `proof` (and `n`, `head`, `lproof`) as in `SignedReceipt`, then
+/// `result` bstr.
 public struct SignedResponse: Sendable, Hashable {
     public var signed: SignedReceipt
     public var result: [UInt8]
@@ -114,8 +153,8 @@ public struct SignedResponse: Sendable, Hashable {
     public var encoded: [UInt8] { CBOREncoder.encode(.map(CBORMap(signed.fields + [("result", .bytes(result))]))) }
 
     public init(encoded bytes: [UInt8]) throws(EnvelopeError) {
-        let item = try CBORFields.decode(bytes, what: "response", maxSize: Self.maxSize, maxDepth: 2, maxItems: 64)
-        let f = try CBORFields(item, what: "response", required: ["receipt", "seal", "proof", "result"])
+        let item = try CBORFields.decode(bytes, what: "response", maxSize: Self.maxSize, maxDepth: 2, maxItems: SignedReceipt.maxItems)
+        let f = try CBORFields(item, what: "response", required: SignedReceipt.required.union(["result"]), optional: SignedReceipt.optional)
         signed = try SignedReceipt(f)
         result = try f.bytes("result", max: Self.maxResultSize)
     }

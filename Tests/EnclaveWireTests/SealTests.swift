@@ -88,11 +88,20 @@ import Testing
 
     /// The fields of `signed` in wire order; a response adds `result`.
     static func fields(_ signed: SignedReceipt = sample) -> [(String, CBOR)] {
-        [
+        var out: [(String, CBOR)] = [
             ("receipt", .bytes(signed.receipt)), ("seal", .bytes(signed.seal)),
             ("proof", .array(signed.proof.map { .bytes($0) })),
         ]
+        if let index = signed.index, let head = signed.head, let logProof = signed.logProof {
+            out += [("n", .unsigned(index)), ("head", .bytes(head)), ("lproof", .array(logProof.map { .bytes($0) }))]
+        }
+        return out
     }
+
+    /// A receipt with its place in the deployment log.
+    static let logged = SignedReceipt(
+        receipt: ReceiptTests.sample.encoded, seal: filled(0xC5, 120), proof: [filled(1)], index: 41, head: Array("cloister/ab\n42\nx\n\n— y\n".utf8),
+        logProof: [filled(4), filled(5)])
 
     static let longestProof = (0..<MerkleTree.maxProofLength).map { filled(UInt8($0)) }
 
@@ -100,7 +109,30 @@ import Testing
         sample,
         SignedReceipt(receipt: [], seal: [], proof: []),
         SignedReceipt(receipt: filled(0x52, Receipt.maxSize), seal: filled(0x53, Seal.maxSize), proof: longestProof),
+        logged,
+        SignedReceipt(
+            receipt: filled(0x52, Receipt.maxSize), seal: filled(0x53, Seal.maxSize), proof: longestProof, index: UInt64.max,
+            head: filled(0x54, SignedReceipt.maxHead), logProof: (0..<SignedReceipt.maxLogProofLength).map { filled(UInt8($0)) }),
     ]
+
+    /// The log fields come all three or not at all, and hold what they must.
+    static let logRefusals: [Refusal<EnvelopeError.Code>] = {
+        let all = fields(logged)
+        var out: [Refusal<EnvelopeError.Code>] = ["n", "head", "lproof"].map { key in
+            Refusal("a logged receipt without \(key)", bytes: encodeFields(all.filter { $0.0 != key }), .malformed)
+        }
+        func setting(_ name: String, _ key: String, _ value: CBOR) -> Refusal<EnvelopeError.Code> {
+            Refusal(name, bytes: encodeFields(all, setting: key, to: value), .malformed)
+        }
+        out.append(setting("an lproof element of 31 bytes", "lproof", .array([.bytes(filled(9, 31))])))
+        out.append(setting("an lproof of maxLogProofLength + 1", "lproof", .array((0...SignedReceipt.maxLogProofLength).map { _ in .bytes(filled(1)) })))
+        out.append(setting("a head of maxHead + 1", "head", .bytes(filled(0, SignedReceipt.maxHead + 1))))
+        out.append(setting("a text n", "n", .text("1")))
+        return out
+    }()
+
+    @Test(arguments: logRefusals)
+    func refusesPartialLogFields(refusal: Refusal<EnvelopeError.Code>) { expectRefused(refusal, by: Self.parse) }
 
     @Test(arguments: valid)
     func roundTrips(signed: SignedReceipt) throws {
@@ -155,6 +187,7 @@ import Testing
         sample,
         SignedResponse(signed: SignedReceipt(receipt: [], seal: [], proof: []), result: []),
         SignedResponse(signed: SignedReceiptTests.valid[2], result: filled(0x99, SignedResponse.maxResultSize)),
+        SignedResponse(signed: SignedReceiptTests.valid[4], result: filled(0x99, SignedResponse.maxResultSize)),
     ]
 
     @Test(arguments: valid)
