@@ -74,6 +74,7 @@ let package = Package(
             name: "EnclaveRuntime",
             dependencies: [
                 "VsockBridge", "EnclaveWire", "SecureModule", "NitroAttestation", "COpenSSL", "CLoopback", "AWSKMS", "AWSRequestSigning", "HTTPSClient",
+                "TransparencyLog",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -92,7 +93,7 @@ let package = Package(
         .target(
             name: "HostRuntime",
             dependencies: [
-                "VsockBridge", "EnclaveWire", "NitroAttestation", "SecureModule", "DNSStub", "EmulatedKMS", "CBOR",
+                "VsockBridge", "EnclaveWire", "NitroAttestation", "SecureModule", "DNSStub", "EmulatedKMS", "CBOR", "TransparencyLog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -106,7 +107,7 @@ let package = Package(
             ]
         ),
         // What a client links: attestation and response verification, the audit, and an HTTP client.
-        .target(name: "CloisterClient", dependencies: ["EnclaveWire", "NitroAttestation", "SecureModule", "CBOR"]),
+        .target(name: "CloisterClient", dependencies: ["EnclaveWire", "NitroAttestation", "SecureModule", "CBOR", "TransparencyLog"]),
         .executableTarget(
             name: "cloister-host",
             dependencies: ["HostRuntime", "EmulatedKMS", "AWSKMS", "VsockBridge", "NitroAttestation", "SecureModule", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -218,7 +219,7 @@ let package = Package(
             name: "RuntimeTests",
             dependencies: [
                 "CloisterTestSupport", "VsockBridge", "EnclaveWire", "HostRuntime", "EnclaveRuntime", "CloisterClient", "NitroAttestation", "SecureModule",
-                "KeyService", "CBOR", "AWSKMS", "EmulatedKMS", .product(name: "Crypto", package: "swift-crypto"),
+                "KeyService", "CBOR", "AWSKMS", "EmulatedKMS", "TransparencyLog", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "GRDB", package: "GRDB.swift"),
             ]

@@ -53,6 +53,14 @@ public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
         /// document without one, when one is expected, counts as changed): a host that hid the sealed master
         /// secret made a new deployment appear. In an audit: a boot of another deployment than the log's.
         case deploymentChanged
+        /// A response's log head or inclusion proof does not verify: the checkpoint is not signed by the deployment
+        /// key under the deployment's origin, or the receipt is not at its index `n` of that head.
+        case logProofInvalid
+        /// A receipt of a deployment whose log this client has already seen carries no log head (the host stripped it).
+        case logHeadMissing
+        /// A newer head is not consistent with the newest one seen (or two heads of one size differ): the log was
+        /// rewritten or forked.
+        case logForked
     }
 
     public let code: Code

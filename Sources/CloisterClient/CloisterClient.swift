@@ -3,6 +3,7 @@ import Foundation
 import NitroAttestation
 import SecureModule
 import Synchronization
+import TransparencyLog
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -40,14 +41,18 @@ public final class CloisterClient: Sendable {
     public let reattestAfter: Duration
     private let session: URLSession
 
-    private struct State {
+    struct State {
         var identities: [AttestedIdentity] = []
         var deployment: [UInt8]?
         var tenantRoot: [UInt8]?
+        /// The newest verified log head per deployment (hex of its commitment).
+        var heads: [String: LogHead] = [:]
+        /// Verified heads smaller than the newest one seen at the time (answers of earlier batches).
+        var olderHeads = 0
     }
     /// The program key that signs this client's actions (nil: it can make reads only).
     public let credential: CredentialKey?
-    private let state: Mutex<State>
+    let state: Mutex<State>
     private let attesting = Mutex<Task<AttestedIdentity, any Error>?>(nil)
 
     /// `maxConnections`: HTTP connections this client opens to the host at most (calls beyond wait their turn).
@@ -196,6 +201,7 @@ public final class CloisterClient: Sendable {
         }
         try Self.check(verified.receipt, response: response, operation: operation, requestID: requestID, body: body, tenant: tenant)
         try checkTenantRoot(verified.receipt)
+        try await checkLog(response.signed)
         return VerifiedResponse(requestID: requestID, result: response.result, status: verified.receipt.status, receipt: verified, signed: response)
     }
 

@@ -138,6 +138,21 @@ public final class EnclaveService: Service, Sendable {
             }
         }
 
+        // The deployment log goes on from the head in the store, once that head is checked to be this deployment's.
+        var log: DeploymentLog?
+        if let master, let store {
+            do {
+                let loaded = try await DeploymentLog.load(store: store, master: master)
+                logger.info("deployment log loaded", metadata: ["size": "\(loaded.range.size)", "origin": "\(loaded.origin)"])
+                log = loaded
+            } catch {
+                logger.critical("the deployment log's stored head is refused: this enclave serves nothing", metadata: ["error": "\(error)"])
+                store.stop()
+                credentials?.stop()
+                throw error
+            }
+        }
+
         // The identity keys are created here, inside, and the boot document binds them to this image.
         let identity = try await EnclaveIdentity.create(module: opened.module, manifestBytes: c.manifestBytes, deployment: master?.commitment)
         let attestation = identity.bootDocument
@@ -184,8 +199,8 @@ public final class EnclaveService: Service, Sendable {
             let context = JobWorkloadContext(identity: identity, store: s, master: master, logger: logger)
             let jobWorkload: any JobWorkload = try recovery.map { $0(identity) } ?? JobWorkloads.named(api.workload) ?? registration!.make(context)
             worker = QueueWorker(
-                bridge: c.bridge, identity: identity, workload: jobWorkload, store: s, maxFrameSize: m.bridge.maxFrameBytes, group: group,
-                logger: logger)
+                bridge: c.bridge, identity: identity, workload: jobWorkload, store: s, log: log, master: master, maxFrameSize: m.bridge.maxFrameBytes,
+                group: group, logger: logger)
         }
         logger.info(
             "enclave up",

@@ -36,13 +36,15 @@ public final class QueueWorker: Sendable {
     private let identity: EnclaveIdentity
     private let workload: any JobWorkload
     private let store: any BlobStore
+    private let log: DeploymentLog?
+    private let master: MasterSecret?
     private let configuration: Configuration
     private let logger: Logger
     private let maxFrameSize: Int
 
     public init(
-        bridge: BridgeAddress, identity: EnclaveIdentity, workload: any JobWorkload, store: any BlobStore,
-        configuration: Configuration = Configuration(), maxFrameSize: Int, group: EventLoopGroup, logger: Logger
+        bridge: BridgeAddress, identity: EnclaveIdentity, workload: any JobWorkload, store: any BlobStore, log: DeploymentLog? = nil,
+        master: MasterSecret? = nil, configuration: Configuration = Configuration(), maxFrameSize: Int, group: EventLoopGroup, logger: Logger
     ) {
         let (events, feed) = AsyncStream.makeStream(of: Event.self)
         self.events = events
@@ -50,6 +52,8 @@ public final class QueueWorker: Sendable {
         self.identity = identity
         self.workload = workload
         self.store = store
+        self.log = log
+        self.master = master
         self.configuration = configuration
         self.logger = logger
         self.maxFrameSize = maxFrameSize
@@ -79,7 +83,7 @@ public final class QueueWorker: Sendable {
             link.stop()
             feed.finish()
         }
-        let chain = ReceiptChain(identity: identity)
+        let chain = ReceiptChain(identity: identity, log: log, store: log == nil ? nil : store, master: log == nil ? nil : master)
         var outbox: [(batch: UInt64, bytes: [UInt8])] = []
         var nextBatch: UInt64 = 0
         var answered: [String: QueueResult] = [:]
@@ -129,7 +133,7 @@ public final class QueueWorker: Sendable {
                             var results = repeats
                             if !fresh.isEmpty {
                                 do {
-                                    let sealed = try chain.seal(await perform(fresh))
+                                    let sealed = try await chain.seal(await perform(fresh))
                                     for s in sealed {
                                         answered[s.requestKey] = s.result
                                         answeredOrder.push(s.requestKey)
@@ -140,8 +144,8 @@ public final class QueueWorker: Sendable {
                                         if let old = answered.removeValue(forKey: key) { answeredBytes -= old.response.count + old.receipt.count }
                                     }
                                 } catch {
-                                    // Without a signature nothing can be answered; the leases run out and the jobs
-                                    // come back (to this enclave or, after a restart, to the next).
+                                    // Without a signature (or a stored log head) nothing can be answered; the leases
+                                    // run out and the jobs come back (to this enclave or, after a restart, to the next).
                                     logger.error("queue: sealing a batch failed: \(error)")
                                 }
                             }

@@ -1,9 +1,12 @@
 import EnclaveWire
 import NitroAttestation
+import TransparencyLog
 import VsockBridge
 
 /// The receipt chain of this boot. Each batch of finished jobs becomes consecutive receipts linked by hash,
-/// sealed with one signature over their Merkle root. Not thread-safe: the queue worker owns it.
+/// sealed with one signature over their Merkle root. With a deployment log (the enclave holds the master), each
+/// batch is also appended to it and its new head stored before anything is answered, and every receipt carries its
+/// index, that head and its inclusion proof. Not thread-safe: the queue worker owns it.
 final class ReceiptChain {
     /// One finished job, before it is receipted.
     struct Outcome {
@@ -26,14 +29,46 @@ final class ReceiptChain {
     private(set) var lastSequence: UInt64 = 0
     private var previous = Receipt.genesis
     private let now: () -> UInt64
+    /// The deployment log and what keeps it (nil without a master: receipts of this boot only).
+    private(set) var log: DeploymentLog?
+    private let logStore: (any BlobStore)?
+    private let master: MasterSecret?
 
-    init(identity: EnclaveIdentity, now: @escaping () -> UInt64 = { UInt64(WallClock.milliseconds()) }) {
+    init(
+        identity: EnclaveIdentity, log: DeploymentLog? = nil, store: (any BlobStore)? = nil, master: MasterSecret? = nil,
+        now: @escaping () -> UInt64 = { UInt64(WallClock.milliseconds()) }
+    ) {
+        precondition(log == nil || (store != nil && master != nil), "a deployment log needs its store and master")
         self.identity = identity
+        self.log = log
+        logStore = store
+        self.master = master
         self.now = now
     }
 
-    /// Receipts `outcomes` in order and seals them with one signature.
-    func seal(_ outcomes: [Outcome]) throws -> [Sealed] {
+    /// One batch receipted and sealed, not yet logged or counted.
+    private struct Batch {
+        var first: UInt64
+        var previous: [UInt8]
+        var encoded: [[UInt8]]
+        var proofs: [[[UInt8]]]
+        var seal: [UInt8]
+    }
+
+    /// Receipts `outcomes` in order, seals them with one signature and, with a deployment log, stores the log's new
+    /// head. Nothing advances (chain or log) unless all of it succeeded.
+    func seal(_ outcomes: [Outcome]) async throws -> [Sealed] {
+        let batch = try sign(outcomes)
+        return advance(batch, outcomes, logged: try await appendToLog(batch.encoded))
+    }
+
+    /// Seals a batch of a chain without a deployment log (an enclave without a master), with no I/O.
+    func sealUnlogged(_ outcomes: [Outcome]) throws -> [Sealed] {
+        precondition(log == nil, "a chain with a deployment log stores each head")
+        return advance(try sign(outcomes), outcomes, logged: nil)
+    }
+
+    private func sign(_ outcomes: [Outcome]) throws -> Batch {
         precondition(!outcomes.isEmpty && outcomes.count <= Int(Seal.maxCount))
         let time = now()
         let first = lastSequence + 1
@@ -51,16 +86,40 @@ final class ReceiptChain {
         }
         let (root, proofs) = MerkleTree.rootAndProofs(leafHashes: encoded.map(MerkleTree.leafHash))
         let seal = Seal(boot: identity.bootHash, first: first, count: UInt64(outcomes.count), root: root, time: time)
-        let sealBytes = try identity.sign(payload: seal.payload)
-        // Only a signed batch advances the chain.
-        self.previous = previous
-        lastSequence = first + UInt64(outcomes.count) - 1
+        return Batch(first: first, previous: previous, encoded: encoded, proofs: proofs, seal: try identity.sign(payload: seal.payload))
+    }
+
+    /// Only a signed (and, with a log, logged) batch advances the chain.
+    private func advance(_ batch: Batch, _ outcomes: [Outcome], logged: DeploymentLog.Appended?) -> [Sealed] {
+        previous = batch.previous
+        lastSequence = batch.first + UInt64(outcomes.count) - 1
         return outcomes.enumerated().map { i, o in
-            let signed = SignedReceipt(receipt: encoded[i], seal: sealBytes, proof: proofs[i])
+            var signed = SignedReceipt(receipt: batch.encoded[i], seal: batch.seal, proof: batch.proofs[i])
+            if let logged {
+                signed.index = logged.first + UInt64(i)
+                signed.head = logged.head
+                signed.logProof = logged.proofs[i]
+            }
             let response = SignedResponse(signed: signed, result: o.result)
             return Sealed(
                 jobID: o.job.id, requestKey: o.job.tenant + "/" + o.job.requestID,
-                result: QueueResult(jobID: o.job.id, sequence: first + UInt64(i), status: o.status, response: response.encoded, receipt: signed.encoded))
+                result: QueueResult(
+                    jobID: o.job.id, sequence: batch.first + UInt64(i), status: o.status, response: response.encoded, receipt: signed.encoded))
         }
+    }
+
+    /// Appends the receipts to the deployment log and stores its new head; nil without a log. When the stored head
+    /// changed under this enclave, the batch fails and the stored head, if it is this deployment's, is the one the
+    /// next batch extends.
+    private func appendToLog(_ receipts: [[UInt8]]) async throws(DeploymentLogError) -> DeploymentLog.Appended? {
+        guard let log, let logStore, let master else { return nil }
+        let appended = try log.appending(receipts.map(TreeHash.leaf))
+        do {
+            self.log = try await log.store(appended, in: logStore)
+        } catch where error.code == .logHeadChanged {
+            if let reloaded = try? await DeploymentLog.load(store: logStore, master: master) { self.log = reloaded }
+            throw error
+        }
+        return appended
     }
 }

@@ -49,6 +49,8 @@ public struct APIServer: Sendable {
         router.get("/v1/boots") { request, _ in try await api.boots(request) }
         router.get("/v1/boots/:hash") { _, context in try await api.boot(hash: context.parameters.get("hash") ?? "") }
         router.get("/v1/deployment") { request, _ in try await api.deployment(request) }
+        router.get("/v1/log/head") { request, _ in try await api.logHead(request) }
+        router.get("/v1/log/consistency") { request, _ in try await api.logConsistency(request) }
         router.post("/v1/admin/tenants") { request, _ in try await api.createTenant(request) }
         router.post("/v1/admin/tokens") { request, _ in try await api.createToken(request) }
         return Application(
@@ -249,7 +251,7 @@ public struct APIServer: Sendable {
         return object
     }
 
-    private static func integer(_ request: Request, _ name: String, default value: Int64, range: ClosedRange<Int64>) throws -> Int64 {
+    static func integer(_ request: Request, _ name: String, default value: Int64, range: ClosedRange<Int64>) throws -> Int64 {
         guard let text = request.uri.queryParameters[Substring(name)] else { return value }
         guard let n = Int64(text), range.contains(n) else {
             throw APIError(400, "badQuery", "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")

@@ -83,6 +83,16 @@ public final class HostDatabase: Sendable {
                     );
                     """)
         }
+        // The deployment log: each receipt's index in it and its leaf hash, so that consistency proofs between
+        // any two heads can be made from the stored receipts (receipts of builds without the log have neither).
+        m.registerMigration("v2-log") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE receipts ADD COLUMN log_index INTEGER;
+                    ALTER TABLE receipts ADD COLUMN leaf BLOB;
+                    CREATE INDEX receipts_log ON receipts (log_index) WHERE log_index IS NOT NULL;
+                    """)
+        }
         return m
     }
 }

@@ -117,9 +117,9 @@ import Testing
         let a = try await TestEnclave()
         let other = ReceiptChain(identity: a.identity)
         let first = try a.batch(2).map(\.response)
-        _ = try other.seal([.init(job: QueueJob(id: 9, requestID: "x", tenant: "acme", operation: "echo", body: [], attempt: 1), requestHash: Receipt.genesis, status: "ok", result: [])])
-        _ = try other.seal([.init(job: QueueJob(id: 10, requestID: "y", tenant: "acme", operation: "echo", body: [], attempt: 1), requestHash: Receipt.genesis, status: "ok", result: [])])
-        let third = try other.seal([.init(job: QueueJob(id: 11, requestID: "z", tenant: "acme", operation: "echo", body: [], attempt: 1), requestHash: Receipt.genesis, status: "ok", result: [])])
+        _ = try other.sealUnlogged([.init(job: QueueJob(id: 9, requestID: "x", tenant: "acme", operation: "echo", body: [], attempt: 1), requestHash: Receipt.genesis, status: "ok", result: [])])
+        _ = try other.sealUnlogged([.init(job: QueueJob(id: 10, requestID: "y", tenant: "acme", operation: "echo", body: [], attempt: 1), requestHash: Receipt.genesis, status: "ok", result: [])])
+        let third = try other.sealUnlogged([.init(job: QueueJob(id: 11, requestID: "z", tenant: "acme", operation: "echo", body: [], attempt: 1), requestHash: Receipt.genesis, status: "ok", result: [])])
         let log = AuditLog(source: "t", receipts: entries(first + [try SignedResponse(encoded: third[0].result.response)]), boots: a.boots)
         #expect(verifier.verify(log).failure?.code == .chainBroken)
     }

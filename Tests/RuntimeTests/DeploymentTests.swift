@@ -99,6 +99,8 @@ import VsockBridge
         try await Self.stop(f)
         f.host.keepDirectory = true
         try K.HostView(f).delete(DeploymentRecord.storeKey)
+        // The log head goes too: a new deployment refuses another deployment's head (DeploymentLogTests).
+        try K.HostView(f).delete(LogHeadRecord.storeKey)
         let g = try await K.start(restart: f)
         let new = try await Self.deployment(g)
         #expect(new != old)
@@ -140,7 +142,9 @@ import VsockBridge
         try await Self.expectRefused(try await K.start(restart: f, wait: false), "genesisBlobMismatch")
 
         // Their whole record is consistent: the enclave continues their deployment, which a client pinning ours refuses.
+        // Their deployment logged nothing, so our log head goes (their enclave would refuse ours by name).
         try K.HostView(f).put(DeploymentRecord.storeKey, version: version, value: theirBytes)
+        try K.HostView(f).delete(LogHeadRecord.storeKey)
         let swapped = try await K.start(restart: f)
         #expect(try await Self.deployment(swapped) == theirs)
     }

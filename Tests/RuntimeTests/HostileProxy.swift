@@ -1,4 +1,5 @@
 import CloisterTestSupport
+import EnclaveWire
 import Foundation
 import Hummingbird
 import Synchronization
@@ -24,6 +25,10 @@ final class HostileProxy: Sendable {
         case swapReceipts(Int, Int)
         /// Flip a bit inside the receipt bytes of one entry.
         case editReceipt(Int)
+        /// Rewrite every call's signed response (decoded, edited, encoded again).
+        case editResponse(@Sendable (inout SignedResponse) -> Void)
+        /// Flip a bit of the first node of every consistency proof served.
+        case editConsistencyProof
     }
 
     private struct State {
@@ -89,6 +94,18 @@ final class HostileProxy: Sendable {
                     entry[at + marker.count] ^= 0x01
                     list[i]["entry"] = entry.base64EncodedString()
                 }
+            case .editResponse(let edit) where path.hasPrefix("/v1/call/") && status == 200:
+                guard var response = try? SignedResponse(encoded: bytes) else { break }
+                edit(&response)
+                bytes = response.encoded
+            case .editConsistencyProof where path == "/v1/log/consistency" && status == 200:
+                guard var object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any], var proof = object["proof"] as? [String],
+                    let first = proof.first, var node = Data(base64Encoded: first)
+                else { break }
+                node[0] ^= 0x01
+                proof[0] = node.base64EncodedString()
+                object["proof"] = proof
+                bytes = Array((try? JSONSerialization.data(withJSONObject: object)) ?? Data(bytes))
             default: break
             }
         }

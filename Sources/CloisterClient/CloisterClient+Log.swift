@@ -1,0 +1,105 @@
+import EnclaveWire
+import Foundation
+import NitroAttestation
+import TransparencyLog
+
+extension CloisterClient {
+    /// The newest log head this client has verified for its deployment (nil before the first, or without one).
+    public var logHead: LogHead? {
+        state.withLock { s in s.deployment.flatMap { s.heads[Hex.encode($0)] } }
+    }
+
+    /// How many verified heads were smaller than the newest one seen at the time: answers of earlier batches, or a
+    /// host showing an old head. Each still proved its receipt included; none replaced the newest.
+    public var olderHeadsSeen: Int { state.withLock { $0.olderHeads } }
+
+    /// Checks a receipt's place in the deployment log: the head and inclusion proof it carries, then, for a head
+    /// newer than the newest one seen, a consistency proof from that one, fetched from the host. Receipts of an
+    /// enclave without a deployment carry no head and need none; once a deployment's head was seen, every later
+    /// receipt of it must carry one (`logHeadMissing`: a host that strips heads is caught).
+    func checkLog(_ signed: SignedReceipt) async throws(ClientError) {
+        guard let deployment else {
+            if signed.head != nil { throw ClientError(.logProofInvalid, "a log head from an enclave with no deployment commitment") }
+            return
+        }
+        if signed.head == nil && signed.index == nil && signed.logProof == nil {
+            guard logHead == nil else {
+                throw ClientError(.logHeadMissing, "the receipt of deployment \(Hex.encode(deployment).prefix(16))… carries no log head, though its log was seen")
+            }
+            return
+        }
+        let head = try LogHead.verifyInclusion(signed, deployment: deployment)
+        try await adopt(head, deployment: deployment)
+    }
+
+    /// Makes `head` the newest one seen if it extends the newest one so far (a consistency proof from the host,
+    /// verified here); a smaller head is counted, an equal one must be the same tree.
+    func adopt(_ head: LogHead, deployment: [UInt8]) async throws(ClientError) {
+        let key = Hex.encode(deployment)
+        while true {
+            let seen = state.withLock { s -> LogHead? in
+                guard let seen = s.heads[key] else {
+                    s.heads[key] = head
+                    return nil
+                }
+                if head.checkpoint.size < seen.checkpoint.size { s.olderHeads += 1 }
+                return seen
+            }
+            guard let seen else { return }
+            let (old, new) = (seen.checkpoint, head.checkpoint)
+            if new.size < old.size { return }
+            if new.size == old.size {
+                guard new.rootHash == old.rootHash else {
+                    throw ClientError(.logForked, "two heads of \(new.size) receipts with different roots")
+                }
+                return
+            }
+            let proof = try await consistencyProof(from: old.size, to: new.size)
+            do {
+                try ConsistencyProof.verify(oldSize: old.size, newSize: new.size, proof: proof, oldRoot: old.rootHash, newRoot: new.rootHash)
+            } catch {
+                throw ClientError(.logForked, "the head of \(new.size) receipts does not extend the one of \(old.size) seen before: \(error)")
+            }
+            // Another answer may have moved the newest head meanwhile: then check again against that one.
+            let adopted = state.withLock { s -> Bool in
+                guard s.heads[key] == seen else { return false }
+                s.heads[key] = head
+                return true
+            }
+            if adopted { return }
+        }
+    }
+
+    /// The host's newest log head (`GET /v1/log/head`), verified against the deployment key.
+    public func fetchLogHead() async throws(ClientError) -> LogHead {
+        guard let deployment else { throw ClientError(.logProofInvalid, "no deployment commitment is known to check a log head against") }
+        let (status, body, _) = try await send("GET", "v1/log/head")
+        guard status == 200 else { throw Self.httpError(status, body) }
+        return try LogHead.verify(body, deployment: deployment)
+    }
+
+    /// The host's consistency proof from the log of `from` receipts to the log of `to` (`GET /v1/log/consistency`),
+    /// unverified; asked again for a few seconds while the host still waits for receipts up to `to`.
+    public func consistencyProof(from: UInt64, to: UInt64) async throws(ClientError) -> [[UInt8]] {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            let (status, body, _) = try await send("GET", "v1/log/consistency?from=\(from)&to=\(to)")
+            if status == 503, ContinuousClock.now < deadline, Self.httpError(status, body).apiCode == "logIncomplete" {
+                try? await Task.sleep(for: .milliseconds(100))
+                continue
+            }
+            guard status == 200 else { throw Self.httpError(status, body) }
+            guard let value = try? JSONValue.parse(body), let items = value.object?["proof"]?.items else {
+                throw ClientError(.logForked, "the consistency proof from \(from) to \(to) is not {\"proof\": [...]}")
+            }
+            var proof: [[UInt8]] = []
+            for item in items {
+                guard let text = item.string, let node = Base64.decode(text) else {
+                    throw ClientError(.logForked, "a node of the consistency proof from \(from) to \(to) is not base64")
+                }
+                proof.append(node)
+            }
+            return proof
+        }
+    }
+}

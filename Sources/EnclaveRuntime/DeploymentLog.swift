@@ -1,0 +1,108 @@
+import EnclaveWire
+import NitroAttestation
+import SecureModule
+import TransparencyLog
+
+/// The deployment's one receipt log, across boots and builds: an RFC 9162 Merkle log whose leaves are the
+/// receipts (`TreeHash.leaf` of their encoded bytes) and whose heads are C2SP checkpoints of origin
+/// `cloister/<commitment hex>`, signed by the deployment key under that name. Its state (the compact range and the
+/// newest checkpoint) lives in the host's store as a `LogHeadRecord`, replaced by compare-and-swap after each batch,
+/// before the batch's results leave the enclave. A value: the queue worker owns the one in use.
+public struct DeploymentLog: Sendable {
+    /// The log of a batch once it is stored: the new state, its signed head, and each receipt's index and proof.
+    struct Appended: Sendable {
+        var log: DeploymentLog
+        var head: [UInt8]
+        var first: UInt64
+        var proofs: [[[UInt8]]]
+    }
+
+    let origin: String
+    let signer: NoteSigner
+    private(set) var range: CompactRange
+    /// The newest signed checkpoint (nil for the empty log, which has none).
+    private(set) var head: [UInt8]?
+    /// The store version of the record this state was read from or written as (0: none yet).
+    private(set) var version: UInt64
+
+    /// The origin of the log of the deployment whose commitment is `commitment`.
+    static func origin(commitment: [UInt8]) -> String { "cloister/" + Hex.encode(commitment).lowercased() }
+
+    /// The verifier of this deployment's heads: the commitment as an Ed25519 note key named by the origin.
+    static func verifier(commitment: [UInt8]) throws(TransparencyLogError) -> CheckpointVerifier {
+        let origin = origin(commitment: commitment)
+        return try CheckpointVerifier(origin: origin, logKey: NoteVerifierKey(name: origin, type: .ed25519, publicKey: commitment))
+    }
+
+    init(master: MasterSecret, range: CompactRange = CompactRange(), head: [UInt8]? = nil, version: UInt64 = 0) throws(DeploymentLogError) {
+        origin = Self.origin(commitment: master.commitment)
+        do { signer = try NoteSigner(name: origin, key: master.deploymentKey) } catch {
+            throw DeploymentLogError(.signingFailed, "the deployment key cannot sign notes", underlying: error)
+        }
+        self.range = range
+        self.head = head
+        self.version = version
+    }
+
+    /// The log as the store holds it, checked: absent is the empty log; anything but this deployment's valid head
+    /// (a checkpoint the deployment key signed, of this deployment's origin, whose size and root are the stored
+    /// range's) is `logHeadInvalid`.
+    static func load(store: any BlobStore, master: MasterSecret) async throws(DeploymentLogError) -> DeploymentLog {
+        let stored: (version: UInt64, value: [UInt8])?
+        do { stored = try await store.get(LogHeadRecord.storeKey) } catch { throw DeploymentLogError(.storeUnavailable, "\(error)", underlying: error) }
+        guard let stored else { return try DeploymentLog(master: master) }
+        return try check(stored.value, version: stored.version, master: master)
+    }
+
+    /// The log state in record `bytes`, if it is this deployment's valid head.
+    static func check(_ bytes: [UInt8], version: UInt64, master: MasterSecret) throws(DeploymentLogError) -> DeploymentLog {
+        let record: LogHeadRecord
+        do { record = try LogHeadRecord(encoded: bytes) } catch { throw DeploymentLogError(.logHeadInvalid, "the stored log head: \(error)", underlying: error) }
+        let checkpoint: Checkpoint
+        do { checkpoint = try verifier(commitment: master.commitment).verify(record.checkpoint).checkpoint } catch {
+            throw DeploymentLogError(.logHeadInvalid, "the stored checkpoint is not this deployment's: \(error)", underlying: error)
+        }
+        let range: CompactRange
+        do { range = try CompactRange(size: record.size, hashes: record.hashes) } catch {
+            throw DeploymentLogError(.logHeadInvalid, "the stored compact range: \(error)", underlying: error)
+        }
+        guard range.size == checkpoint.size, range.root == checkpoint.rootHash else {
+            throw DeploymentLogError(
+                .logHeadInvalid, "the stored range (\(range.size) leaves) is not the tree its checkpoint signs (\(checkpoint.size) leaves)")
+        }
+        return try DeploymentLog(master: master, range: range, head: record.checkpoint, version: version)
+    }
+
+    /// The log with `leafHashes` appended and its new head signed, not yet stored.
+    func appending(_ leafHashes: [[UInt8]]) throws(DeploymentLogError) -> Appended {
+        do {
+            let (root, proofs) = try range.inclusionProofs(appending: leafHashes)
+            var next = range
+            for leaf in leafHashes { try next.append(leaf) }
+            precondition(next.root == root, "the appended range and its proofs disagree")
+            let text = try Checkpoint(origin: origin, size: next.size, rootHash: root).text
+            let note = try NoteSigner.sign(text: text, by: [signer]).encoded
+            var log = self
+            log.range = next
+            log.head = note
+            return Appended(log: log, head: note, first: range.size, proofs: proofs)
+        } catch {
+            throw DeploymentLogError(.signingFailed, "\(error)", underlying: error)
+        }
+    }
+
+    /// Stores `appended` in place of this state (compare-and-swap on the version this state came with) and returns
+    /// the stored log. `logHeadChanged` when the record changed meanwhile (an answer lost after it was written, or
+    /// another enclave of the deployment): the caller reloads it, checked as at boot.
+    func store(_ appended: Appended, in store: any BlobStore) async throws(DeploymentLogError) -> DeploymentLog {
+        let record = LogHeadRecord(size: appended.log.range.size, hashes: appended.log.range.hashes, checkpoint: appended.head)
+        let put: (stored: Bool, version: UInt64)
+        do { put = try await store.put(LogHeadRecord.storeKey, value: record.encoded, expectedVersion: version) } catch {
+            throw DeploymentLogError(.storeUnavailable, "\(error)", underlying: error)
+        }
+        guard put.stored else { throw DeploymentLogError(.logHeadChanged, "the stored log head is no longer version \(version)") }
+        var log = appended.log
+        log.version = put.version
+        return log
+    }
+}
