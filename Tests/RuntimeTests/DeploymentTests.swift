@@ -99,7 +99,7 @@ import VsockBridge
         try await Self.stop(f)
         f.host.keepDirectory = true
         try K.HostView(f).delete(DeploymentRecord.storeKey)
-        // The log head goes too: a new deployment refuses another deployment's head (DeploymentLogTests).
+        // The log head goes too: a new deployment refuses another deployment's head (DeploymentTests+Log).
         try K.HostView(f).delete(LogHeadRecord.storeKey)
         let g = try await K.start(restart: f)
         let new = try await Self.deployment(g)

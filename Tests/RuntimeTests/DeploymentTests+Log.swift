@@ -9,10 +9,9 @@ import TransparencyLog
 @testable import EnclaveRuntime
 
 /// The deployment log through real host and enclave processes: one log across boots, heads the host cannot edit,
-/// and responses whose head or proof the host edits refused by the client.
-@Suite(.serialized) struct DeploymentLogTests {
-    typealias K = KeyServiceTests
-
+/// and responses whose head or proof the host edits refused by the client. In `DeploymentTests`' serialized suite:
+/// each test runs hosts one after another, and a suite of its own would run them beside every other suite's.
+extension DeploymentTests {
     /// Every receipt the host stored, with its place in the log, ordered by index.
     static func loggedReceipts(_ f: APIFixture) async throws -> [SignedReceipt] {
         let log = try await f.client(token: f.auditorToken).exportLog()
@@ -70,7 +69,7 @@ import TransparencyLog
     /// Who: the enclave, at boot, before it serves anything.
     @Test func aStoredHeadTheHostEditedIsRefusedAtBoot() async throws {
         let f = try await K.start()
-        try await DeploymentTests.stop(f)
+        try await Self.stop(f)
         let (version, bytes) = try #require(try K.HostView(f).blob(LogHeadRecord.storeKey))
         let record = try LogHeadRecord(encoded: bytes)
         let note = try SignedNote(parsing: record.checkpoint)
@@ -97,7 +96,7 @@ import TransparencyLog
 
         for edited in [rangeEdited, rootEdited, signatureEdited, anotherDeployments] {
             try K.HostView(f).put(LogHeadRecord.storeKey, version: version, value: edited.encoded)
-            try await DeploymentTests.expectRefused(try await K.start(restart: f, wait: false), "logHeadInvalid")
+            try await Self.expectRefused(try await K.start(restart: f, wait: false), "logHeadInvalid")
         }
 
         // The real head back: the log goes on from it.
