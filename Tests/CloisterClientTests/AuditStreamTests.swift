@@ -84,7 +84,7 @@ import Testing
         // One seal per batch, no proofs, no base64: smaller than the JSON form, whose boot documents take most of it.
         let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
         let documents = f.boots.values.map(\.count).reduce(0, +)
-        #expect((size - documents) * 3 < f.log.json.utf8.count - documents * 4 / 3)
+        #expect((size - documents) * 2 < f.log.json.utf8.count - documents * 4 / 3)
     }
 
     @Test func streamedVerifyGivesTheInMemoryReport() async throws {
