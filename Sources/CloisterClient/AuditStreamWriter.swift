@@ -13,8 +13,12 @@ public final class AuditStreamWriter {
     private var bootOrder: [[UInt8]] = []
     private var spool: FileSink
     private var pending: AuditBatch?
-    public private(set) var receipts: UInt64 = 0
-    public private(set) var batches: UInt64 = 0
+    private var writtenReceipts: UInt64 = 0
+    private var writtenBatches: UInt64 = 0
+    /// Receipts appended so far.
+    public var receipts: UInt64 { writtenReceipts + UInt64(pending?.entries.count ?? 0) }
+    /// Batch records appended so far (the last one may still grow).
+    public var batches: UInt64 { writtenBatches + (pending == nil ? 0 : 1) }
 
     public init(path: String, source: String) throws(ClientError) {
         guard source.utf8.count <= AuditStream.maxSourceBytes else { throw ClientError(.malformedLog, "the source is longer than \(AuditStream.maxSourceBytes) bytes") }
@@ -83,8 +87,8 @@ public final class AuditStreamWriter {
             out += e.receipt
         }
         try spool.write(out)
-        receipts += UInt64(batch.entries.count)
-        batches += 1
+        writtenReceipts += UInt64(batch.entries.count)
+        writtenBatches += 1
     }
 
     /// Writes the file; the writer is spent afterwards.

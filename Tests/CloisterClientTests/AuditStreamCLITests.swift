@@ -52,4 +52,36 @@ import Testing
         let neither = try await w.cloister(["audit", "verify"] + w.trust)
         #expect(neither.status != 0)
     }
+
+    @Test func exportWritesTheBinaryFormUnlessAskedForJSON() async throws {
+        let a = try await TestEnclave()
+        let b = try await TestEnclave()
+        let f = try AuditStreamTests.fixture(a, b)
+        let host = TestHost(a)
+        host.restart(as: b)
+        host.publish(f.log.receipts)
+        let url = try await host.start().absoluteString
+        defer { host.stop() }
+        let w = try KnownDeploymentsCLITests.Workspace()
+
+        let binary = w.directory + "/log.audit"
+        let export = try await w.cloister(["audit", "export", url, "--out", binary])
+        #expect(export.status == 0 && export.stdout.contains("exported 13 receipt(s) in 4 sealed batch(es) and 2 boot document(s)"), "\(export.stdout) \(export.stderr)")
+        let reader = try AuditStreamReader(path: binary)
+        #expect(reader.header.boots == f.boots)
+        var batches: [AuditBatch] = []
+        while let batch = try reader.next() { batches.append(batch) }
+        #expect(batches == f.batches)
+        #expect(!FileManager.default.fileExists(atPath: binary + ".spool") && !FileManager.default.fileExists(atPath: binary + ".partial"))
+        let verify = try await w.cloister(["audit", "verify", "--file", binary, "--json"] + w.trust)
+        #expect(verify.status == 0 && verify.stdout.hasPrefix("{\"passed\":true,\"receipts\":13,"), "\(verify.stdout)")
+
+        for (name, extra) in [("log.json", [String]()), ("log.txt", ["--format", "json"])] {
+            let path = w.directory + "/" + name
+            let r = try await w.cloister(["audit", "export", url, "--out", path] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            let log = try AuditLog(json: Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+            #expect(log.receipts == f.log.receipts && log.boots == f.boots)
+        }
+    }
 }

@@ -17,9 +17,9 @@ import Testing
         var log: AuditLog
     }
 
-    static func fixture() async throws -> Fixture {
-        let a = try await TestEnclave()
-        let b = try await TestEnclave()
+    static func fixture() async throws -> Fixture { try fixture(try await TestEnclave(), try await TestEnclave()) }
+
+    static func fixture(_ a: TestEnclave, _ b: TestEnclave) throws -> Fixture {
         let groups = [try a.batch(3), try b.batch(1), try a.batch(5), try b.batch(4)].map { $0.map(\.response.signed) }
         var index: Int64 = 0
         var batches: [AuditBatch] = []
