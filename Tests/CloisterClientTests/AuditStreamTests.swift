@@ -1,9 +1,13 @@
+import CBOR
 import CloisterClient
 import CloisterTestSupport
 import EnclaveWire
 import Foundation
 import NitroAttestation
+import SecureModule
 import Testing
+
+import EnclaveRuntime
 
 /// The binary export form (`AuditStream`): written and read back, verified as a stream with the same verdicts as
 /// the JSON form, and hostile files refused with their names.
@@ -142,6 +146,49 @@ import Testing
         b[0].entries[0].receipt = [0xA0]
         try check(b, .malformedResponse, index: 1, "a receipt that is not one")
         try check(f.batches, .missingAttestation, index: 1, "no boot documents", boots: [:])
+    }
+
+    @Test func aSealByAnUnattestedKeyIsNamed() async throws {
+        let f = try await Self.fixture()
+        // The host seals batch 2 again with a key of its own, over the same root.
+        var b = f.batches
+        let envelope = try COSESign1(try CBORDecoder.decode(b[2].seal))
+        let key = try P384Key.generate()
+        let signature = try key.signES384(COSESign1.signedBytes(protectedHeader: Seal.protectedHeader, payload: envelope.payload))
+        b[2].seal = COSESign1.encode(protectedHeader: Seal.protectedHeader, payload: envelope.payload, signature: signature)
+        let report = verify(try Self.write(b, boots: f.boots))
+        #expect(report.failure?.code == .signatureInvalid)
+        #expect(report.failureIndex == 5)
+        #expect(report.verified == 4)
+    }
+
+    @Test func aBootOfAnotherDeploymentIsNamed() async throws {
+        let f = try Self.fixture(
+            try await TestEnclave(deployment: AuditDeploymentTests.first), try await TestEnclave(deployment: AuditDeploymentTests.second))
+        let report = verify(try Self.write(f.batches, boots: f.boots))
+        #expect(report.failure?.code == .deploymentChanged)
+        #expect(report.failureIndex == 4)
+        #expect(report.verified == 3)
+    }
+
+    @Test func aChainFromAnotherChainOfTheSameKeyIsBroken() async throws {
+        let a = try await TestEnclave()
+        let other = ReceiptChain(identity: a.identity)
+        let first = try a.batch(2).map(\.response.signed)
+        var third: SignedReceipt?
+        for id in ["x", "y", "z"] {
+            let job = QueueJob(id: 9, requestID: id, tenant: "acme", operation: "echo", body: [], attempt: 1)
+            let sealed = try other.seal([.init(job: job, requestHash: Receipt.genesis, status: "ok", result: [])])
+            third = try SignedReceipt(encoded: sealed[0].result.receipt)
+        }
+        let batches = [
+            AuditBatch(seal: first[0].seal, entries: [.init(index: 1, receipt: first[0].receipt), .init(index: 2, receipt: first[1].receipt)]),
+            AuditBatch(seal: third!.seal, entries: [.init(index: 3, receipt: third!.receipt)]),
+        ]
+        let report = verify(try Self.write(batches, boots: a.boots))
+        #expect(report.failure?.code == .chainBroken)
+        #expect(report.failureIndex == 3)
+        #expect(report.verified == 2)
     }
 
     @Test func truncatedFilesAreRefusedAtEveryRecordBoundaryAndInside() async throws {
