@@ -3,37 +3,47 @@ import NitroAttestation
 import VsockBridge
 
 /// The receipt chain of this boot. Each batch of finished jobs becomes consecutive receipts linked by hash,
-/// sealed with one signature over their Merkle root. Not thread-safe: the queue worker owns it.
-final class ReceiptChain {
+/// sealed with one signature over their Merkle root. Not thread-safe: the queue worker owns it. (Public so that
+/// the audit benchmark builds its logs with the enclave's own code.)
+public final class ReceiptChain {
     /// One finished job, before it is receipted.
-    struct Outcome {
-        var job: QueueJob
-        var requestHash: [UInt8]
-        var status: String
-        var result: [UInt8]
-        var tenantRoot: [UInt8]? = nil
-        var approvers: [[UInt8]]? = nil
+    public struct Outcome {
+        public var job: QueueJob
+        public var requestHash: [UInt8]
+        public var status: String
+        public var result: [UInt8]
+        public var tenantRoot: [UInt8]? = nil
+        public var approvers: [[UInt8]]? = nil
+
+        public init(job: QueueJob, requestHash: [UInt8], status: String, result: [UInt8], tenantRoot: [UInt8]? = nil, approvers: [[UInt8]]? = nil) {
+            self.job = job
+            self.requestHash = requestHash
+            self.status = status
+            self.result = result
+            self.tenantRoot = tenantRoot
+            self.approvers = approvers
+        }
     }
 
     /// One sealed job.
-    struct Sealed {
-        var jobID: UInt64
-        var requestKey: String
-        var result: QueueResult
+    public struct Sealed {
+        public var jobID: UInt64
+        public var requestKey: String
+        public var result: QueueResult
     }
 
-    let identity: EnclaveIdentity
-    private(set) var lastSequence: UInt64 = 0
+    public let identity: EnclaveIdentity
+    public private(set) var lastSequence: UInt64 = 0
     private var previous = Receipt.genesis
     private let now: () -> UInt64
 
-    init(identity: EnclaveIdentity, now: @escaping () -> UInt64 = { UInt64(WallClock.milliseconds()) }) {
+    public init(identity: EnclaveIdentity, now: @escaping () -> UInt64 = { UInt64(WallClock.milliseconds()) }) {
         self.identity = identity
         self.now = now
     }
 
     /// Receipts `outcomes` in order and seals them with one signature.
-    func seal(_ outcomes: [Outcome]) throws -> [Sealed] {
+    public func seal(_ outcomes: [Outcome]) throws -> [Sealed] {
         precondition(!outcomes.isEmpty && outcomes.count <= Int(Seal.maxCount))
         let time = now()
         let first = lastSequence + 1
