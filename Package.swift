@@ -178,6 +178,14 @@ let package = Package(
             ],
             path: "Benchmarks/ActionRequests"
         ),
+        // Scripts/bench-audit's logs: real receipts and seals from a software secure module, in the binary form.
+        .executableTarget(
+            name: "AuditLogBuilder",
+            dependencies: [
+                "CloisterClient", "EnclaveRuntime", "EnclaveWire", "SecureModule", "NitroAttestation",
+            ],
+            path: "Benchmarks/AuditLogBuilder"
+        ),
         .executableTarget(
             name: "BridgeBenchmark",
             dependencies: [

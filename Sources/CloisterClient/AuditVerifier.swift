@@ -50,7 +50,7 @@ public struct AuditVerifier: Sendable {
         public var deployment: [UInt8]? { boots.first?.deployment }
     }
 
-    private struct Chain {
+    struct Chain {
         var identity: AttestedIdentity
         var last: UInt64 = 0
         var lastHash = Receipt.genesis
@@ -76,12 +76,16 @@ public struct AuditVerifier: Sendable {
                 break
             }
         }
-        report.boots = chains.sorted { $0.value.order < $1.value.order }.map { hash, c in
+        report.boots = Self.boots(chains)
+        return report
+    }
+
+    static func boots(_ chains: [[UInt8]: Chain]) -> [Boot] {
+        chains.sorted { $0.value.order < $1.value.order }.map { hash, c in
             Boot(
                 hash: hash, receipts: Int(c.last), lastSequence: c.last, moduleID: c.identity.document.moduleID, pcr0: c.identity.document.pcrs[0] ?? [],
                 deployment: c.identity.deployment)
         }
-        return report
     }
 
     /// Refuses a boot whose deployment commitment is not the pinned one or, with no pin, the first boot's.
@@ -99,27 +103,35 @@ public struct AuditVerifier: Sendable {
 
     static func key(_ boot: [UInt8], _ sequence: UInt64) -> [UInt8] { boot + withUnsafeBytes(of: sequence.bigEndian, Array.init) }
 
+    /// The identity boot `boot`'s document (in `boots`) attests: it must be filed under its own hash, meet one of
+    /// the pins, and carry the expected deployment (`first`: the identity of the log's first boot).
+    func adopt(_ boot: [UInt8], boots: [String: [UInt8]], first: AttestedIdentity?) throws(ClientError) -> AttestedIdentity {
+        let bootHex = Hex.encode(boot)
+        guard let document = boots[bootHex] else {
+            throw ClientError(.missingAttestation, "no attestation document for boot \(bootHex.prefix(16))… (export the log with its documents)")
+        }
+        guard SHA.sha256(document) == boot else {
+            throw ClientError(.missingAttestation, "the document filed under boot \(bootHex.prefix(16))… has another hash")
+        }
+        var identity: AttestedIdentity?
+        var firstError: ClientError?
+        for trust in trusts where identity == nil {
+            do { identity = try AttestedIdentity.verifyBootDocument(document, roots: roots, trust: trust) } catch {
+                firstError = firstError ?? error
+            }
+        }
+        guard let identity else { throw firstError ?? ClientError(.attestationInvalid, "no pins given") }
+        try checkDeployment(identity, boot: bootHex, first: first)
+        return identity
+    }
+
     private func check(_ entry: AuditLog.Entry, log: AuditLog, present: Set<[UInt8]>, _ chains: inout [[UInt8]: Chain]) throws(ClientError) {
         let signed: SignedReceipt
         do { signed = try SignedReceipt(encoded: entry.entry) } catch { throw ClientError(.malformedResponse, "entry \(entry.index): \(error)") }
         let (receipt, seal, envelope) = try VerifiedReceipt.parse(signed)
         let bootHex = Hex.encode(receipt.boot)
         if chains[receipt.boot] == nil {
-            guard let document = log.boots[bootHex] else {
-                throw ClientError(.missingAttestation, "no attestation document for boot \(bootHex.prefix(16))… (export the log with its documents)")
-            }
-            guard SHA.sha256(document) == receipt.boot else {
-                throw ClientError(.missingAttestation, "the document filed under boot \(bootHex.prefix(16))… has another hash")
-            }
-            var identity: AttestedIdentity?
-            var firstError: ClientError?
-            for trust in trusts where identity == nil {
-                do { identity = try AttestedIdentity.verifyBootDocument(document, roots: roots, trust: trust) } catch {
-                    firstError = firstError ?? error
-                }
-            }
-            guard let identity else { throw firstError ?? ClientError(.attestationInvalid, "no pins given") }
-            try checkDeployment(identity, boot: bootHex, first: chains.values.first { $0.order == 0 }?.identity)
+            let identity = try adopt(receipt.boot, boots: log.boots, first: chains.values.first { $0.order == 0 }?.identity)
             chains[receipt.boot] = Chain(identity: identity, order: chains.count)
         }
         var chain = chains[receipt.boot]!

@@ -44,6 +44,8 @@ public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
         case missingAttestation
         /// Audit or export: the log file is not one.
         case malformedLog
+        /// Audit: a binary log file (`AuditStream`) ends before its end record: cut short in transfer or on disk.
+        case truncatedLog
         /// A key-service receipt carries another tenant root than the one this client knows: the host made a tenant
         /// of the same name under a credential of its own.
         case tenantChanged

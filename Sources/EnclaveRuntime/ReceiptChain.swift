@@ -6,27 +6,37 @@ import VsockBridge
 /// The receipt chain of this boot. Each batch of finished jobs becomes consecutive receipts linked by hash,
 /// sealed with one signature over their Merkle root. With a deployment log (the enclave holds the master), each
 /// batch is also appended to it and its new head stored before anything is answered, and every receipt carries its
-/// index, that head and its inclusion proof. Not thread-safe: the queue worker owns it.
-final class ReceiptChain {
+/// index, that head and its inclusion proof. Not thread-safe: the queue worker owns it. (Public so that the audit
+/// benchmark builds its logs with the enclave's own code.)
+public final class ReceiptChain {
     /// One finished job, before it is receipted.
-    struct Outcome {
-        var job: QueueJob
-        var requestHash: [UInt8]
-        var status: String
-        var result: [UInt8]
-        var tenantRoot: [UInt8]? = nil
-        var approvers: [[UInt8]]? = nil
+    public struct Outcome {
+        public var job: QueueJob
+        public var requestHash: [UInt8]
+        public var status: String
+        public var result: [UInt8]
+        public var tenantRoot: [UInt8]? = nil
+        public var approvers: [[UInt8]]? = nil
+
+        public init(job: QueueJob, requestHash: [UInt8], status: String, result: [UInt8], tenantRoot: [UInt8]? = nil, approvers: [[UInt8]]? = nil) {
+            self.job = job
+            self.requestHash = requestHash
+            self.status = status
+            self.result = result
+            self.tenantRoot = tenantRoot
+            self.approvers = approvers
+        }
     }
 
     /// One sealed job.
-    struct Sealed {
-        var jobID: UInt64
-        var requestKey: String
-        var result: QueueResult
+    public struct Sealed {
+        public var jobID: UInt64
+        public var requestKey: String
+        public var result: QueueResult
     }
 
-    let identity: EnclaveIdentity
-    private(set) var lastSequence: UInt64 = 0
+    public let identity: EnclaveIdentity
+    public private(set) var lastSequence: UInt64 = 0
     private var previous = Receipt.genesis
     private let now: () -> UInt64
     /// The deployment log and what keeps it (nil without a master: receipts of this boot only).
@@ -34,8 +44,13 @@ final class ReceiptChain {
     private let logStore: (any BlobStore)?
     private let master: MasterSecret?
 
+    /// A chain of this boot's receipts only (no deployment log).
+    public convenience init(identity: EnclaveIdentity, now: @escaping () -> UInt64 = { UInt64(WallClock.milliseconds()) }) {
+        self.init(identity: identity, log: nil, store: nil, master: nil, now: now)
+    }
+
     init(
-        identity: EnclaveIdentity, log: DeploymentLog? = nil, store: (any BlobStore)? = nil, master: MasterSecret? = nil,
+        identity: EnclaveIdentity, log: DeploymentLog?, store: (any BlobStore)?, master: MasterSecret?,
         now: @escaping () -> UInt64 = { UInt64(WallClock.milliseconds()) }
     ) {
         precondition(log == nil || (store != nil && master != nil), "a deployment log needs its store and master")
@@ -63,7 +78,7 @@ final class ReceiptChain {
     }
 
     /// Seals a batch of a chain without a deployment log (an enclave without a master), with no I/O.
-    func sealUnlogged(_ outcomes: [Outcome]) throws -> [Sealed] {
+    public func sealUnlogged(_ outcomes: [Outcome]) throws -> [Sealed] {
         precondition(log == nil, "a chain with a deployment log stores each head")
         return advance(try sign(outcomes), outcomes, logged: nil)
     }

@@ -68,6 +68,17 @@ public struct Receipt: Sendable, Hashable {
     /// Parses an encoded receipt strictly. The bytes must also be the deterministic encoding of what they hold,
     /// so that one receipt has exactly one hash.
     public init(encoded bytes: [UInt8]) throws(EnvelopeError) {
+        // The deterministic form is read directly (an audit reads millions); anything else goes through the general
+        // decoder, which refuses it and names why.
+        if let receipt = Self.direct(bytes) {
+            self = receipt
+        } else {
+            try self.init(decoding: bytes)
+        }
+    }
+
+    /// `init(encoded:)` through the general CBOR decoder, which names what is wrong with bytes that are not a receipt.
+    init(decoding bytes: [UInt8]) throws(EnvelopeError) {
         let item = try CBORFields.decode(bytes, what: "receipt", maxSize: Self.maxSize, maxDepth: 2, maxItems: 32 + SealedRequest.maxApprovals)
         let f = try CBORFields(
             item, what: "receipt", required: ["v", "boot", "seq", "prev", "job", "tenant", "op", "req", "res", "status", "time"],

@@ -110,7 +110,11 @@ public struct HostService: Sendable {
                 }
                 logger.info("bridge listening", metadata: ["address": "\(configuration.bridge)"])
             },
-            stop: { await bridge.stop() })
+            stop: {
+                // The supervisor has stopped the enclave by now; its last log lines may still be on their way.
+                await bridge.drainLogs(within: .seconds(2))
+                await bridge.stop()
+            })
         let drain = TimeAmount.milliseconds(Int64(m.host.drainMs))
         let ingressService = LifecycleService(
             start: {

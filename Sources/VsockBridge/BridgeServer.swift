@@ -43,6 +43,8 @@ public final class BridgeServer: Sendable {
     private let onLog: @Sendable (LogRecord) -> Void
     private let egress: EgressConnector
     private let listener = Mutex<Channel?>(nil)
+    /// Log connections still open: the enclave's last lines may be in flight after it exits.
+    private let openLogs = Mutex(0)
     private let sessions = Mutex<UInt64>(0)
 
     public init(
@@ -75,6 +77,15 @@ public final class BridgeServer: Sendable {
     }
 
     /// Stops accepting and closes the pool.
+    /// Waits, at most `limit`, until every log connection has ended: called once the enclave has stopped, so that
+    /// the lines it wrote last (its shutdown) are read before the host goes.
+    public func drainLogs(within limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while openLogs.withLock({ $0 }) > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     public func stop() async {
         let channel = listener.withLock { c -> Channel? in
             defer { c = nil }
@@ -124,6 +135,8 @@ public final class BridgeServer: Sendable {
             framed(channel, rest: rest, handler: ControlConnectionHandler(session: session, logger: logger, onEvent: onControl))
             onControl(.hello(session: session, attestation: attestation))
         case .log:
+            openLogs.withLock { $0 += 1 }
+            channel.closeFuture.whenComplete { [self] _ in openLogs.withLock { $0 -= 1 } }
             framed(channel, rest: rest, handler: LogConnectionHandler(logger: logger, onLog: onLog))
         case .ingress:
             guard rest.readableBytes == 0 else {

@@ -1,3 +1,4 @@
+import CloisterClient
 import CloisterTestSupport
 import EnclaveWire
 import Foundation
@@ -16,6 +17,8 @@ final class TestHost: Sendable {
         var answering: Int?
         var attestations = 0
         var bootFetches = 0
+        /// The receipt log `GET /v1/receipts` pages through.
+        var log: [AuditLog.Entry] = []
     }
 
     private let state: Mutex<State>
@@ -31,6 +34,9 @@ final class TestHost: Sendable {
     /// The enclave restarts as `enclave` (a new boot); calls are answered by it.
     func restart(as enclave: TestEnclave) { state.withLock { $0.enclaves.append(enclave) } }
 
+    /// The receipt log the host serves from now on.
+    func publish(_ log: [AuditLog.Entry]) { state.withLock { $0.log = log } }
+
     /// Calls are answered by boot `index` (0: the first), as a late answer of an older boot would be.
     func answer(fromBoot index: Int?) { state.withLock { $0.answering = index } }
 
@@ -39,6 +45,7 @@ final class TestHost: Sendable {
         let router = Router()
         router.get("v1/attestation") { request, _ in try await self.attestation(request) }
         router.get("v1/boots/:hash") { _, context in self.boot(context.parameters.get("hash") ?? "") }
+        router.get("v1/receipts") { request, _ in self.receipts(request) }
         router.post("v1/call/:operation") { request, context in
             try await self.call(request, operation: context.parameters.get("operation") ?? "")
         }
@@ -64,6 +71,16 @@ final class TestHost: Sendable {
             return s.enclaves.first { Hex.encode($0.identity.bootHash) == hex.lowercased() }?.identity.bootDocument
         }
         return document.map { Self.answer(.ok, $0) } ?? Self.answer(.notFound, [])
+    }
+
+    /// A page of the log after `after`, at most `limit` entries, as the host's API answers it.
+    private func receipts(_ request: Request) -> Response {
+        let after = request.uri.queryParameters.get("after").flatMap { Int64($0) } ?? 0
+        let limit = request.uri.queryParameters.get("limit").flatMap { Int($0) } ?? 1000
+        let page = state.withLock { s in Array(s.log.filter { $0.index > after }.prefix(limit)) }
+        let items = page.map { "{\"n\":\($0.index),\"entry\":\"\(Base64.encode($0.entry))\"}" }.joined(separator: ",")
+        let json = "{\"receipts\":[\(items)],\"next\":\(page.last?.index ?? after)}"
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: Array(json.utf8))))
     }
 
     private func call(_ request: Request, operation: String) async throws -> Response {

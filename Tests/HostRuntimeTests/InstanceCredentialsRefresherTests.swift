@@ -20,7 +20,7 @@ import Testing
     }
 
     /// Polls `condition` every 20 ms until it holds or `timeout` passes.
-    static func eventually(within timeout: Duration = .seconds(20), _ condition: () -> Bool) async throws -> Bool {
+    static func eventually(within timeout: Duration = .seconds(60), _ condition: () -> Bool) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if condition() { return true }

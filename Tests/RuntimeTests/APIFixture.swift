@@ -24,7 +24,7 @@ struct APIFixture {
     static func start(
         restart previous: APIFixture? = nil, hostArguments: HostArguments = .none, wait: Bool = true, edit: (inout [String: Any]) -> Void = { _ in }
     ) async throws -> APIFixture {
-        let host = try HostProcess.start(api: true, restart: previous?.host, hostArguments: hostArguments, edit: edit)
+        let host = try await HostProcess.start(api: true, restart: previous?.host, hostArguments: hostArguments, edit: edit)
         let base = URL(string: "http://127.0.0.1:\(host.ports.api)/")!
         if wait { try await waitForQueue(base, host: host) }
         let trust = TrustManifest(pcrs: try pins(manifest: host.directory.appendingPathComponent("manifest.json")))

@@ -33,27 +33,28 @@ final class HostProcess: @unchecked Sendable {
     static func start(
         pool: Int = 8, holdMs: Int = 5000, heartbeatMs: Int = 200, egressAllow: [String] = [], enclaveBinary: String? = nil,
         api: Bool = false, restart previous: HostProcess? = nil, hostArguments: HostArguments = .none, edit: (inout [String: Any]) -> Void = { _ in }
-    ) throws -> HostProcess {
+    ) async throws -> HostProcess {
         // Free ports are picked before the host binds them, so another test's process may take one first: a fresh
         // host that stops on "Address already in use" is started again on other ports. (A restart keeps its ports.)
         for _ in 0..<4 {
             let host = try launch(
                 pool: pool, holdMs: holdMs, heartbeatMs: heartbeatMs, egressAllow: egressAllow, enclaveBinary: enclaveBinary, api: api,
                 restart: previous, hostArguments: hostArguments, edit: edit)
-            if previous != nil || !host.lostAPortRace(listening: api ? "api listening" : "admin listening") { return host }
+            if previous != nil { return host }
+            if try await !host.lostAPortRace(listening: api ? "api listening" : "admin listening") { return host }
         }
         throw HarnessError("a fresh host lost the race for its ports four times")
     }
 
     /// Waits (at most 10 s) until the host listens on every port or stops; true when it stopped on a port another
-    /// process took.
-    private func lostAPortRace(listening last: String) -> Bool {
+    /// process took. It sleeps without holding a thread: the tests share two.
+    private func lostAPortRace(listening last: String) async throws -> Bool {
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
             let text = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
             if !process.isRunning { return text.contains("Address already in use") }
             if text.contains(last) { return false }
-            Thread.sleep(forTimeInterval: 0.05)
+            try await Task.sleep(for: .milliseconds(50))
         }
         return false
     }

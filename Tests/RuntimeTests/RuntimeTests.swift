@@ -10,7 +10,7 @@ import CloisterTestSupport
     static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 
     @Test func echoRoundTripsThroughTheEnclave() async throws {
-        let host = try HostProcess.start()
+        let host = try await HostProcess.start()
         try await host.waitHealthy()
         let payload = Array("hello through the bridge\n".utf8) + (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         let answer = try await StreamClient.send(port: host.ports.ingress, command: "echo", payload: payload)
@@ -24,7 +24,7 @@ import CloisterTestSupport
 
     /// At least 1 GiB, generated on the fly, arrives with the SHA-256 the sender computed.
     @Test func oneGibibyteArrivesIntact() async throws {
-        let host = try HostProcess.start()
+        let host = try await HostProcess.start()
         try await host.waitHealthy()
         let total = 1 << 30
         let chunk = 1 << 16
@@ -58,7 +58,7 @@ import CloisterTestSupport
     }
 
     @Test func fiveHundredConcurrentIngressConnectionsAllComplete() async throws {
-        let host = try HostProcess.start(pool: 16)
+        let host = try await HostProcess.start(pool: 16)
         try await host.waitHealthy()
         let results = try await withThrowingTaskGroup(of: Bool.self) { group in
             for i in 0..<500 {
@@ -81,7 +81,7 @@ import CloisterTestSupport
 
     /// kill -9 of the enclave: the host notices, restarts it, and ingress works again, all within 10 seconds.
     @Test func killedEnclaveIsRestartedAndServesAgain() async throws {
-        let host = try HostProcess.start()
+        let host = try await HostProcess.start()
         try await host.waitHealthy()
         let pid = try #require(try host.enclavePID())
         let killed = Date()
@@ -99,7 +99,7 @@ import CloisterTestSupport
     /// A silent enclave (stopped with SIGSTOP: alive, but no heartbeats) is noticed after the missed heartbeats,
     /// killed and replaced.
     @Test func silentEnclaveIsReplaced() async throws {
-        let host = try HostProcess.start(heartbeatMs: 200)
+        let host = try await HostProcess.start(heartbeatMs: 200)
         try await host.waitHealthy()
         let pid = try #require(try host.enclavePID())
         kill(pid, SIGSTOP)
@@ -113,7 +113,7 @@ import CloisterTestSupport
     /// kill -9 of the host: its emulated enclave notices it is orphaned and stops, instead of serving on beside the
     /// enclave the next host starts.
     @Test func enclaveStopsWhenItsHostIsKilled() async throws {
-        let host = try HostProcess.start()
+        let host = try await HostProcess.start()
         try await host.waitHealthy()
         let pid = try #require(try host.enclavePID())
         _ = try await host.stop(SIGKILL)
@@ -128,7 +128,7 @@ import CloisterTestSupport
     /// With no enclave able to start, health is degraded (503, with the reason) and a client is closed after the
     /// hold time instead of hanging.
     @Test func deadEnclaveMeansDegradedHealthAndRefusedIngress() async throws {
-        let host = try HostProcess.start(holdMs: 300, enclaveBinary: "/bin/false")
+        let host = try await HostProcess.start(holdMs: 300, enclaveBinary: "/bin/false")
         var degraded: (Int, [String: Any]) = (0, [:])
         for _ in 0..<200 {
             guard let h = try? host.health() else {
@@ -154,7 +154,7 @@ import CloisterTestSupport
 
     /// SIGTERM: ingress stops, open connections drain, the enclave is terminated, the host exits 0.
     @Test func sigtermDrainsTerminatesTheEnclaveAndExitsZero() async throws {
-        let host = try HostProcess.start()
+        let host = try await HostProcess.start()
         try await host.waitHealthy()
         let pid = try #require(try host.enclavePID())
         let status = try await host.stop(SIGTERM)
@@ -162,7 +162,7 @@ import CloisterTestSupport
         #expect(kill(pid, 0) != 0, "the enclave process \(pid) is still there")
         #expect(!host.log(containing: "terminating the enclave").isEmpty)
         #expect(!host.log(containing: "host stopped").isEmpty)
-        #expect(!host.log(containing: "enclave stopping", label: "enclave").isEmpty)
+        #expect(!host.log(containing: "enclave stopping", label: "enclave").isEmpty, "\(host.tail())")
     }
 
     /// Egress end to end: a workload's CONNECT to an allowed destination reaches it through the enclave's proxy,
@@ -171,7 +171,7 @@ import CloisterTestSupport
         let echo = try await EchoServer.start()
         defer { echo.channel.close(promise: nil) }
         let echoPort = echo.port
-        let host = try HostProcess.start(egressAllow: ["127.0.0.1:\(echoPort)"])
+        let host = try await HostProcess.start(egressAllow: ["127.0.0.1:\(echoPort)"])
         try await host.waitHealthy()
 
         let allowed = try await RawSocket.exchange(port: host.ports.proxy, send: Array("CONNECT 127.0.0.1:\(echoPort) HTTP/1.1\r\n\r\nping over egress".utf8), halfClose: true)

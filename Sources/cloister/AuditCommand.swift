@@ -1,0 +1,168 @@
+import ArgumentParser
+import CloisterClient
+import EnclaveWire
+import Foundation
+import NitroAttestation
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit", abstract: "Export or verify the enclave's receipt log.", subcommands: [Verify.self, Export.self])
+
+    /// The two file forms of an exported log.
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        /// `cloister-audit/1`: JSON, each entry a signed receipt with its seal and proof; read whole into memory.
+        case json
+        /// `cloister-audit-cbor/1`: CBOR records by sealed batch, written and verified as a stream.
+        case cbor
+
+        /// `.json` files are JSON; any other name is the binary form.
+        static func forPath(_ path: String) -> Format { path.lowercased().hasSuffix(".json") ? .json : .cbor }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replay a receipt log: every boot's document, every seal's signature, every chain link.",
+            discussion: """
+                --file takes an exported file, verified with no network: the binary form (cloister-audit-cbor/1) \
+                is streamed, one sealed batch at a time, so memory does not grow with the log; the JSON form \
+                (cloister-audit/1) is read whole. The form is told from the file's first byte. --from takes the \
+                same file or the host's URL (the log and the boot documents are fetched first, with an auditor or \
+                admin token). The first gap, reorder, broken chain, edited receipt, receipt signed by an unattested \
+                key, boot without a document or boot of another deployment is named, with the log index of its \
+                entry; the exit status is then 1. A binary file that is not well formed fails with malformedLog, \
+                one cut short with truncatedLog. Every boot must carry the same deployment commitment: the \
+                manifest's pin, else (with --from URL) the one known-deployments remembers for the URL, else the \
+                first boot's; with --from URL, a commitment not yet remembered is remembered once the log passes.
+
+                On a terminal, a binary file's verification shows its progress on standard error (receipts done, \
+                rate, time left) a few times a second; --json prints one JSON object and nothing else.
+                """)
+
+        @Option(help: ArgumentHelp("An exported log file, or the host's URL.", valueName: "FILE|URL"))
+        var from: String?
+
+        @Option(help: ArgumentHelp("An exported log file (binary or JSON).", valueName: "FILE"))
+        var file: String?
+
+        @OptionGroup var trust: TrustOptions
+        @OptionGroup var token: TokenOption
+
+        @Option(name: .customLong("also-manifest"), help: ArgumentHelp("Pins of another build the log may hold (repeatable): a boot must meet one of the manifests.", valueName: "FILE"))
+        var also: [String] = []
+
+        @Flag(help: "Print a JSON object instead of a report (and no progress).")
+        var json = false
+
+        @Flag(help: "Show progress even when standard error is not a terminal (never with --json).")
+        var progress = false
+
+        func validate() throws {
+            guard (from == nil) != (file == nil) else { throw ValidationError("give one of --file FILE or --from FILE|URL") }
+        }
+
+        func run() async throws {
+            let target = file ?? from!
+            let pins = try [trust.trust()] + also.map { path in
+                do { return try TrustManifest.parse(try readFile(path, what: "manifest")) } catch let e as TrustManifest.Error {
+                    throw ValidationError("\(path): \(e)")
+                }
+            }
+            let isURL = file == nil && (target.hasPrefix("http://") || target.hasPrefix("https://"))
+            var service: ServiceDeployment?
+            let report: AuditVerifier.Report
+            let receipts: Int
+            if !isURL, try Self.isBinary(target) {
+                var reader: AuditStreamReader?
+                try await reporting("audit verify") { reader = try AuditStreamReader(path: target) }
+                guard let reader else { return }
+                let verifier = AuditVerifier(trusts: pins, roots: try trust.roots())
+                let meter = json || !(progress || isatty(STDERR_FILENO) == 1) ? nil : AuditProgressMeter(total: reader.header.receipts, fileSize: reader.fileSize)
+                report = verifier.verify(reader) { meter?.update($0) }
+                meter?.finish()
+                receipts = Int(reader.header.receipts ?? reader.receipts)
+            } else {
+                var loaded: AuditLog?
+                try await reporting("audit verify") {
+                    if isURL {
+                        let base = try parseURL(target)
+                        service = try ServiceDeployment(url: base)
+                        try service?.check(pin: try trust.trust().deployment)
+                        loaded = try await CloisterClient(baseURL: base, token: token.value, trust: try trust.trust(), roots: try trust.roots()).exportLog()
+                    } else {
+                        loaded = try AuditLog(json: try readFile(target, what: "log"))
+                    }
+                }
+                guard let log = loaded else { return }
+                report = AuditVerifier(trusts: pins, roots: try trust.roots(), deployment: service?.remembered).verify(log)
+                receipts = log.receipts.count
+            }
+            if report.passed, let line = try service?.learn(report.deployment) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+            if json {
+                let failure = report.failure.map { "{\"code\":\"\($0.code.rawValue)\",\"index\":\(report.failureIndex ?? -1),\"message\":\"\(AuditLog.escape($0.message))\"}" } ?? "null"
+                let deployment = report.deployment.map { "\"\(Hex.encode($0))\"" } ?? "null"
+                print(
+                    "{\"passed\":\(report.passed),\"receipts\":\(receipts),\"verified\":\(report.verified),\"boots\":\(report.boots.count),\"deployment\":\(deployment),\"failure\":\(failure)}")
+            } else {
+                print("receipts \(receipts), verified \(report.verified), boots \(report.boots.count)")
+                for b in report.boots {
+                    print("  boot \(Hex.encode(b.hash).prefix(16))…  receipts 1…\(b.lastSequence)  module \(b.moduleID)  PCR0 \(Hex.encode(b.pcr0).prefix(16))…")
+                }
+                if !report.boots.isEmpty { print("  deployment \(report.deployment.map { Hex.encode($0) } ?? "none (no master secret)")") }
+                if let f = report.failure {
+                    let advice = f.code == .deploymentChanged ? service.map { " " + $0.advice } ?? "" : ""
+                    print("FAILED at log entry \(report.failureIndex ?? -1): \(f)\(advice)")
+                } else {
+                    print("PASSED: every receipt is sealed by its boot's attested key, and every chain is whole and in order")
+                }
+            }
+            if !report.passed { throw ExitCode(1) }
+        }
+
+        /// Whether the file at `path` starts like the binary form (a CBOR map) rather than JSON.
+        static func isBinary(_ path: String) throws -> Bool {
+            guard let handle = FileHandle(forReadingAtPath: path) else { throw ValidationError("cannot read log \(path)") }
+            defer { try? handle.close() }
+            return AuditStream.isBinary(prefix: Array((try? handle.read(upToCount: 1)) ?? Data()))
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Save the receipt log and the boot attestation documents it needs to a file, for offline audit.",
+            discussion: """
+                The binary form (cloister-audit-cbor/1: CBOR, one record per sealed batch, the seal once and its \
+                receipts in order with their log indexes; about a quarter of the JSON's size) is written as the \
+                log is fetched, holding one page in memory. The JSON form (cloister-audit/1) holds the whole log \
+                in memory. --format chooses; without it, a file name ending in .json gets JSON and any other the \
+                binary form.
+                """)
+
+        @Argument(help: "The host's API URL.")
+        var url: String
+
+        @Option(help: "The file to write.")
+        var out: String
+
+        @Option(help: ArgumentHelp("json or cbor (default: json for a .json file, else cbor).", valueName: "FORMAT"))
+        var format: Format?
+
+        @OptionGroup var token: TokenOption
+
+        func run() async throws {
+            let client = CloisterClient(baseURL: try parseURL(url), token: token.value, trust: TrustManifest(pcrs: [:]))
+            try await reporting("audit export") {
+                switch format ?? Format.forPath(out) {
+                case .json:
+                    let log = try await client.exportLog()
+                    try Data(log.json.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
+                    print("exported \(log.receipts.count) receipt(s) and \(log.boots.count) boot document(s) to \(out)")
+                case .cbor:
+                    let writer = try AuditStreamWriter(path: out, source: try parseURL(url).absoluteString)
+                    let (receipts, boots) = try await client.exportLog(into: writer)
+                    try writer.finish()
+                    print("exported \(receipts) receipt(s) in \(writer.batches) sealed batch(es) and \(boots) boot document(s) to \(out) (\(AuditStream.format))")
+                }
+            }
+        }
+    }
+}
