@@ -178,7 +178,7 @@ import EnclaveRuntime
         var third: SignedReceipt?
         for id in ["x", "y", "z"] {
             let job = QueueJob(id: 9, requestID: id, tenant: "acme", operation: "echo", body: [], attempt: 1)
-            let sealed = try other.seal([.init(job: job, requestHash: Receipt.genesis, status: "ok", result: [])])
+            let sealed = try other.sealUnlogged([.init(job: job, requestHash: Receipt.genesis, status: "ok", result: [])])
             third = try SignedReceipt(encoded: sealed[0].result.receipt)
         }
         let batches = [
