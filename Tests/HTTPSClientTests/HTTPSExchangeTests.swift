@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CloisterTestSupport
 import Foundation
 import HTTPSClient
@@ -166,7 +169,19 @@ import Testing
     }
 
     @Test func nothingListeningIsConnectFailed() async throws {
-        let port = try freePort()
+        // A port held by a socket that is bound but not listening: refused, and no other test can take it meanwhile.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        try #require(bound)
+        let port = Int(UInt16(bigEndian: address.sin_port))
         let error = await #expect(throws: HTTPSClientError.self) {
             try await HTTPSExchange.connectTCP(host: "127.0.0.1", port: port, timeout: .seconds(2))
         }

@@ -8,12 +8,14 @@ import Testing
 enum CLI {
     static var binary: URL { BuiltTool.directory.appendingPathComponent("cloister") }
 
-    /// Runs `cloister args...`, optionally under an address-space limit (KiB) set with `ulimit -v`.
+    /// Runs `cloister args...`, optionally under an address-space limit (KiB) set with `ulimit -v`. Under the limit
+    /// glibc keeps one malloc arena: each extra arena reserves 64 MiB of address space, and how many a process makes
+    /// depends on thread contention, which would make the cap's outcome a matter of timing.
     static func run(_ args: [String], memoryLimitKB: Int? = nil, environment: [String: String] = [:]) throws -> BuiltTool.Output {
         guard let memoryLimitKB else { return try BuiltTool.runBlocking(executable: binary, args, environment: environment) }
         return try BuiltTool.runBlocking(
             executable: URL(fileURLWithPath: "/bin/sh"), ["-c", "ulimit -v \(memoryLimitKB) && exec \"$0\" \"$@\"", binary.path] + args,
-            environment: environment)
+            environment: environment.merging(["MALLOC_ARENA_MAX": "1"]) { given, _ in given })
     }
 
     static func temporaryFile(_ bytes: [UInt8], name: String = UUID().uuidString) throws -> String {

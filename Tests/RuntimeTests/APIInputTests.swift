@@ -140,7 +140,7 @@ import Testing
         #expect(String(decoding: r.result, as: UTF8.self) == Hex.encode(SHA.sha256([])))
         let key = try await KeyServiceTests.key(f.client(), "create", ["name": "after", "type": "ed25519"])
         #expect(key["latestVersion"] as? Int == 1)
-        let (status, _) = try f.host.health()
+        let (status, _) = try await f.host.health()
         #expect(status == 200)
     }
 }

@@ -21,7 +21,7 @@ import Testing
         let root = try #require(c.tenantRoot)
         #expect(root == SHA.sha256(f.credential.spki))
 
-        let enclave = try f.host.enclavePID()
+        let enclave = try await f.host.enclavePID()
         _ = try await f.host.stop(SIGTERM)
         try await HostProcess.waitGone(enclave)
         let view = try K.HostView(f)
@@ -74,7 +74,7 @@ import Testing
 
         // Signed for this boot, delivered after the enclave was killed: the new boot refuses it.
         let stale = try rotation("rotate-stale", boot: identity.boot, hpke: identity.claims.hpkePublicKey)
-        let pid = try #require(try f.host.enclavePID())
+        let pid = try #require(try await f.host.enclavePID())
         kill(pid, SIGKILL)
         try await f.host.waitHealthy(within: 30, notPID: pid)
         try await APIFixture.waitForQueue(f.base, host: f.host)

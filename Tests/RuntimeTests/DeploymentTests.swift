@@ -20,7 +20,7 @@ import VsockBridge
 
     /// Stops a host and its enclave.
     static func stop(_ f: APIFixture) async throws {
-        let enclave = try? f.host.enclavePID()
+        let enclave = try? await f.host.enclavePID()
         _ = try await f.host.stop(SIGTERM)
         try await HostProcess.waitGone(enclave)
     }
@@ -35,7 +35,7 @@ import VsockBridge
         var last: (Int, [String: Any]) = (0, [:])
         let deadline = Date().addingTimeInterval(30)
         while !said && Date() < deadline {
-            last = try f.host.health()
+            last = try await f.host.health()
             said = last.0 == 503 && String(describing: last.1).contains(code)
             if !said { try await Task.sleep(for: .milliseconds(100)) }
         }
@@ -295,7 +295,7 @@ import VsockBridge
         var boots = 0
         let start = Date()
         while Date().timeIntervalSince(start) < 13 {
-            let pid = try #require(try f.host.enclavePID())
+            let pid = try #require(try await f.host.enclavePID())
             kill(pid, SIGKILL)
             // The next boot unseals with whatever credentials are current then, and serves the same deployment.
             try await f.host.waitHealthy(within: 60, notPID: pid)
@@ -305,7 +305,7 @@ import VsockBridge
         #expect(boots >= 2)
         #expect(Date().timeIntervalSince(start) > 8, "the boots span two lifetimes of the credentials")
         // The host's health reports fresh credentials, and no unseal was refused for expired ones.
-        let (status, body) = try f.host.health()
+        let (status, body) = try await f.host.health()
         #expect(status == 200, "\(body)")
         #expect((body["awsCredentials"] as? [String: Any])?["ok"] as? Bool == true, "\(body)")
         #expect(!f.host.logLines.contains { "\($0)".contains("expiredToken") }, "an unseal was refused for expired credentials")

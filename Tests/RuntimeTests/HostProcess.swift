@@ -138,23 +138,23 @@ final class HostProcess: @unchecked Sendable {
     }
 
     /// `GET path` on the admin port: status and body.
-    func admin(_ path: String) throws -> (Int, String) {
-        let response = try RawSocket.blockingExchange(port: ports.admin, send: Array("GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8), halfClose: false)
+    func admin(_ path: String) async throws -> (Int, String) {
+        let response = try await RawSocket.exchange(port: ports.admin, send: Array("GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8), halfClose: false)
         let text = String(decoding: response, as: UTF8.self)
         let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
         let body = text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
         return (status, body)
     }
 
-    func health() throws -> (Int, [String: Any]) {
-        let (status, body) = try admin("/healthz")
+    func health() async throws -> (Int, [String: Any]) {
+        let (status, body) = try await admin("/healthz")
         let json = (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:]
         return (status, json)
     }
 
     /// The enclave's process id, as /healthz reports it.
-    func enclavePID() throws -> Int32? {
-        let (_, json) = try health()
+    func enclavePID() async throws -> Int32? {
+        let (_, json) = try await health()
         guard let enclave = json["enclave"] as? [String: Any], let id = enclave["id"] as? String, id.hasPrefix("pid ") else { return nil }
         return Int32(id.dropFirst(4))
     }
@@ -169,10 +169,12 @@ final class HostProcess: @unchecked Sendable {
     func waitHealthy(within seconds: Double = 30, notPID: Int32? = nil) async throws -> Double {
         let start = Date()
         while Date().timeIntervalSince(start) < seconds {
-            if let (status, json) = try? health(), status == 200,
+            if let (status, json) = try? await health(), status == 200,
                 let ingress = json["ingress"] as? [String: Any], (ingress["idleTunnels"] as? Int ?? 0) > 0
             {
-                if notPID == nil || (try? enclavePID()) != notPID { return Date().timeIntervalSince(start) }
+                if notPID == nil { return Date().timeIntervalSince(start) }
+                let pid = try? await enclavePID()
+                if pid != notPID { return Date().timeIntervalSince(start) }
             }
             guard process.isRunning else { throw HarnessError("cloister-host exited with \(process.terminationStatus): \(tail())") }
             try await Task.sleep(nanoseconds: 50_000_000)

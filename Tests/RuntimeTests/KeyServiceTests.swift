@@ -178,14 +178,14 @@ import Testing
         let sealed = try await Self.key(c, "encrypt", ["name": "durable", "plaintext": Self.b64("kept")])
 
         // The enclave killed: its successor unseals the master and opens the key.
-        let pid = try #require(try f.host.enclavePID())
+        let pid = try #require(try await f.host.enclavePID())
         kill(pid, SIGKILL)
         try await f.host.waitHealthy(within: 30, notPID: pid)
         let afterEnclave = try await Self.key(c, "decrypt", ["name": "durable", "ciphertext": sealed["ciphertext"]!])
         #expect(afterEnclave["plaintext"] as? String == Self.b64("kept"))
 
         // The host (and with it the enclave) killed and started again on the same data.
-        let orphan = try f.host.enclavePID()
+        let orphan = try await f.host.enclavePID()
         _ = try await f.host.stop(SIGKILL)
         try await HostProcess.waitGone(orphan)
         let g = try await Self.start(restart: f)

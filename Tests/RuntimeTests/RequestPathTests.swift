@@ -107,7 +107,7 @@ import Testing
         let f = try await APIFixture.start()
         let client = f.client(maxConnections: 1000)
         try await client.connect()
-        let firstPID = try #require(try f.host.enclavePID())
+        let firstPID = try #require(try await f.host.enclavePID())
         let count = 1000
         // Each job sleeps 300 ms inside the enclave, so the kill lands with most of them in flight.
         let results = try await withThrowingTaskGroup(of: (String, VerifiedResponse).self) { group in
@@ -138,7 +138,7 @@ import Testing
             #expect(r.requestID == id)
             #expect(r.result == Array("300".utf8))
         }
-        #expect(try f.host.enclavePID() != firstPID)
+        #expect(try await f.host.enclavePID() != firstPID)
         // The client met a second identity and verified it with a fresh document.
         // The kill landed with jobs in flight: some were finished by the second boot, not only the echo after it.
         let secondBoot = try #require(results.first { $0.0 == "kill" }).1.receipt.receipt.boot
@@ -173,7 +173,7 @@ import Testing
             }
             for try await status in group { #expect(status == 202) }
         }
-        let orphan = try f.host.enclavePID()
+        let orphan = try await f.host.enclavePID()
         _ = try await f.host.stop(SIGKILL)
         // Its enclave notices within 200 ms that its host is gone; the new host must not meet it.
         try await HostProcess.waitGone(orphan)
@@ -193,7 +193,7 @@ import Testing
     }
 
     static func metric(_ f: APIFixture, _ name: String) async throws -> Double {
-        let (_, text) = try f.host.admin("/metrics")
+        let (_, text) = try await f.host.admin("/metrics")
         for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
             return Double(line.split(separator: " ")[1]) ?? 0
         }

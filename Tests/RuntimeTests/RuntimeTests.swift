@@ -73,7 +73,7 @@ import CloisterTestSupport
             return ok
         }
         #expect(results == 500)
-        let (_, json) = try host.health()
+        let (_, json) = try await host.health()
         let listeners = (json["ingress"] as? [String: Any])?["listeners"] as? [[String: Any]]
         #expect(listeners?.first?["paired"] as? Int ?? 0 >= 500)
         #expect(listeners?.first?["refused"] as? Int == 0)
@@ -83,7 +83,7 @@ import CloisterTestSupport
     @Test func killedEnclaveIsRestartedAndServesAgain() async throws {
         let host = try await HostProcess.start()
         try await host.waitHealthy()
-        let pid = try #require(try host.enclavePID())
+        let pid = try #require(try await host.enclavePID())
         let killed = Date()
         kill(pid, SIGKILL)
         try await host.waitHealthy(within: 10, notPID: pid)
@@ -92,7 +92,7 @@ import CloisterTestSupport
         #expect(answer == Array("after restart".utf8))
         #expect(elapsed < 10, "restart and first round trip took \(elapsed) s")
         #expect(!host.log(containing: "killed by signal 9").isEmpty)
-        let (_, json) = try host.health()
+        let (_, json) = try await host.health()
         #expect((json["enclave"] as? [String: Any])?["restarts"] as? Int == 1)
     }
 
@@ -101,7 +101,7 @@ import CloisterTestSupport
     @Test func silentEnclaveIsReplaced() async throws {
         let host = try await HostProcess.start(heartbeatMs: 200)
         try await host.waitHealthy()
-        let pid = try #require(try host.enclavePID())
+        let pid = try #require(try await host.enclavePID())
         kill(pid, SIGSTOP)
         defer { kill(pid, SIGKILL) }
         try await host.waitHealthy(within: 10, notPID: pid)
@@ -115,7 +115,7 @@ import CloisterTestSupport
     @Test func enclaveStopsWhenItsHostIsKilled() async throws {
         let host = try await HostProcess.start()
         try await host.waitHealthy()
-        let pid = try #require(try host.enclavePID())
+        let pid = try #require(try await host.enclavePID())
         _ = try await host.stop(SIGKILL)
         var alive = true
         for _ in 0..<100 where alive {
@@ -131,7 +131,7 @@ import CloisterTestSupport
         let host = try await HostProcess.start(holdMs: 300, enclaveBinary: "/bin/false")
         var degraded: (Int, [String: Any]) = (0, [:])
         for _ in 0..<200 {
-            guard let h = try? host.health() else {
+            guard let h = try? await host.health() else {
                 try await Task.sleep(nanoseconds: 50_000_000)
                 continue
             }
@@ -147,7 +147,7 @@ import CloisterTestSupport
         #expect(answer.isEmpty)
         #expect(waited >= 0.25 && waited < 4.5, "closed after \(waited) s")
         #expect(!host.log(containing: "ingress client refused").isEmpty)
-        let (_, metrics) = try host.admin("/metrics")
+        let (_, metrics) = try await host.admin("/metrics")
         #expect(metrics.contains("cloister_enclave_up 0"))
         #expect(metrics.contains("cloister_ingress_refused_total{listener=\"127.0.0.1:\(host.ports.ingress)\"} 1"))
     }
@@ -156,7 +156,7 @@ import CloisterTestSupport
     @Test func sigtermDrainsTerminatesTheEnclaveAndExitsZero() async throws {
         let host = try await HostProcess.start()
         try await host.waitHealthy()
-        let pid = try #require(try host.enclavePID())
+        let pid = try #require(try await host.enclavePID())
         let status = try await host.stop(SIGTERM)
         #expect(status == 0)
         #expect(kill(pid, 0) != 0, "the enclave process \(pid) is still there")
