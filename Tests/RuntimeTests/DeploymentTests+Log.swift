@@ -32,7 +32,7 @@ extension DeploymentTests {
         #expect(first.checkpoint.size >= 2, "the registration and the creation are in the log")
         #expect(first.checkpoint.origin == LogHead.origin(deployment: try #require(c.deployment)))
 
-        let pid = try #require(try f.host.enclavePID())
+        let pid = try #require(try await f.host.enclavePID())
         kill(pid, SIGKILL)
         try await f.host.waitHealthy(within: 30, notPID: pid)
         let response = try await c.call("key.describe", body: Array(#"{"name":"logged"}"#.utf8))
