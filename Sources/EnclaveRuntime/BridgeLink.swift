@@ -49,6 +49,22 @@ final class BridgeLink: Sendable {
         channel?.close(promise: nil)
     }
 
+    /// Stops, and returns once what was written before is on its way and the connection is closed (at most `limit`):
+    /// a process about to exit calls this so that its last messages are not lost with its event loops.
+    func stopAndWait(within limit: Duration) async {
+        let channel = state.withLock { s -> Channel? in
+            s.stopped = true
+            return s.channel
+        }
+        guard let channel else { return }
+        await withTaskGroup(of: Void.self) { g in
+            g.addTask { try? await channel.close() }
+            g.addTask { try? await Task.sleep(for: limit) }
+            await g.next()
+            g.cancelAll()
+        }
+    }
+
     private func dial() {
         guard !state.withLock({ $0.stopped }) else { return }
         let bootstrap = ClientBootstrap(group: group)

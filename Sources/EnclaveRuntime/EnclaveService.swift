@@ -242,7 +242,7 @@ public final class EnclaveService: Service, Sendable {
         credentials?.stop()
         await proxy?.stop()
         control.stop()
-        shipper?.stop()
+        await shipper?.stop()
     }
 
     private func openSecureModule() throws -> SecureModuleSelection.Opened {

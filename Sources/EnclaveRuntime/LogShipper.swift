@@ -45,8 +45,9 @@ public final class LogShipper: Sendable {
         link.start()
     }
 
-    public func stop() {
-        state.withLock { $0.link }?.stop()
+    /// Stops shipping; returns once the records already shipped have left (at most two seconds).
+    public func stop() async {
+        await state.withLock { $0.link }?.stopAndWait(within: .seconds(2))
     }
 
     func ship(_ record: LogRecord) {

@@ -195,7 +195,7 @@ struct QueueFixture {
         async let document = f.queue.attestation(nonce: [9, 9])
         // The request may reach the queue after a lease began waiting: lease until it is there.
         var requests: [QueueMessage.AttestationRequest] = []
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(90)
         while requests.isEmpty && ContinuousClock.now < deadline { requests = await f.queue.lease(owner: owner, max: 1, wait: .seconds(2)).1 }
         #expect(requests.map(\.nonce) == [[9, 9]])
         f.queue.attested(id: try #require(requests.first).id, .success([0xAB]))

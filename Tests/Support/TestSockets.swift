@@ -15,7 +15,7 @@ public struct SocketError: Error, CustomStringConvertible {
 /// `readUntil` is given).
 public enum RawSocket {
     /// The same, on a thread of its own: a blocking read must not hold one of the few threads async code runs on.
-    public static func exchange(port: Int, send: [UInt8], halfClose: Bool = true, readUntil: Int? = nil, timeoutSeconds: Int = 20) async throws -> [UInt8] {
+    public static func exchange(port: Int, send: [UInt8], halfClose: Bool = true, readUntil: Int? = nil, timeoutSeconds: Int = 60) async throws -> [UInt8] {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
                 continuation.resume(with: Result { try blockingExchange(port: port, send: send, halfClose: halfClose, readUntil: readUntil, timeoutSeconds: timeoutSeconds) })
@@ -24,7 +24,7 @@ public enum RawSocket {
         }
     }
 
-    public static func blockingExchange(port: Int, send: [UInt8], halfClose: Bool = true, readUntil: Int? = nil, timeoutSeconds: Int = 20) throws -> [UInt8] {
+    public static func blockingExchange(port: Int, send: [UInt8], halfClose: Bool = true, readUntil: Int? = nil, timeoutSeconds: Int = 60) throws -> [UInt8] {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw SocketError(description: "socket failed") }
         defer { close(fd) }
