@@ -1,4 +1,5 @@
 import NitroAttestation
+import TransparencyLog
 
 /// How one deployment runs: the enclave's size and image, the bridge, the ingress listeners and the egress
 /// allowlist, and the host's timings. It lives in the same JSON file as the attestation pins (`Manifests/*.json`);
@@ -146,6 +147,19 @@ public struct DeploymentManifest: Sendable, Hashable {
         }
     }
 
+    /// The deployment log's witnesses: C2SP cosignature verifier keys (`cloister audit witness-keygen` prints one),
+    /// how many of them must have cosigned the head an enclave boots from, and how old such a cosignature may be.
+    public struct Log: Sendable, Hashable {
+        public var witnesses: [NoteVerifierKey] = []
+        /// Cosignatures required at boot (0: none, with a warning; emulation's default).
+        public var quorum = 0
+        /// The oldest cosignature accepted at boot, in seconds before the enclave's clock.
+        public var freshSeconds = 600
+        public init() {}
+        /// The store key under which the host keeps the newest checkpoint `witness` cosigned.
+        public static func storeKey(witness: NoteVerifierKey) -> String { "witness/\(witness.name)" }
+    }
+
     public var name: String = "unnamed"
     public var api: API? = nil
     /// Nil: none named (emulation then uses `KMS.emulationDefault`; on Nitro a workload that needs the master fails).
@@ -153,6 +167,8 @@ public struct DeploymentManifest: Sendable, Hashable {
     /// X25519 public keys of offline recovery keys (`cloister recovery keygen`): the master is also sealed to each,
     /// so that losing the KMS key does not lose the deployment.
     public var recoveryKeys: [[UInt8]] = []
+    /// Who must have seen the deployment log's head before an enclave serves from it (docs/log.md, "Witnesses").
+    public var log = Log()
     public var enclave = Enclave()
     public var bridge = Bridge()
     public var ingress: [IngressRoute] = []
@@ -186,7 +202,7 @@ public struct DeploymentManifest: Sendable, Hashable {
         do { value = try JSONValue.parse(json) } catch { throw Error("", "not JSON: \(error)") }
         var m = DeploymentManifest()
         let top = try Reader(value, path: "")
-        try top.only(["name", "version", "attestation", "builds", "api", "enclave", "bridge", "ingress", "egress", "host", "kms", "recovery"])
+        try top.only(["name", "version", "attestation", "builds", "api", "enclave", "bridge", "ingress", "egress", "host", "kms", "recovery", "log"])
         if let name = try top.string("name") { m.name = name }
         if let builds = top.object["builds"] {
             do { m.builds = try TrustManifest.parseBuilds(builds) } catch { throw Error("builds", error.message) }
@@ -268,6 +284,22 @@ public struct DeploymentManifest: Sendable, Hashable {
                 m.recoveryKeys.append(key)
             }
             guard m.recoveryKeys.count <= 8 else { throw Error("recovery.keys", "at most 8 recovery keys") }
+        }
+        if let l = try top.object("log") {
+            try l.only(["witnesses", "quorum", "freshSeconds"])
+            for (i, item) in (try l.array("witnesses") ?? []).enumerated() {
+                guard let text = item.string, let key = try? NoteVerifierKey(parsing: text), key.type == .cosignatureV1 else {
+                    throw Error("log.witnesses[\(i)]", "must be a witness's cosignature verifier key, NAME+KEYID+BASE64 (cloister audit witness-keygen prints it)")
+                }
+                guard !m.log.witnesses.contains(where: { $0.name == key.name }) else { throw Error("log.witnesses[\(i)]", "a second witness named \(key.name)") }
+                m.log.witnesses.append(key)
+            }
+            guard m.log.witnesses.count <= 16 else { throw Error("log.witnesses", "at most 16 witnesses") }
+            if let v = try l.int("quorum", 0...16) { m.log.quorum = v }
+            guard m.log.quorum <= m.log.witnesses.count else {
+                throw Error("log.quorum", "\(m.log.quorum) cosignatures cannot come from \(m.log.witnesses.count) witnesses")
+            }
+            if let v = try l.int("freshSeconds", 10...86_400) { m.log.freshSeconds = v }
         }
         if let a = try top.object("api") {
             try a.only(["listen", "workload", "maxBodyBytes", "waitMs", "leaseMs"])
