@@ -47,7 +47,7 @@ extension CloisterClient {
             }
             guard let seen else { return }
             let (old, new) = (seen.checkpoint, head.checkpoint)
-            if new.size < old.size { return }
+            if new.size < old.size { return try await provePrefix(new, of: old, deployment: key) }
             if new.size == old.size {
                 guard new.rootHash == old.rootHash else {
                     throw ClientError(.logForked, "two heads of \(new.size) receipts with different roots")
@@ -67,6 +67,46 @@ extension CloisterClient {
                 return true
             }
             if adopted { return }
+        }
+    }
+
+    /// Takes a head an earlier session saw (its signed note) as the newest seen for the deployment this client
+    /// expects, once it verifies, so that a host that shows this session an older or another log is caught on the
+    /// first answer. A head larger than one already seen replaces it unchecked only when none was seen.
+    public func rememberLogHead(_ note: [UInt8]) throws(ClientError) {
+        guard let deployment else { throw ClientError(.logProofInvalid, "no deployment commitment is known to check a remembered log head against") }
+        let head = try LogHead.verify(note, deployment: deployment)
+        state.withLock { s in
+            let key = Hex.encode(deployment)
+            if s.heads[key] == nil { s.heads[key] = head }
+        }
+    }
+
+    /// Checks that a smaller head is a prefix of the newest one seen (a repeat answered from an earlier batch is;
+    /// a head of an enclave restarted on an old copy of its store, or of another branch, is not: `logForked`). Each
+    /// proven (size, root) is remembered, so that answers out of order cost one proof per head.
+    func provePrefix(_ small: Checkpoint, of newest: Checkpoint, deployment key: String) async throws(ClientError) {
+        let slot = "\(key)/\(small.size)"
+        if let root = state.withLock({ $0.provenPrefixes[slot] }) {
+            guard root == small.rootHash else {
+                throw ClientError(.logForked, "two heads of \(small.size) receipts with different roots")
+            }
+            return
+        }
+        let proof: [[UInt8]]
+        do { proof = try await consistencyProof(from: small.size, to: newest.size) } catch where (400..<500).contains(error.httpStatus ?? 0) {
+            // The host says no such proof exists: two heads the deployment signed that are not one log.
+            throw ClientError(.logForked, "no proof that the head of \(small.size) receipts is a prefix of the one of \(newest.size) seen before: \(error)")
+        }
+        do {
+            try ConsistencyProof.verify(oldSize: small.size, newSize: newest.size, proof: proof, oldRoot: small.rootHash, newRoot: newest.rootHash)
+        } catch {
+            throw ClientError(
+                .logForked, "the head of \(small.size) receipts is not a prefix of the one of \(newest.size) seen before (rolled back or forked): \(error)")
+        }
+        state.withLock { s in
+            if s.provenPrefixes.count >= 4096 { s.provenPrefixes.removeAll() }
+            s.provenPrefixes[slot] = small.rootHash
         }
     }
 

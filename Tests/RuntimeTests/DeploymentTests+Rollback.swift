@@ -85,4 +85,32 @@ extension DeploymentTests {
         #expect(try await replayed.http("GET", "v1/attestation?nonce=00").0 == 503)
         try await Self.stop(replayed)
     }
+
+    /// Who: the client, at its first answer from the restarted enclave. Without a witness quorum the enclave cannot
+    /// tell an old copy of its whole store (it warns at boot); a client that saw a newer head can: the head it is
+    /// shown is not a prefix of the one it saw.
+    @Test func aClientThatSawANewerHeadRefusesAnEnclaveOnAnOldCopyOfItsStore() async throws {
+        let f = try await K.start()
+        let c = f.client()
+        _ = try await K.key(c, "create", ["name": "first", "type": "ed25519"])
+        try await Self.stop(f)
+        f.host.keepDirectory = true
+        let data = f.host.directory.appendingPathComponent("data")
+        let copy = f.host.directory.appendingPathComponent("data-copy")
+        try FileManager.default.copyItem(at: data, to: copy)
+        let g = try await K.start(restart: f)
+        for name in ["second", "third", "fourth"] { _ = try await K.key(c, "create", ["name": name, "type": "ed25519"]) }
+        let seen = try #require(c.logHead).checkpoint.size
+        try await Self.stop(g)
+
+        try FileManager.default.removeItem(at: data)
+        try FileManager.default.moveItem(at: copy, to: data)
+        let h = try await K.start(restart: f)
+        try await h.host.waitForLog("no witness quorum")
+        #expect(await K.refusal(c, "describe", ["name": "first"]) == "client:logForked")
+        #expect(try #require(c.logHead).checkpoint.size == seen, "the newest head seen stays the one before the rollback")
+        // A client with no memory of the log takes the old branch as it is: what clients remember, and witnesses, are for.
+        let fresh = CloisterClient(baseURL: h.base, token: h.tenantToken, trust: h.trust, roots: h.roots, tenant: "acme", credential: h.credential)
+        _ = try await K.key(fresh, "describe", ["name": "first"])
+    }
 }
