@@ -13,7 +13,8 @@ import Testing
     typealias K = KeyServiceTests
 
     /// The host wipes tenant `acme` from its store and makes it again under a credential of its own (as an operator
-    /// with a new data directory for the tenant would); the tenant's client notices at its next call.
+    /// with a new data directory for the tenant would). The enclave refuses the store at boot while the log head that
+    /// committed to the tenant's records is there; with the log wiped too, the tenant's client notices at its next call.
     @Test func aTenantMadeAgainByTheHostIsRefusedByItsClient() async throws {
         let f = try await K.start()
         let c = f.client()
@@ -26,6 +27,10 @@ import Testing
         try await HostProcess.waitGone(enclave)
         let view = try K.HostView(f)
         for key in try view.keys(prefix: "keys/acme/") { try view.delete(key) }
+        let refused = try await K.start(restart: f, wait: false)
+        try await DeploymentTests.expectRefused(refused, "storeRolledBack")
+        try await DeploymentTests.stop(refused)
+        try view.delete(LogHeadRecord.storeKey)
         let g = try await K.start(restart: f)
         let operatorKey = try CredentialKey.generate(.ed25519)
         let impostor = g.client(credential: operatorKey)
