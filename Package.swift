@@ -199,7 +199,8 @@ let package = Package(
         .target(
             name: "CloisterTestSupport",
             dependencies: [
-                "EnclaveRuntime", "EnclaveWire", "VsockBridge", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                "EnclaveRuntime", "EnclaveWire", "VsockBridge", "TransparencyLog", "SecureModule", "NitroAttestation",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Tests/Support"
@@ -235,7 +236,7 @@ let package = Package(
         .testTarget(
             name: "CloisterClientTests",
             dependencies: [
-                "CloisterClient", "EnclaveRuntime", "EnclaveWire", "SecureModule", "NitroAttestation", "CBOR", "CloisterTestSupport",
+                "CloisterClient", "TransparencyLog", "EnclaveRuntime", "EnclaveWire", "SecureModule", "NitroAttestation", "CBOR", "CloisterTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),

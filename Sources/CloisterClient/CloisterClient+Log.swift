@@ -50,16 +50,11 @@ extension CloisterClient {
             if new.size < old.size { return }
             if new.size == old.size {
                 guard new.rootHash == old.rootHash else {
-                    throw ClientError(.logForked, "two heads of \(new.size) receipts with different roots")
+                    throw Self.forked("two heads of \(new.size) receipts with different roots", deployment: deployment, seen: seen, offered: head, proof: nil)
                 }
                 return
             }
-            let proof = try await consistencyProof(from: old.size, to: new.size)
-            do {
-                try ConsistencyProof.verify(oldSize: old.size, newSize: new.size, proof: proof, oldRoot: old.rootHash, newRoot: new.rootHash)
-            } catch {
-                throw ClientError(.logForked, "the head of \(new.size) receipts does not extend the one of \(old.size) seen before: \(error)")
-            }
+            try await requireProof(seen, extendedBy: head, seen: seen, offered: head, deployment: deployment)
             // Another answer may have moved the newest head meanwhile: then check again against that one.
             let adopted = state.withLock { s -> Bool in
                 guard s.heads[key] == seen else { return false }
@@ -70,12 +65,43 @@ extension CloisterClient {
         }
     }
 
+    /// Fetches the host's proof that `large` extends `small` and verifies it against their signed roots; `logForked`
+    /// when it does not, with `seen` (the head this client had) and `offered` (the one it was shown) as evidence.
+    func requireProof(_ small: LogHead, extendedBy large: LogHead, seen: LogHead, offered: LogHead, deployment: [UInt8]) async throws(ClientError) {
+        let (old, new) = (small.checkpoint, large.checkpoint)
+        let proof = try await consistencyProof(from: old.size, to: new.size)
+        do {
+            try ConsistencyProof.verify(oldSize: old.size, newSize: new.size, proof: proof, oldRoot: old.rootHash, newRoot: new.rootHash)
+        } catch {
+            throw Self.forked(
+                "the head of \(new.size) receipts does not extend the one of \(old.size): \(error)", deployment: deployment, seen: seen, offered: offered,
+                proof: proof)
+        }
+    }
+
+    /// A `logForked` error carrying its evidence: the head this client had seen, the one it was offered, the proof.
+    static func forked(_ message: String, deployment: [UInt8], seen: LogHead, offered: LogHead, proof: [[UInt8]]?) -> ClientError {
+        ClientError(
+            .logForked, message,
+            evidence: ForkEvidence(.logForked, deployment: deployment, observer: "client", seen: seen, offered: offered, proof: proof, message: message))
+    }
+
     /// The host's newest log head (`GET /v1/log/head`), verified against the deployment key.
     public func fetchLogHead() async throws(ClientError) -> LogHead {
         guard let deployment else { throw ClientError(.logProofInvalid, "no deployment commitment is known to check a log head against") }
         let (status, body, _) = try await send("GET", "v1/log/head")
         guard status == 200 else { throw Self.httpError(status, body) }
         return try LogHead.verify(body, deployment: deployment)
+    }
+
+    /// Fetches the host's newest head and makes it this client's newest one, once it extends the newest one seen (a
+    /// consistency proof from the host); `logForked`, with its evidence, when it does not.
+    @discardableResult
+    public func updateLogHead() async throws(ClientError) -> LogHead {
+        guard let deployment else { throw ClientError(.logProofInvalid, "no deployment commitment is known to check a log head against") }
+        let head = try await fetchLogHead()
+        try await adopt(head, deployment: deployment)
+        return head
     }
 
     /// The host's consistency proof from the log of `from` receipts to the log of `to` (`GET /v1/log/consistency`),
