@@ -12,17 +12,18 @@ extension APIServer {
     /// `GET /v1/log/head`: the newest signed checkpoint (a C2SP note, as text), for any valid token.
     func logHead(_ request: Request) async throws -> Response {
         guard auth.principal(authorization: request.headers[.authorization]) != nil else { throw APIError.unauthorized() }
-        let stored: Data?
-        do {
-            stored = try await queue.database.pool.read { db in
-                try Data.fetchOne(db, sql: "SELECT value FROM blobs WHERE key = ?", arguments: [LogHeadRecord.storeKey])
-            }
-        } catch { throw APIError.storage(error) }
-        guard let stored else { throw APIError(404, "noLogHead", "the enclave has not logged a receipt yet") }
+        guard let stored = try await blob(LogHeadRecord.storeKey) else { throw APIError(404, "noLogHead", "the enclave has not logged a receipt yet") }
         guard let record = try? LogHeadRecord(encoded: Array(stored)) else {
             throw APIError(500, "logHeadUnreadable", "the stored log head is not a log head record")
         }
         return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: record.checkpoint)))
+    }
+
+    /// The value the store holds under `key` (nil: none).
+    func blob(_ key: String) async throws -> Data? {
+        do { return try await queue.database.pool.read { db in try Data.fetchOne(db, sql: "SELECT value FROM blobs WHERE key = ?", arguments: [key]) } } catch {
+            throw APIError.storage(error)
+        }
     }
 
     /// `GET /v1/log/consistency?from=A&to=B`: the RFC 9162 proof that the log of A leaves is a prefix of the log of
