@@ -41,9 +41,11 @@ extension ForkEvidence {
             case .consistent:
                 return "the proof shows the \(sizes) consistent: nothing is shown"
             case .proofFailed:
-                return "the host's proof between the \(sizes) does not verify; the host may have made it up, so this alone proves no fork (a proof made from the receipts, or a head of equal size, would decide)"
+                return "the host's proof between the \(sizes) does not verify; the host may have made it up, so this alone proves no fork "
+                    + "(a proof made from the receipts, or a head of equal size, would decide)"
             case .olderHead:
-                return "a head of \(offered.size) receipts was shown after one of \(seen.size); anyone can show an old signed head again, so this alone proves no fork (a different head signed at a size up to \(seen.size) would)"
+                return "a head of \(offered.size) receipts was shown after one of \(seen.size); anyone can show an old signed head again, "
+                    + "so this alone proves no fork (a different head signed at a size up to \(seen.size) would)"
             case .unproven:
                 return "no proof between the \(sizes); this alone proves nothing"
             }

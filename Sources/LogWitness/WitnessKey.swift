@@ -54,7 +54,8 @@ public struct WitnessKey: Sendable {
         guard bytes.count <= Self.maxFileBytes, bytes.last == 0x0A else { throw WitnessError(.keyInvalid, "not a witness key file (one line)") }
         // Base64 may hold `+`: the key is whatever follows the fourth.
         let parts = String(decoding: bytes.dropLast(), as: UTF8.self).split(separator: "+", maxSplits: 4, omittingEmptySubsequences: false)
-        guard parts.count == 5, parts[0] == "PRIVATE", parts[1] == "KEY", parts[3].utf8.count == 8, let material = Base64.decode(parts[4]), Base64.encode(material) == parts[4], material.count == 33,
+        guard parts.count == 5, parts[0] == "PRIVATE", parts[1] == "KEY", parts[3].utf8.count == 8, parts[4].utf8.count == 44,
+            let material = Base64.decode(parts[4]), Base64.encode(material) == parts[4], material.count == 33,
             material[0] == NoteSignatureType.cosignatureV1.rawValue
         else { throw WitnessError(.keyInvalid, "not PRIVATE+KEY+NAME+KEYID+BASE64 of a cosignature key (type 0x04)") }
         try self.init(name: String(parts[2]), seed: Array(material.dropFirst()))
