@@ -269,7 +269,7 @@ let package = Package(
             name: "EnclaveRuntimeTests",
             dependencies: [
                 "EnclaveRuntime", "HostRuntime", "EnclaveWire", "VsockBridge", "SecureModule", "NitroAttestation", "CBOR", "CloisterTestSupport",
-                "AWSKMS", "AWSRequestSigning", "EmulatedKMS",
+                "AWSKMS", "AWSRequestSigning", "EmulatedKMS", "TransparencyLog",
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

@@ -47,7 +47,7 @@ extension CloisterClient {
             }
             guard let seen else { return }
             let (old, new) = (seen.checkpoint, head.checkpoint)
-            if new.size < old.size { return }
+            if new.size < old.size { return try await provePrefix(head, of: seen, deployment: deployment) }
             if new.size == old.size {
                 guard new.rootHash == old.rootHash else {
                     throw Self.forked("two heads of \(new.size) receipts with different roots", deployment: deployment, seen: seen, offered: head, proof: nil)
@@ -84,6 +84,45 @@ extension CloisterClient {
         ClientError(
             .logForked, message,
             evidence: ForkEvidence(.logForked, deployment: deployment, observer: "client", seen: seen, offered: offered, proof: proof, message: message))
+    }
+
+    /// Takes a head an earlier session saw (its signed note) as the newest seen for the deployment this client
+    /// expects, once it verifies, so that a host that shows this session an older or another log is caught on the
+    /// first answer. A head larger than one already seen replaces it unchecked only when none was seen.
+    public func rememberLogHead(_ note: [UInt8]) throws(ClientError) {
+        guard let deployment else { throw ClientError(.logProofInvalid, "no deployment commitment is known to check a remembered log head against") }
+        let head = try LogHead.verify(note, deployment: deployment)
+        state.withLock { s in
+            let key = Hex.encode(deployment)
+            if s.heads[key] == nil { s.heads[key] = head }
+        }
+    }
+
+    /// Checks that a smaller head is a prefix of the newest one seen (a repeat answered from an earlier batch is;
+    /// a head of an enclave restarted on an old copy of its store, or of another branch, is not: `logForked`, with
+    /// the two heads and the proof as evidence). Each proven (size, root) is remembered, so that answers out of order
+    /// cost one proof per head.
+    func provePrefix(_ small: LogHead, of newest: LogHead, deployment: [UInt8]) async throws(ClientError) {
+        let slot = "\(Hex.encode(deployment))/\(small.checkpoint.size)"
+        if let root = state.withLock({ $0.provenPrefixes[slot] }) {
+            guard root == small.checkpoint.rootHash else {
+                throw Self.forked(
+                    "two heads of \(small.checkpoint.size) receipts with different roots", deployment: deployment, seen: newest, offered: small, proof: nil)
+            }
+            return
+        }
+        do { try await requireProof(small, extendedBy: newest, seen: newest, offered: small, deployment: deployment) } catch
+            where error.code == .httpError && (400..<500).contains(error.httpStatus ?? 0)
+        {
+            // The host says no such proof exists: two heads the deployment signed that are not one log.
+            throw Self.forked(
+                "no proof that the head of \(small.checkpoint.size) receipts is a prefix of the one of \(newest.checkpoint.size) seen before: \(error)",
+                deployment: deployment, seen: newest, offered: small, proof: nil)
+        }
+        state.withLock { s in
+            if s.provenPrefixes.count >= 4096 { s.provenPrefixes.removeAll() }
+            s.provenPrefixes[slot] = small.checkpoint.rootHash
+        }
     }
 
     /// The host's newest log head (`GET /v1/log/head`), verified against the deployment key.

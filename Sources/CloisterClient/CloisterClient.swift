@@ -53,6 +53,8 @@ public final class CloisterClient: Sendable {
         var heads: [String: LogHead] = [:]
         /// Verified heads smaller than the newest one seen at the time (answers of earlier batches).
         var olderHeads = 0
+        /// Roots of smaller heads already proven to be prefixes of the newest one: (deployment hex, size) → root.
+        var provenPrefixes: [String: [UInt8]] = [:]
     }
     /// The program key that signs this client's actions (nil: it can make reads only).
     public let credential: CredentialKey?

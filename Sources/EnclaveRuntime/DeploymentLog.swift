@@ -24,6 +24,25 @@ public struct DeploymentLog: Sendable {
     private(set) var head: [UInt8]?
     /// The store version of the record this state was read from or written as (0: none yet).
     private(set) var version: UInt64
+    /// The root of the workloads' records the newest head committed to (its `cloister-state` line; nil for the
+    /// empty log, or a head of a build before state roots).
+    private(set) var stateRoot: [UInt8]?
+    /// The workloads' records, whose root each new head commits to (nil: heads carry no state root).
+    var state: TrackedStore?
+
+    /// The extension line that carries a head's state root: `cloister-state <base64 of 32 bytes>`.
+    static let statePrefix = "cloister-state "
+
+    /// The state root a checkpoint carries; a malformed or repeated `cloister-state` line is refused.
+    static func stateRoot(of checkpoint: Checkpoint) throws(DeploymentLogError) -> [UInt8]? {
+        let lines = checkpoint.extensions.filter { $0.hasPrefix(statePrefix) }
+        guard lines.count <= 1 else { throw DeploymentLogError(.logHeadInvalid, "a head with two state roots") }
+        guard let line = lines.first else { return nil }
+        guard let root = Base64.decode(String(line.dropFirst(statePrefix.count))), root.count == 32 else {
+            throw DeploymentLogError(.logHeadInvalid, "a head's state root is not 32 bytes of base64")
+        }
+        return root
+    }
 
     /// The origin of the log of the deployment whose commitment is `commitment`.
     static func origin(commitment: [UInt8]) -> String { "cloister/" + Hex.encode(commitment).lowercased() }
@@ -70,21 +89,27 @@ public struct DeploymentLog: Sendable {
             throw DeploymentLogError(
                 .logHeadInvalid, "the stored range (\(range.size) leaves) is not the tree its checkpoint signs (\(checkpoint.size) leaves)")
         }
-        return try DeploymentLog(master: master, range: range, head: record.checkpoint, version: version)
+        var log = try DeploymentLog(master: master, range: range, head: record.checkpoint, version: version)
+        log.stateRoot = try stateRoot(of: checkpoint)
+        return log
     }
 
-    /// The log with `leafHashes` appended and its new head signed, not yet stored.
-    func appending(_ leafHashes: [[UInt8]]) throws(DeploymentLogError) -> Appended {
+    /// The log with `leafHashes` appended and its new head signed, not yet stored; the head commits to `stateRoot`
+    /// when there is one.
+    func appending(_ leafHashes: [[UInt8]], stateRoot: [UInt8]? = nil) throws(DeploymentLogError) -> Appended {
         do {
             let (root, proofs) = try range.inclusionProofs(appending: leafHashes)
             var next = range
             for leaf in leafHashes { try next.append(leaf) }
             precondition(next.root == root, "the appended range and its proofs disagree")
-            let text = try Checkpoint(origin: origin, size: next.size, rootHash: root).text
+            let text = try Checkpoint(
+                origin: origin, size: next.size, rootHash: root, extensions: stateRoot.map { [Self.statePrefix + Base64.encode($0)] } ?? []
+            ).text
             let note = try NoteSigner.sign(text: text, by: [signer]).encoded
             var log = self
             log.range = next
             log.head = note
+            log.stateRoot = stateRoot
             return Appended(log: log, head: note, first: range.size, proofs: proofs)
         } catch {
             throw DeploymentLogError(.signingFailed, "\(error)", underlying: error)

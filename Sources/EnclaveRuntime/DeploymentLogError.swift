@@ -17,4 +17,13 @@ public enum DeploymentLogErrorCode: String, Sendable, CaseIterable {
     case storeUnavailable
     /// The deployment key failed to sign a head, or the log is full.
     case signingFailed
+    /// The host's store is older than the log says: a record older than the state the newest head committed to,
+    /// absent though known, or written after the stored head (the head was rolled back); or a pinned witness has
+    /// cosigned a larger head of the deployment than the store holds (the whole store was rolled back). The enclave
+    /// serves nothing.
+    case storeRolledBack
+    /// A workload record this deployment's enclave did not write for that key and version (no valid tag).
+    case storeRecordInvalid
+    /// A pinned witness cosigned another head of the same size than the one in the store. The enclave serves nothing.
+    case logForked
 }

@@ -139,14 +139,28 @@ public final class EnclaveService: Service, Sendable {
         }
 
         // The deployment log goes on from the head in the store, once that head is checked to be this deployment's.
+        // Before serving, the witnesses must have seen that head (when the manifest asks for them), and every record
+        // the workloads will read must be the state that head committed to.
         var log: DeploymentLog?
         if let master, let store {
             do {
-                let loaded = try await DeploymentLog.load(store: store, master: master)
-                logger.info("deployment log loaded", metadata: ["size": "\(loaded.range.size)", "origin": "\(loaded.origin)"])
+                var loaded = try await DeploymentLog.load(store: store, master: master)
+                try await loaded.awaitWitnesses(m.log, store: store, logger: logger)
+                let tracked = TrackedStore(inner: store, master: master)
+                do {
+                    let foreign = try await tracked.load(headSize: loaded.range.size, root: loaded.stateRoot)
+                    if foreign > 0 { logger.warning("\(foreign) record(s) in the store are not this deployment's; they are left out and cannot be read") }
+                } catch let error as DeploymentLogError {
+                    throw error
+                } catch {
+                    throw DeploymentLogError(.storeUnavailable, "reading the store: \(error)", underlying: error)
+                }
+                loaded.state = tracked
+                logger.info(
+                    "deployment log loaded", metadata: ["size": "\(loaded.range.size)", "origin": "\(loaded.origin)", "state": "checked"])
                 log = loaded
             } catch {
-                logger.critical("the deployment log's stored head is refused: this enclave serves nothing", metadata: ["error": "\(error)"])
+                logger.critical("the deployment log's stored head or state is refused: this enclave serves nothing", metadata: ["error": "\(error)"])
                 store.stop()
                 credentials?.stop()
                 throw error
@@ -196,7 +210,7 @@ public final class EnclaveService: Service, Sendable {
         tunnels.start()
         var worker: QueueWorker?
         if let api = m.api, let s = store {
-            let context = JobWorkloadContext(identity: identity, store: s, master: master, logger: logger)
+            let context = JobWorkloadContext(identity: identity, store: log?.state ?? s, master: master, logger: logger)
             let jobWorkload: any JobWorkload = try recovery.map { $0(identity) } ?? JobWorkloads.named(api.workload) ?? registration!.make(context)
             worker = QueueWorker(
                 bridge: c.bridge, identity: identity, workload: jobWorkload, store: s, log: log, master: master, maxFrameSize: m.bridge.maxFrameBytes,

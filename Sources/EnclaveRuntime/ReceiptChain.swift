@@ -128,11 +128,23 @@ public final class ReceiptChain {
     /// next batch extends.
     private func appendToLog(_ receipts: [[UInt8]]) async throws(DeploymentLogError) -> DeploymentLog.Appended? {
         guard let log, let logStore, let master else { return nil }
-        let appended = try log.appending(receipts.map(TreeHash.leaf))
+        var root: [UInt8]?
+        if let state = log.state {
+            do { root = try await state.currentRoot() } catch {
+                throw DeploymentLogError(.storeUnavailable, "the state root: \(error)", underlying: error)
+            }
+        }
+        let appended = try log.appending(receipts.map(TreeHash.leaf), stateRoot: root)
         do {
             self.log = try await log.store(appended, in: logStore)
+            log.state?.headStored(size: appended.log.range.size)
         } catch where error.code == .logHeadChanged {
-            if let reloaded = try? await DeploymentLog.load(store: logStore, master: master) { self.log = reloaded }
+            if var reloaded = try? await DeploymentLog.load(store: logStore, master: master) {
+                reloaded.state = log.state
+                // A swap whose answer was lost stored this batch's head after all: what is written next is after it.
+                if reloaded.range.size > log.range.size { log.state?.headStored(size: reloaded.range.size) }
+                self.log = reloaded
+            }
             throw error
         }
         return appended

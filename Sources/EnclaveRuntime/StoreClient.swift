@@ -11,6 +11,21 @@ public protocol BlobStore: Sendable {
     func get(_ key: String) async throws -> (version: UInt64, value: [UInt8])?
     /// Stores `value` if the current version is `expectedVersion` (0: the key must not exist).
     func put(_ key: String, value: [UInt8], expectedVersion: UInt64) async throws -> (stored: Bool, version: UInt64)
+    /// A page of the blobs whose keys sort after `after`, in key order, and whether more follow.
+    func list(after: String) async throws -> (entries: [StoreEntry], more: Bool)
+}
+
+extension BlobStore {
+    /// Every blob, page by page, to `body`.
+    func forEachPage(_ body: ([StoreEntry]) throws -> Void) async throws {
+        var after = ""
+        while true {
+            let page = try await list(after: after)
+            try body(page.entries)
+            guard page.more, let last = page.entries.last else { return }
+            after = last.key
+        }
+    }
 }
 
 /// Why a store request failed.
@@ -47,14 +62,25 @@ public final class StoreClient: BlobStore {
         default: throw StoreError(code: "protocol")
         }
     }
+
+    public func list(after: String) async throws -> (entries: [StoreEntry], more: Bool) {
+        switch try await link.request({ StoreMessage.list(id: $0, after: after).encoded }) {
+        case .entries(_, let entries, let more):
+            // A page must go on from where it was asked to; the ordering within it the parser checked.
+            guard entries.first.map({ $0.key > after }) ?? true, more ? !entries.isEmpty : true else { throw StoreError(code: "protocol") }
+            return (entries, more)
+        case .failed(_, let code): throw StoreError(code: code)
+        default: throw StoreError(code: "protocol")
+        }
+    }
 }
 
 extension StoreMessage {
     /// The request number of an answer from the host (nil for requests).
     var answerID: UInt64? {
         switch self {
-        case .value(let id, _, _), .putResult(let id, _, _), .failed(let id, _): id
-        case .get, .put: nil
+        case .value(let id, _, _), .putResult(let id, _, _), .failed(let id, _), .entries(let id, _, _): id
+        case .get, .put, .list: nil
         }
     }
 }

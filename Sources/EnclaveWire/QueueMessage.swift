@@ -164,6 +164,18 @@ public enum QueueMessage: Sendable, Hashable {
     }
 }
 
+/// One blob of a store listing.
+public struct StoreEntry: Sendable, Hashable {
+    public var key: String
+    public var version: UInt64
+    public var value: [UInt8]
+    public init(key: String, version: UInt64, value: [UInt8]) {
+        self.key = key
+        self.version = version
+        self.value = value
+    }
+}
+
 /// The `store` channel: the enclave gets and puts opaque blobs by key; a put succeeds only when the blob's
 /// current version is the one the enclave names (0: the key must not exist), so two writers cannot silently
 /// overwrite each other. The host keeps what it cannot read. One message per `data` frame; `id` pairs answers
@@ -179,13 +191,21 @@ public enum StoreMessage: Sendable, Hashable {
     case putResult(id: UInt64, stored: Bool, version: UInt64)
     /// Host → enclave: the request failed on the host (storage error), with a stable code.
     case failed(id: UInt64, code: String)
+    /// Enclave → host: the blobs whose keys sort after `after` ("": from the first), in key order.
+    case list(id: UInt64, after: String)
+    /// Host → enclave: a page of blobs in key order (at most `maxListEntries`, and what fits a frame); `more`: the
+    /// listing goes on after the last one.
+    case entries(id: UInt64, entries: [StoreEntry], more: Bool)
 
     /// Longest key: 1 to 256 bytes of printable ASCII.
     public static let maxKeyBytes = 256
     /// Largest blob.
     public static let maxValueBytes = 512 * 1024
 
-    enum Tag: UInt64 { case get = 0, put = 1, value = 2, putResult = 3, failed = 4 }
+    /// Most blobs in one `entries` page.
+    public static let maxListEntries = 256
+
+    enum Tag: UInt64 { case get = 0, put = 1, value = 2, putResult = 3, failed = 4, list = 5, entries = 6 }
 
     public static func isValidKey(_ key: String) -> Bool {
         let u = key.utf8
@@ -200,6 +220,11 @@ public enum StoreMessage: Sendable, Hashable {
         case .value(let id, let v, let value): item = [.unsigned(Tag.value.rawValue), .unsigned(id), .unsigned(v), .bytes(value)]
         case .putResult(let id, let ok, let v): item = [.unsigned(Tag.putResult.rawValue), .unsigned(id), .bool(ok), .unsigned(v)]
         case .failed(let id, let code): item = [.unsigned(Tag.failed.rawValue), .unsigned(id), .text(code)]
+        case .list(let id, let after): item = [.unsigned(Tag.list.rawValue), .unsigned(id), .text(after)]
+        case .entries(let id, let entries, let more):
+            item = [
+                .unsigned(Tag.entries.rawValue), .unsigned(id), .array(entries.map { [.text($0.key), .unsigned($0.version), .bytes($0.value)] }), .bool(more),
+            ]
         }
         return CBOREncoder.encode(item)
     }
@@ -207,7 +232,13 @@ public enum StoreMessage: Sendable, Hashable {
     public init(encoded bytes: [UInt8]) throws(WireError) {
         let item: CBOR
         do {
-            item = try CBORDecoder(limits: .init(maxInputSize: Self.maxValueBytes + 1024, maxDepth: 1, maxItems: 8)).decode(bytes)
+            // Every message is flat and holds at most one blob, except a listing page (an array of 4 whose tag is 6).
+            let page = bytes.count >= 2 && bytes[0] == 0x84 && bytes[1] == UInt8(Tag.entries.rawValue)
+            let limits: CBORDecoder.Limits =
+                page
+                ? .init(maxInputSize: 16 << 20, maxDepth: 3, maxItems: 8 + 4 * Self.maxListEntries)
+                : .init(maxInputSize: Self.maxValueBytes + 1024, maxDepth: 1, maxItems: 8)
+            item = try CBORDecoder(limits: limits).decode(bytes)
         } catch {
             throw WireError(.malformedCBOR, "\(error)")
         }
@@ -231,6 +262,21 @@ public enum StoreMessage: Sendable, Hashable {
         case (.failed, 3):
             guard let code = f[2].text else { throw WireError(.malformedMessage, "failed fields") }
             self = .failed(id: id, code: String(code.prefix(64)))
+        case (.list, 3):
+            guard let after = f[2].text, after.isEmpty || Self.isValidKey(after) else { throw WireError(.malformedMessage, "list fields") }
+            self = .list(id: id, after: after)
+        case (.entries, 4):
+            guard let items = f[2].array, items.count <= Self.maxListEntries, let more = f[3].bool else {
+                throw WireError(.malformedMessage, "entries fields")
+            }
+            var entries: [StoreEntry] = []
+            for item in items {
+                guard let e = item.array, e.count == 3, let key = e[0].text, Self.isValidKey(key), let version = e[1].uint64, version > 0,
+                    let value = e[2].bytes, value.count <= Self.maxValueBytes, entries.last.map({ $0.key < key }) ?? true
+                else { throw WireError(.malformedMessage, "an entry is not [key, version, value] in ascending key order") }
+                entries.append(StoreEntry(key: key, version: version, value: value))
+            }
+            self = .entries(id: id, entries: entries, more: more)
         default:
             throw WireError(.malformedMessage, "store message \(tag) with \(f.count - 1) fields")
         }

@@ -12,11 +12,17 @@ extension APIServer {
     /// `GET /v1/log/head`: the newest signed checkpoint (a C2SP note, as text), for any valid token.
     func logHead(_ request: Request) async throws -> Response {
         guard auth.principal(authorization: request.headers[.authorization]) != nil else { throw APIError.unauthorized() }
+        let record = try await storedLogHead()
+        return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: record.checkpoint)))
+    }
+
+    /// The enclave's stored log head record; 404 `noLogHead` before the first.
+    func storedLogHead() async throws -> LogHeadRecord {
         guard let stored = try await blob(LogHeadRecord.storeKey) else { throw APIError(404, "noLogHead", "the enclave has not logged a receipt yet") }
         guard let record = try? LogHeadRecord(encoded: Array(stored)) else {
             throw APIError(500, "logHeadUnreadable", "the stored log head is not a log head record")
         }
-        return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: record.checkpoint)))
+        return record
     }
 
     /// The value the store holds under `key` (nil: none).
@@ -28,12 +34,17 @@ extension APIServer {
 
     /// `GET /v1/log/consistency?from=A&to=B`: the RFC 9162 proof that the log of A leaves is a prefix of the log of
     /// B (1 ≤ A ≤ B), as JSON `{"from": A, "to": B, "proof": [BASE64, ...]}`, for any valid token. 503
-    /// `logIncomplete` while the receipts 0 ..< B are not all stored (a batch still on its way).
+    /// `logIncomplete` while the receipts 0 ..< B are not all stored (a batch still on its way); 404 `beyondLogHead`
+    /// when B is above the stored head's size.
     func logConsistency(_ request: Request) async throws -> Response {
         guard auth.principal(authorization: request.headers[.authorization]) != nil else { throw APIError.unauthorized() }
         let from = try Self.integer(request, "from", default: 0, range: 1...Int64.max)
         let to = try Self.integer(request, "to", default: 0, range: 1...Int64.max)
         guard from <= to else { throw APIError(400, "badQuery", "from must not be above to") }
+        // A size the stored head has not reached is not a size of this log (the client saw it elsewhere: a fork, or
+        // a store rolled back); waiting would not help.
+        let size = try await storedLogHead().size
+        guard UInt64(to) <= size else { throw APIError(404, "beyondLogHead", "the log has \(size) receipts, not \(to)") }
         let rows: [Row]
         do {
             rows = try await queue.database.pool.read { db in

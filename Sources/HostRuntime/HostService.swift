@@ -76,7 +76,8 @@ public struct HostService: Sendable {
             let maxFrame = m.bridge.maxFrameBytes
             bridgeConfiguration.services[.queue] = { QueueChannelHandler(queue: requestPath.queue, maxFrameSize: maxFrame, logger: logger) }
             bridgeConfiguration.services[.store] = {
-                StoreChannelHandler(database: requestPath.queue.database, committer: requestPath.queue.committer, logger: logger)
+                StoreChannelHandler(
+                    database: requestPath.queue.database, committer: requestPath.queue.committer, maxFrameSize: maxFrame, logger: logger)
             }
         }
         var refresher: InstanceCredentialsRefresher?

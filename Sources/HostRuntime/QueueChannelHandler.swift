@@ -125,11 +125,14 @@ final class StoreChannelHandler: ChannelInboundHandler, @unchecked Sendable {
     private let database: HostDatabase
     private let committer: GroupCommitter
     private let logger: Logger
+    /// The bytes of blobs one listing page carries at most (one blob always goes, as a `value` would).
+    private let maxListBytes: Int
 
-    init(database: HostDatabase, committer: GroupCommitter, logger: Logger) {
+    init(database: HostDatabase, committer: GroupCommitter, maxFrameSize: Int = 1 << 20, logger: Logger) {
         self.database = database
         self.committer = committer
         self.logger = logger
+        maxListBytes = maxFrameSize / 2
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -173,7 +176,33 @@ final class StoreChannelHandler: ChannelInboundHandler, @unchecked Sendable {
                 }
                 channel.writeAndFlush(WireMessage.data(answer.encoded), promise: nil)
             }
-        case .value, .putResult, .failed:
+        case .list(let id, let after):
+            let budget = maxListBytes
+            Task {
+                let answer: StoreMessage
+                do {
+                    answer = try await database.pool.read { db in
+                        let rows = try Row.fetchAll(
+                            db, sql: "SELECT key, version, value FROM blobs WHERE key > ? ORDER BY key LIMIT ?",
+                            arguments: [after, StoreMessage.maxListEntries + 1])
+                        var entries: [StoreEntry] = []
+                        var bytes = 0
+                        for row in rows.prefix(StoreMessage.maxListEntries) {
+                            let value = (row[2] as Data).bytes
+                            let key: String = row[0]
+                            guard entries.isEmpty || bytes + value.count + key.utf8.count + 32 <= budget else { break }
+                            bytes += value.count + key.utf8.count + 32
+                            entries.append(StoreEntry(key: key, version: UInt64(row[1] as Int64), value: value))
+                        }
+                        return .entries(id: id, entries: entries, more: entries.count < rows.count)
+                    }
+                } catch {
+                    logger.error("store: list failed: \(error)")
+                    answer = .failed(id: id, code: "storageUnavailable")
+                }
+                channel.writeAndFlush(WireMessage.data(answer.encoded), promise: nil)
+            }
+        case .value, .putResult, .failed, .entries:
             refuse(context, code: "protocol", reason: "the enclave sent a host message")
         }
     }

@@ -57,6 +57,13 @@ public final class KeyVault: Sendable {
         "keys/\(tenant)/" + Hex.encode(HKDF.hmac(.sha256, key: tenantKeys(tenant).names, Array("name\u{0}\(name)".utf8)).prefix(16))
     }
 
+    /// The store's failure as this service names it: a store the deployment log refuses keeps its own code
+    /// (`storeRolledBack`, `storeRecordInvalid`); anything else is `storeUnavailable`.
+    static func storeError(_ error: any Error) -> KeyServiceError {
+        if let refused = error as? DeploymentLogError { return KeyServiceError(refused.code.rawValue, refused.message) }
+        return KeyServiceError("storeUnavailable", "\(error)")
+    }
+
     static func aad(_ tenant: String, _ name: String, _ version: UInt64) -> [UInt8] {
         CBOREncoder.encode(.array([.text("cloister-key/1"), .text(tenant), .text(name), .unsigned(version)]))
     }
@@ -66,7 +73,7 @@ public final class KeyVault: Sendable {
         let wrap = wrappingKey(tenant)
         let key = storeKey(tenant, name)
         let blob: (version: UInt64, value: [UInt8])?
-        do { blob = try await store.get(key) } catch { throw KeyServiceError("storeUnavailable", "\(error)") }
+        do { blob = try await store.get(key) } catch { throw Self.storeError(error) }
         guard let blob else { return nil }
         let seen = state.withLock { $0.highWater[key] ?? 0 }
         guard blob.version >= seen else {
@@ -99,7 +106,7 @@ public final class KeyVault: Sendable {
         do { result = try await store.put(key, value: nonce + sealed, expectedVersion: expected) } catch {
             // The write may or may not have happened: forget what is kept, so the next use reads the store.
             forget(tenant, name)
-            throw KeyServiceError("storeUnavailable", "\(error)")
+            throw Self.storeError(error)
         }
         guard result.stored else {
             forget(tenant, name)

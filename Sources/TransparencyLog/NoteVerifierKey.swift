@@ -58,7 +58,7 @@ public struct NoteVerifierKey: Sendable, Hashable {
 
     /// The key written as `NAME+HEXKEYID+BASE64(TYPE || PUBLICKEY)`.
     public var encoded: String {
-        "\(name)+\(Hex.encode(NoteText.bigEndian(keyID)))+\(Base64.encode([type.rawValue] + publicKey))"
+        "\(name)+\(Hex.encode(NoteText.bigEndian(keyID)).lowercased())+\(Base64.encode([type.rawValue] + publicKey))"
     }
 
     /// The key ID of a key: the first four bytes, big-endian, of SHA-256(name || 0x0A || type || public key).

@@ -36,6 +36,11 @@ struct AttestedSession {
         client = CloisterClient(
             baseURL: base, token: token.value, trust: pins, roots: roots, tenant: tenant, deployment: deployment.remembered,
             reattestAfter: reattestAfter, credential: credential, tenantRoot: root)
+        if let d = deployment.remembered, let note = try KnownLogHeads.load(for: d) {
+            do { try client.rememberLogHead(note) } catch {
+                throw ValidationError("\(KnownLogHeads.path(for: d)): not a log head of deployment \(Hex.encode(d)): \(error)")
+            }
+        }
     }
 
     /// Where a tenant's root is remembered: the service URL with `deployments/HEX/tenants/NAME/` (a tenant is one of
@@ -73,9 +78,13 @@ struct AttestedSession {
             }
             let fresh = client.identities.filter { $0.document.nonce != nil }.max { $0.document.timestamp < $1.document.timestamp }
             if let fresh, !cached.contains(fresh.documentHash) { try IdentityCache.save(fresh, url: base) }
+            if let d = client.deployment, let head = client.logHead { try KnownLogHeads.save(head, for: d) }
             return result
         } catch let error as ClientError where error.code == .deploymentChanged {
             throw deployment.explain(error)
+        } catch let error as ClientError where error.code == .logForked {
+            let saved = client.deployment.map { " (the newest head seen before is in \(KnownLogHeads.path(for: $0)))" } ?? ""
+            throw ClientError(.logForked, "\(error.message)\(saved): the host shows a log that is not the one seen before")
         } catch let error as ClientError where error.code == .tenantChanged {
             throw ClientError(
                 .tenantChanged,

@@ -21,6 +21,10 @@ import Testing
         .failed(id: 6, code: "io"),
         .failed(id: 7, code: ""),
         .failed(id: 8, code: String(repeating: "c", count: 64)),
+        .list(id: 9, after: ""),
+        .list(id: .max, after: longestKey),
+        .entries(id: 10, entries: [], more: false),
+        .entries(id: 11, entries: [StoreEntry(key: "a", version: 1, value: []), StoreEntry(key: "b", version: .max, value: [1, 2])], more: true),
     ]
 
     @Test(arguments: messages)
@@ -83,7 +87,18 @@ import Testing
             Refusal("putResult stored as null", [3, 1, nil, 1], malformed),
             Refusal("putResult version negative", [3, 1, true, -1], malformed),
             Refusal("failed code as bytes", [4, 1, .bytes([1])], malformed),
-            Refusal("unknown tag 5", [5, 1, "k"], malformed),
+            Refusal("unknown tag 7", [7, 1, "k"], malformed),
+            Refusal("list after an invalid key", [5, 1, "a b"], malformed),
+            Refusal("entries out of key order", [6, 1, [["b", 1, .bytes([])], ["a", 1, .bytes([])]], false], malformed),
+            Refusal("entries with a key twice", [6, 1, [["a", 1, .bytes([])], ["a", 2, .bytes([])]], false], malformed),
+            Refusal("an entry of version 0", [6, 1, [["a", 0, .bytes([])]], false], malformed),
+            Refusal("an entry of two fields", [6, 1, [["a", 1]], false], malformed),
+            Refusal("an entry with an invalid key", [6, 1, [["a b", 1, .bytes([])]], false], malformed),
+            Refusal("entries with more as a number", [6, 1, [], 1], malformed),
+            Refusal(
+                "maxListEntries + 1 entries",
+                [6, 1, .array((0...StoreMessage.maxListEntries).map { [.text("k" + String(1000 + $0)), 1, .bytes([])] }), false], .malformedCBOR),
+            Refusal("an entry of maxValueBytes + 1", [6, 1, [["a", 1, tooBig]], false], malformed),
             Refusal("unknown tag 2^64-1", [.unsigned(.max), 1], malformed),
             Refusal("tag alone", [0], malformed),
             Refusal("id as text", [0, "1", "k"], malformed),

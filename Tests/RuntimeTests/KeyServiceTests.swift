@@ -20,7 +20,7 @@ import Testing
     /// manifest's log section (witnesses).
     static func start(
         restart: APIFixture? = nil, name: String = "test", builds: [[Int: [UInt8]]] = [], wait: Bool = true,
-        hostArguments: HostArguments = .none, register: Bool = true, recoveryKeys: [[UInt8]] = [], log: [String: any Sendable]? = nil
+        hostArguments: HostArguments = .none, register: Bool = true, recoveryKeys: [[UInt8]] = [], log: [String: Any]? = nil
     ) async throws -> APIFixture {
         let f = try await APIFixture.start(restart: restart, hostArguments: hostArguments, wait: wait) { m in
             m["name"] = name
@@ -220,6 +220,15 @@ import Testing
             try database.write { db in try db.execute(sql: "UPDATE blobs SET version = ?, value = ? WHERE key = ?", arguments: [version, Data(value), key]) }
         }
 
+        /// Stores `value` under `key` as the host's store would (a new key gets version 1, a known one its next).
+        func store(_ key: String, value: [UInt8]) throws {
+            try database.write { db in
+                try db.execute(
+                    sql: "INSERT INTO blobs (key, version, value, updated) VALUES (?, 1, ?, 0) ON CONFLICT (key) DO UPDATE SET version = version + 1, value = excluded.value",
+                    arguments: [key, Data(value)])
+            }
+        }
+
         func keys(prefix: String) throws -> [String] {
             try database.read { db in try String.fetchAll(db, sql: "SELECT key FROM blobs WHERE key LIKE ? ORDER BY key", arguments: [prefix + "%"]) }
         }
@@ -253,7 +262,9 @@ import Testing
         var secrets: [[UInt8]] = [secret, wrap, namesKey, master.derive("deployment-key", [])]
         for name in names {
             let (version, value) = try #require(try host.blob(storeKey(name)))
-            let plaintext = try AESGCM.open(Array(value.dropFirst(12)), key: wrap, nonce: Array(value.prefix(12)), aad: KeyVault.aad("acme", name, UInt64(version)))
+            // Each record: the tracker's header, then the key blob (nonce, AES-GCM).
+            let blob = Array(value.dropFirst(TrackedStore.headerSize))
+            let plaintext = try AESGCM.open(Array(blob.dropFirst(12)), key: wrap, nonce: Array(blob.prefix(12)), aad: KeyVault.aad("acme", name, UInt64(version)))
             secrets += try KeyRecord(encoded: plaintext).versions.map(\.material)
         }
         #expect(secrets.count == 7)
@@ -264,14 +275,15 @@ import Testing
             }
         }
 
-        // Blobs swapped between keys, an old version served again, a tampered ciphertext: each refused by name.
+        // Blobs swapped between keys, an old version served again, a tampered ciphertext: each refused by name, by the
+        // store's tracker (whose tag names the key and version, docs/log.md) before the key service looks.
         let keyA = storeKey("alpha")
         let keyB = storeKey("beta")
         let a = try #require(try host.blob(keyA))
         let b = try #require(try host.blob(keyB))
         // Keys in use are kept in the enclave; a change (rotate, configure, delete) reads the store again.
         try host.put(keyA, version: a.0, value: b.1)
-        #expect(await Self.refusal(c, "rotate", ["name": "alpha"]) == "keyBlobInvalid")
+        #expect(await Self.refusal(c, "rotate", ["name": "alpha"]) == "storeRecordInvalid")
         // Another tenant's key of the same name and type, moved under ours (same store version).
         let admin = ["Authorization": "Bearer " + HostProcess.adminToken]
         _ = try await f.http("POST", "v1/admin/tenants", headers: admin, body: Array("{\"name\":\"other\"}".utf8))
@@ -281,7 +293,7 @@ import Testing
         _ = try await Self.key(other, "create", ["name": "alpha", "type": "ecdsa-p256"])
         let theirs = try #require(try host.keys(prefix: "keys/other/").compactMap { try host.blob($0) }.first { $0.0 == a.0 && $0.1.count > 100 })
         try host.put(keyA, version: a.0, value: theirs.1)
-        #expect(await Self.refusal(c, "rotate", ["name": "alpha"]) == "keyBlobInvalid")
+        #expect(await Self.refusal(c, "rotate", ["name": "alpha"]) == "storeRecordInvalid")
         try host.put(keyA, version: a.0, value: a.1)
         _ = try await Self.key(c, "rotate", ["name": "alpha"])
         _ = try await Self.key(c, "sign", ["name": "alpha", "input": Self.b64("x")])
@@ -290,9 +302,9 @@ import Testing
         _ = try await Self.key(c, "rotate", ["name": "beta"])
         let after = try #require(try host.blob(keyB))
         try host.put(keyB, version: after.0, value: before.1)
-        #expect(await Self.refusal(c, "configure", ["name": "beta", "deletionAllowed": false]) == "keyBlobInvalid")
+        #expect(await Self.refusal(c, "configure", ["name": "beta", "deletionAllowed": false]) == "storeRecordInvalid")
         try host.put(keyB, version: before.0, value: before.1)
-        #expect(await Self.refusal(c, "configure", ["name": "beta", "deletionAllowed": false]) == "staleKeyBlob")
+        #expect(await Self.refusal(c, "configure", ["name": "beta", "deletionAllowed": false]) == "storeRolledBack")
         try host.put(keyB, version: after.0, value: after.1)
         // Meanwhile the key in use never left the enclave: it still encrypts with the latest version.
         #expect((try await Self.key(c, "encrypt", ["name": "beta", "plaintext": Self.b64("x")])["version"] as? Int) == 3)

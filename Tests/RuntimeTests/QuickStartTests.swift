@@ -1,5 +1,7 @@
+import CloisterClient
 import CloisterTestSupport
 import Foundation
+import NitroAttestation
 import Testing
 
 /// The README's quick start, command for command, with the real `cloister` binary against a real host running the
@@ -48,6 +50,23 @@ import Testing
         let signature = sign.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(sign.status == 0)
         #expect(signature.hasPrefix("cloister:v1:"))
+
+        // The CLI remembers, per deployment, the newest log head it verified; an edited one is refused by name.
+        let heads = dir.appendingPathComponent("config/log-heads")
+        let names = try FileManager.default.contentsOfDirectory(atPath: heads.path).filter { !$0.hasSuffix(".tmp") }
+        #expect(names.count == 1)
+        let name = try #require(names.first)
+        let headFile = heads.appendingPathComponent(name)
+        let note = try [UInt8](Data(contentsOf: headFile))
+        let head = try LogHead.verify(note, deployment: try #require(Hex.decode(name)))
+        #expect(head.checkpoint.size >= 3, "registration, creation and signature are logged")
+        var edited = note
+        edited[edited.count - 5] ^= 1
+        try Data(edited).write(to: headFile)
+        let refusedHead = try await Self.cloister(["key", url, "sign", "signer", "--data", "x"] + trust, environment: env)
+        #expect(refusedHead.status != 0)
+        #expect(refusedHead.stderr.contains(headFile.path), "\(refusedHead.stderr)")
+        try Data(note).write(to: headFile)
 
         let valid = try await Self.cloister(["key", url, "verify", "signer", "--data", "pay 10 to bob", "--signature", signature] + trust, environment: env)
         #expect(valid.status == 0)

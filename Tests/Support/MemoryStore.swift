@@ -19,6 +19,12 @@ public final class MemoryStore: BlobStore {
         }
     }
 
+    public func list(after: String) async throws -> (entries: [StoreEntry], more: Bool) {
+        let all = blobs.withLock { $0.filter { $0.key > after }.sorted { $0.key < $1.key } }
+        let page = all.prefix(3).map { StoreEntry(key: $0.key, version: $0.value.version, value: $0.value.value) }
+        return (page, all.count > page.count)
+    }
+
     public var record: DeploymentRecord? {
         get { blobs.withLock { $0[DeploymentRecord.storeKey] }.flatMap { try? DeploymentRecord(encoded: $0.value) } }
         set { blobs.withLock { $0[DeploymentRecord.storeKey] = newValue.map { (2, $0.encoded) } } }
