@@ -261,7 +261,7 @@ let package = Package(
         .testTarget(
             name: "HostRuntimeTests",
             dependencies: [
-                "HostRuntime", "EnclaveWire", "VsockBridge", "EnclaveRuntime", "SecureModule", "NitroAttestation", "CloisterTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                "HostRuntime", "EnclaveWire", "TransparencyLog", "CBOR", "VsockBridge", "EnclaveRuntime", "SecureModule", "NitroAttestation", "CloisterTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),

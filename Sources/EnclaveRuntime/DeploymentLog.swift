@@ -119,8 +119,11 @@ public struct DeploymentLog: Sendable {
     /// Stores `appended` in place of this state (compare-and-swap on the version this state came with) and returns
     /// the stored log. `logHeadChanged` when the record changed meanwhile (an answer lost after it was written, or
     /// another enclave of the deployment): the caller reloads it, checked as at boot.
-    func store(_ appended: Appended, in store: any BlobStore) async throws(DeploymentLogError) -> DeploymentLog {
-        let record = LogHeadRecord(size: appended.log.range.size, hashes: appended.log.range.hashes, checkpoint: appended.head)
+    /// The batch's signed receipts go with the head when the record still fits a blob (else they reach the host only
+    /// with the results).
+    func store(_ appended: Appended, batch: [[UInt8]] = [], in store: any BlobStore) async throws(DeploymentLogError) -> DeploymentLog {
+        var record = LogHeadRecord(size: appended.log.range.size, hashes: appended.log.range.hashes, checkpoint: appended.head, batch: batch)
+        if record.encoded.count > LogHeadRecord.maxBytes { record.batch = [] }
         let put: (stored: Bool, version: UInt64)
         do { put = try await store.put(LogHeadRecord.storeKey, value: record.encoded, expectedVersion: version) } catch {
             throw DeploymentLogError(.storeUnavailable, "\(error)", underlying: error)

@@ -74,7 +74,7 @@ public final class ReceiptChain {
     /// head. Nothing advances (chain or log) unless all of it succeeded.
     func seal(_ outcomes: [Outcome]) async throws -> [Sealed] {
         let batch = try sign(outcomes)
-        return advance(batch, outcomes, logged: try await appendToLog(batch.encoded))
+        return advance(batch, outcomes, logged: try await appendToLog(batch))
     }
 
     /// Seals a batch of a chain without a deployment log (an enclave without a master), with no I/O.
@@ -108,13 +108,9 @@ public final class ReceiptChain {
     private func advance(_ batch: Batch, _ outcomes: [Outcome], logged: DeploymentLog.Appended?) -> [Sealed] {
         previous = batch.previous
         lastSequence = batch.first + UInt64(outcomes.count) - 1
+        let receipts = Self.signed(batch, logged: logged)
         return outcomes.enumerated().map { i, o in
-            var signed = SignedReceipt(receipt: batch.encoded[i], seal: batch.seal, proof: batch.proofs[i])
-            if let logged {
-                signed.index = logged.first + UInt64(i)
-                signed.head = logged.head
-                signed.logProof = logged.proofs[i]
-            }
+            let signed = receipts[i]
             let response = SignedResponse(signed: signed, result: o.result)
             return Sealed(
                 jobID: o.job.id, requestKey: o.job.tenant + "/" + o.job.requestID,
@@ -126,7 +122,21 @@ public final class ReceiptChain {
     /// Appends the receipts to the deployment log and stores its new head; nil without a log. When the stored head
     /// changed under this enclave, the batch fails and the stored head, if it is this deployment's, is the one the
     /// next batch extends.
-    private func appendToLog(_ receipts: [[UInt8]]) async throws(DeploymentLogError) -> DeploymentLog.Appended? {
+    /// The batch's signed receipts, with their place in the log when it is logged.
+    private static func signed(_ batch: Batch, logged: DeploymentLog.Appended?) -> [SignedReceipt] {
+        batch.encoded.indices.map { i in
+            var signed = SignedReceipt(receipt: batch.encoded[i], seal: batch.seal, proof: batch.proofs[i])
+            if let logged {
+                signed.index = logged.first + UInt64(i)
+                signed.head = logged.head
+                signed.logProof = logged.proofs[i]
+            }
+            return signed
+        }
+    }
+
+    private func appendToLog(_ batch: Batch) async throws(DeploymentLogError) -> DeploymentLog.Appended? {
+        let receipts = batch.encoded
         guard let log, let logStore, let master else { return nil }
         var root: [UInt8]?
         if let state = log.state {
@@ -136,7 +146,7 @@ public final class ReceiptChain {
         }
         let appended = try log.appending(receipts.map(TreeHash.leaf), stateRoot: root)
         do {
-            self.log = try await log.store(appended, in: logStore)
+            self.log = try await log.store(appended, batch: Self.signed(batch, logged: appended).map(\.encoded), in: logStore)
             log.state?.headStored(size: appended.log.range.size)
         } catch where error.code == .logHeadChanged {
             if var reloaded = try? await DeploymentLog.load(store: logStore, master: master) {

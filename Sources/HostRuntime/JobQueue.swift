@@ -331,6 +331,19 @@ public final class JobQueue: Sendable {
 
     /// A signed receipt's index in the deployment log and its leaf hash, when it carries them (the host only
     /// files them; clients check them against the signed heads).
+    /// Files signed receipts that came with a log head (before their results): each under its boot and sequence,
+    /// with its log place; one already filed is left as it is. What does not parse is not filed.
+    static func file(receipts: [[UInt8]], received: Int64, in db: Database) throws {
+        let statement = try db.cachedStatement(
+            sql: "INSERT INTO receipts (boot, seq, entry, received, log_index, leaf) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (boot, seq) DO NOTHING")
+        for entry in receipts {
+            guard let signed = try? SignedReceipt(encoded: entry), let receipt = try? Receipt(encoded: signed.receipt),
+                receipt.sequence <= UInt64(Int64.max), let logged = logPlace(entry)
+            else { continue }
+            try statement.execute(arguments: [Data(receipt.boot), Int64(receipt.sequence), Data(entry), received, logged.index, Data(logged.leaf)])
+        }
+    }
+
     static func logPlace(_ entry: [UInt8]) -> (index: Int64, leaf: [UInt8])? {
         guard let signed = try? SignedReceipt(encoded: entry), let index = signed.index, index <= UInt64(Int64.max) else { return nil }
         return (Int64(index), TreeHash.leaf(signed.receipt))

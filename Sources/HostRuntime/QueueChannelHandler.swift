@@ -167,6 +167,10 @@ final class StoreChannelHandler: ChannelInboundHandler, @unchecked Sendable {
                         try db.execute(
                             sql: "INSERT INTO blobs (key, version, value, updated) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET version = excluded.version, value = excluded.value, updated = excluded.updated",
                             arguments: [key, Int64(current + 1), Data(value), now])
+                        // A log head brings the receipts of the batch that made it: filed with it, in one commit.
+                        if key == LogHeadRecord.storeKey, let record = try? LogHeadRecord(encoded: value) {
+                            try JobQueue.file(receipts: record.batch, received: now, in: db)
+                        }
                         return (true, current + 1)
                     }
                     answer = .putResult(id: id, stored: stored, version: version)
