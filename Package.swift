@@ -152,12 +152,27 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // A witness of deployment logs: follows a host's heads, cosigns the consistent ones, keeps evidence of the
+        // others, and serves its newest cosignature. Runs outside the operator's control, beside the CLI.
+        .target(
+            name: "LogWitness",
+            dependencies: [
+                "CloisterClient", "TransparencyLog", "SecureModule", "NitroAttestation",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "cloister",
             dependencies: [
                 "NitroAttestation",
                 "SecureModule",
                 "CloisterClient",
+                "LogWitness",
+                "TransparencyLog",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
                 "EnclaveWire",
                 "CBOR",
                 "AWSKMS",
@@ -199,7 +214,8 @@ let package = Package(
         .target(
             name: "CloisterTestSupport",
             dependencies: [
-                "EnclaveRuntime", "EnclaveWire", "VsockBridge", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                "EnclaveRuntime", "EnclaveWire", "VsockBridge", "TransparencyLog", "SecureModule", "NitroAttestation",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Tests/Support"
@@ -235,10 +251,12 @@ let package = Package(
         .testTarget(
             name: "CloisterClientTests",
             dependencies: [
-                "CloisterClient", "EnclaveRuntime", "EnclaveWire", "SecureModule", "NitroAttestation", "CBOR", "CloisterTestSupport",
+                "CloisterClient", "TransparencyLog", "EnclaveRuntime", "EnclaveWire", "SecureModule", "NitroAttestation", "CBOR", "CloisterTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
+        .testTarget(
+            name: "LogWitnessTests", dependencies: ["LogWitness", "CloisterClient", "TransparencyLog", "SecureModule", "NitroAttestation", "CloisterTestSupport"]),
         .testTarget(name: "CloisterCLITests", dependencies: ["cloister", "AWSKMS", "NitroAttestation", "CloisterTestSupport"]),
         .testTarget(
             name: "HostRuntimeTests",

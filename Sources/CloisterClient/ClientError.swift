@@ -63,6 +63,11 @@ public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
         /// A newer head is not consistent with the newest one seen (or two heads of one size differ): the log was
         /// rewritten or forked.
         case logForked
+        /// Fewer of the pinned witnesses than the quorum cosigned a head consistent with this client's newest one.
+        case witnessQuorumMissing
+        /// A fork evidence file is not one (not its JSON, a field missing or out of bounds, a head not the
+        /// deployment's, or the evidence of another deployment).
+        case malformedEvidence
     }
 
     public let code: Code
@@ -72,13 +77,19 @@ public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The host's JSON error code and HTTP status, for `httpError`.
     public let apiCode: String?
     public let httpStatus: Int?
+    /// For `logForked`: the two signed heads and the proof that failed, for a third party to check offline.
+    public let evidence: ForkEvidence?
 
-    public init(_ code: Code, _ message: String, attestation: AttestationError.Code? = nil, apiCode: String? = nil, httpStatus: Int? = nil) {
+    public init(
+        _ code: Code, _ message: String, attestation: AttestationError.Code? = nil, apiCode: String? = nil, httpStatus: Int? = nil,
+        evidence: ForkEvidence? = nil
+    ) {
         self.code = code
         self.message = message
         self.attestation = attestation
         self.apiCode = apiCode
         self.httpStatus = httpStatus
+        self.evidence = evidence
     }
 
     public static func == (a: ClientError, b: ClientError) -> Bool { a.code == b.code }

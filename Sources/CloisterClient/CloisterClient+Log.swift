@@ -47,19 +47,14 @@ extension CloisterClient {
             }
             guard let seen else { return }
             let (old, new) = (seen.checkpoint, head.checkpoint)
-            if new.size < old.size { return try await provePrefix(new, of: old, deployment: key) }
+            if new.size < old.size { return try await provePrefix(head, of: seen, deployment: deployment) }
             if new.size == old.size {
                 guard new.rootHash == old.rootHash else {
-                    throw ClientError(.logForked, "two heads of \(new.size) receipts with different roots")
+                    throw Self.forked("two heads of \(new.size) receipts with different roots", deployment: deployment, seen: seen, offered: head, proof: nil)
                 }
                 return
             }
-            let proof = try await consistencyProof(from: old.size, to: new.size)
-            do {
-                try ConsistencyProof.verify(oldSize: old.size, newSize: new.size, proof: proof, oldRoot: old.rootHash, newRoot: new.rootHash)
-            } catch {
-                throw ClientError(.logForked, "the head of \(new.size) receipts does not extend the one of \(old.size) seen before: \(error)")
-            }
+            try await requireProof(seen, extendedBy: head, seen: seen, offered: head, deployment: deployment)
             // Another answer may have moved the newest head meanwhile: then check again against that one.
             let adopted = state.withLock { s -> Bool in
                 guard s.heads[key] == seen else { return false }
@@ -68,6 +63,27 @@ extension CloisterClient {
             }
             if adopted { return }
         }
+    }
+
+    /// Fetches the host's proof that `large` extends `small` and verifies it against their signed roots; `logForked`
+    /// when it does not, with `seen` (the head this client had) and `offered` (the one it was shown) as evidence.
+    func requireProof(_ small: LogHead, extendedBy large: LogHead, seen: LogHead, offered: LogHead, deployment: [UInt8]) async throws(ClientError) {
+        let (old, new) = (small.checkpoint, large.checkpoint)
+        let proof = try await consistencyProof(from: old.size, to: new.size)
+        do {
+            try ConsistencyProof.verify(oldSize: old.size, newSize: new.size, proof: proof, oldRoot: old.rootHash, newRoot: new.rootHash)
+        } catch {
+            throw Self.forked(
+                "the head of \(new.size) receipts does not extend the one of \(old.size): \(error)", deployment: deployment, seen: seen, offered: offered,
+                proof: proof)
+        }
+    }
+
+    /// A `logForked` error carrying its evidence: the head this client had seen, the one it was offered, the proof.
+    static func forked(_ message: String, deployment: [UInt8], seen: LogHead, offered: LogHead, proof: [[UInt8]]?) -> ClientError {
+        ClientError(
+            .logForked, message,
+            evidence: ForkEvidence(.logForked, deployment: deployment, observer: "client", seen: seen, offered: offered, proof: proof, message: message))
     }
 
     /// Takes a head an earlier session saw (its signed note) as the newest seen for the deployment this client
@@ -83,30 +99,29 @@ extension CloisterClient {
     }
 
     /// Checks that a smaller head is a prefix of the newest one seen (a repeat answered from an earlier batch is;
-    /// a head of an enclave restarted on an old copy of its store, or of another branch, is not: `logForked`). Each
-    /// proven (size, root) is remembered, so that answers out of order cost one proof per head.
-    func provePrefix(_ small: Checkpoint, of newest: Checkpoint, deployment key: String) async throws(ClientError) {
-        let slot = "\(key)/\(small.size)"
+    /// a head of an enclave restarted on an old copy of its store, or of another branch, is not: `logForked`, with
+    /// the two heads and the proof as evidence). Each proven (size, root) is remembered, so that answers out of order
+    /// cost one proof per head.
+    func provePrefix(_ small: LogHead, of newest: LogHead, deployment: [UInt8]) async throws(ClientError) {
+        let slot = "\(Hex.encode(deployment))/\(small.checkpoint.size)"
         if let root = state.withLock({ $0.provenPrefixes[slot] }) {
-            guard root == small.rootHash else {
-                throw ClientError(.logForked, "two heads of \(small.size) receipts with different roots")
+            guard root == small.checkpoint.rootHash else {
+                throw Self.forked(
+                    "two heads of \(small.checkpoint.size) receipts with different roots", deployment: deployment, seen: newest, offered: small, proof: nil)
             }
             return
         }
-        let proof: [[UInt8]]
-        do { proof = try await consistencyProof(from: small.size, to: newest.size) } catch where (400..<500).contains(error.httpStatus ?? 0) {
+        do { try await requireProof(small, extendedBy: newest, seen: newest, offered: small, deployment: deployment) } catch
+            where error.code == .httpError && (400..<500).contains(error.httpStatus ?? 0)
+        {
             // The host says no such proof exists: two heads the deployment signed that are not one log.
-            throw ClientError(.logForked, "no proof that the head of \(small.size) receipts is a prefix of the one of \(newest.size) seen before: \(error)")
-        }
-        do {
-            try ConsistencyProof.verify(oldSize: small.size, newSize: newest.size, proof: proof, oldRoot: small.rootHash, newRoot: newest.rootHash)
-        } catch {
-            throw ClientError(
-                .logForked, "the head of \(small.size) receipts is not a prefix of the one of \(newest.size) seen before (rolled back or forked): \(error)")
+            throw Self.forked(
+                "no proof that the head of \(small.checkpoint.size) receipts is a prefix of the one of \(newest.checkpoint.size) seen before: \(error)",
+                deployment: deployment, seen: newest, offered: small, proof: nil)
         }
         state.withLock { s in
             if s.provenPrefixes.count >= 4096 { s.provenPrefixes.removeAll() }
-            s.provenPrefixes[slot] = small.rootHash
+            s.provenPrefixes[slot] = small.checkpoint.rootHash
         }
     }
 
@@ -116,6 +131,16 @@ extension CloisterClient {
         let (status, body, _) = try await send("GET", "v1/log/head")
         guard status == 200 else { throw Self.httpError(status, body) }
         return try LogHead.verify(body, deployment: deployment)
+    }
+
+    /// Fetches the host's newest head and makes it this client's newest one, once it extends the newest one seen (a
+    /// consistency proof from the host); `logForked`, with its evidence, when it does not.
+    @discardableResult
+    public func updateLogHead() async throws(ClientError) -> LogHead {
+        guard let deployment else { throw ClientError(.logProofInvalid, "no deployment commitment is known to check a log head against") }
+        let head = try await fetchLogHead()
+        try await adopt(head, deployment: deployment)
+        return head
     }
 
     /// The host's consistency proof from the log of `from` receipts to the log of `to` (`GET /v1/log/consistency`),

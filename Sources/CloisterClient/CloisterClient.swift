@@ -39,6 +39,10 @@ public final class CloisterClient: Sendable {
     public let tenant: String?
     /// How old the newest identity's document may get before a call attests the enclave again.
     public let reattestAfter: Duration
+    /// The witnesses whose cosignatures `checkWitnesses` counts (C2SP cosignature verifier keys).
+    public let witnesses: [NoteVerifierKey]
+    /// How many of `witnesses` must have cosigned a head consistent with this client's for `checkWitnesses` to pass.
+    public let witnessQuorum: Int
     private let session: URLSession
 
     struct State {
@@ -60,12 +64,14 @@ public final class CloisterClient: Sendable {
     /// `maxConnections`: HTTP connections this client opens to the host at most (calls beyond wait their turn).
     /// `deployment`: the deployment commitment remembered from earlier sessions (the manifest's pin, if it has one,
     /// takes precedence). `reattestAfter`: before a call, an identity whose document is older than this is
-    /// replaced by a fresh attestation.
+    /// replaced by a fresh attestation. `witnesses` and `witnessQuorum`: see `checkWitnesses()`.
     public init(
         baseURL: URL, token: String?, trust: TrustManifest, roots: TrustedRoots = .aws, patience: Duration = .seconds(60), maxConnections: Int = 64,
         tenant: String? = nil, deployment: [UInt8]? = nil, reattestAfter: Duration = .seconds(3600), credential: CredentialKey? = nil,
-        tenantRoot: [UInt8]? = nil
+        tenantRoot: [UInt8]? = nil, witnesses: [NoteVerifierKey] = [], witnessQuorum: Int = 0
     ) {
+        self.witnesses = witnesses
+        self.witnessQuorum = witnessQuorum
         self.tenant = tenant
         self.reattestAfter = reattestAfter
         self.credential = credential

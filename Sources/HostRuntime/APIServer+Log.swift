@@ -18,17 +18,18 @@ extension APIServer {
 
     /// The enclave's stored log head record; 404 `noLogHead` before the first.
     func storedLogHead() async throws -> LogHeadRecord {
-        let stored: Data?
-        do {
-            stored = try await queue.database.pool.read { db in
-                try Data.fetchOne(db, sql: "SELECT value FROM blobs WHERE key = ?", arguments: [LogHeadRecord.storeKey])
-            }
-        } catch { throw APIError.storage(error) }
-        guard let stored else { throw APIError(404, "noLogHead", "the enclave has not logged a receipt yet") }
+        guard let stored = try await blob(LogHeadRecord.storeKey) else { throw APIError(404, "noLogHead", "the enclave has not logged a receipt yet") }
         guard let record = try? LogHeadRecord(encoded: Array(stored)) else {
             throw APIError(500, "logHeadUnreadable", "the stored log head is not a log head record")
         }
         return record
+    }
+
+    /// The value the store holds under `key` (nil: none).
+    func blob(_ key: String) async throws -> Data? {
+        do { return try await queue.database.pool.read { db in try Data.fetchOne(db, sql: "SELECT value FROM blobs WHERE key = ?", arguments: [key]) } } catch {
+            throw APIError.storage(error)
+        }
     }
 
     /// `GET /v1/log/consistency?from=A&to=B`: the RFC 9162 proof that the log of A leaves is a prefix of the log of

@@ -8,6 +8,7 @@ import NIOCore
 import ServiceLifecycle
 import Logging
 import NitroAttestation
+import TransparencyLog
 import VsockBridge
 
 /// The public HTTP API (documented in `docs/api.md`). Callers authenticate with bearer tokens; a request without
@@ -21,8 +22,14 @@ public struct APIServer: Sendable {
     let queue: JobQueue
     let auth: APIAuthenticator
     let logger: Logger
+    /// The manifest's witnesses (`log.witnesses`): whose cosigned heads `POST /v1/log/witness` keeps.
+    let witnesses: [NoteVerifierKey]
 
-    public init(host: String, port: Int, maxBodyBytes: Int, wait: TimeAmount, queue: JobQueue, auth: APIAuthenticator, logger: Logger) {
+    public init(
+        host: String, port: Int, maxBodyBytes: Int, wait: TimeAmount, queue: JobQueue, auth: APIAuthenticator, witnesses: [NoteVerifierKey] = [],
+        logger: Logger
+    ) {
+        self.witnesses = witnesses
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
@@ -51,6 +58,8 @@ public struct APIServer: Sendable {
         router.get("/v1/deployment") { request, _ in try await api.deployment(request) }
         router.get("/v1/log/head") { request, _ in try await api.logHead(request) }
         router.get("/v1/log/consistency") { request, _ in try await api.logConsistency(request) }
+        router.post("/v1/log/witness") { request, _ in try await api.storeWitnessed(request) }
+        router.get("/v1/log/witnesses") { request, _ in try await api.witnessedHeads(request) }
         router.post("/v1/admin/tenants") { request, _ in try await api.createTenant(request) }
         router.post("/v1/admin/tokens") { request, _ in try await api.createToken(request) }
         return Application(
@@ -226,15 +235,17 @@ public struct APIServer: Sendable {
         guard auth.principal(authorization: request.headers[.authorization]) == .admin else { throw APIError.unauthorized() }
     }
 
-    private func collect(_ request: Request) async throws -> [UInt8] {
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBodyBytes {
-            throw APIError(413, "bodyTooLarge", "the body is larger than \(maxBodyBytes) bytes")
+    /// The request's body, at most `limit` bytes (default `maxBodyBytes`); 413 `bodyTooLarge` beyond.
+    func collect(_ request: Request, limit: Int? = nil) async throws -> [UInt8] {
+        let limit = limit ?? maxBodyBytes
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw APIError(413, "bodyTooLarge", "the body is larger than \(limit) bytes")
         }
         do {
-            let buffer = try await request.body.collect(upTo: maxBodyBytes)
+            let buffer = try await request.body.collect(upTo: limit)
             return Array(buffer.readableBytesView)
         } catch is NIOTooManyBytesError {
-            throw APIError(413, "bodyTooLarge", "the body is larger than \(maxBodyBytes) bytes")
+            throw APIError(413, "bodyTooLarge", "the body is larger than \(limit) bytes")
         } catch {
             throw APIError(400, "badRequest", "the body could not be read")
         }

@@ -199,7 +199,7 @@ struct RequestPath: Sendable {
         }
         let server = APIServer(
             host: api.listenHost, port: api.listenPort, maxBodyBytes: api.maxBodyBytes, wait: .milliseconds(Int64(api.waitMs)), queue: queue,
-            auth: auth, logger: logger)
+            auth: auth, witnesses: c.manifest.log.witnesses, logger: logger)
         return RequestPath(queue: queue, server: server, logger: logger)
     }
 

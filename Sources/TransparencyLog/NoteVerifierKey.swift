@@ -26,7 +26,8 @@ public struct NoteVerifierKey: Sendable, Hashable {
 
     /// Parses a verifier key, refusing any other spelling of the same key and a key ID that does not match.
     public init(parsing text: [UInt8]) throws(TransparencyLogError) {
-        let parts = text.split(separator: NoteText.plus, omittingEmptySubsequences: false)
+        // Names hold no `+`, base64 may: the key is all that follows the second one (as Go's sumdb/note reads it).
+        let parts = text.split(separator: NoteText.plus, maxSplits: 2, omittingEmptySubsequences: false)
         guard text.count <= 1024, parts.count == 3, parts[1].count == 8,
             parts[1].allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }),
             let id = Hex.decode(String(decoding: parts[1], as: UTF8.self))

@@ -6,7 +6,8 @@ import NitroAttestation
 
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "audit", abstract: "Export or verify the enclave's receipt log.", subcommands: [Verify.self, Export.self])
+        commandName: "audit", abstract: "Export or verify the enclave's receipt log; witness its deployment log; check fork evidence.",
+        subcommands: [Verify.self, Export.self, Witness.self, WitnessKeygen.self, Evidence.self])
 
     /// The two file forms of an exported log.
     enum Format: String, ExpressibleByArgument, CaseIterable {

@@ -29,6 +29,8 @@ final class HostileProxy: Sendable {
         case editResponse(@Sendable (inout SignedResponse) -> Void)
         /// Flip a bit of the first node of every consistency proof served.
         case editConsistencyProof
+        /// Answer every log head request with this head (an older one the host kept).
+        case serveLogHead([UInt8])
     }
 
     private struct State {
@@ -106,6 +108,8 @@ final class HostileProxy: Sendable {
                 proof[0] = node.base64EncodedString()
                 object["proof"] = proof
                 bytes = Array((try? JSONSerialization.data(withJSONObject: object)) ?? Data(bytes))
+            case .serveLogHead(let head) where path == "/v1/log/head" && status == 200:
+                bytes = head
             default: break
             }
         }

@@ -16,7 +16,8 @@ import Testing
 /// The key service through real host and enclave processes, checked by the client library and by swift-crypto.
 @Suite(.serialized) struct KeyServiceTests {
     /// A host running the key service; `name` changes the manifest (so the build's PCRs), `builds` lists other
-    /// builds the enclave accepts the genesis of, `hostArguments` are computed from the manifest file.
+    /// builds the enclave accepts the genesis of, `hostArguments` are computed from the manifest file, `log` is the
+    /// manifest's log section (witnesses).
     static func start(
         restart: APIFixture? = nil, name: String = "test", builds: [[Int: [UInt8]]] = [], wait: Bool = true,
         hostArguments: HostArguments = .none, register: Bool = true, recoveryKeys: [[UInt8]] = [], log: [String: Any]? = nil

@@ -15,6 +15,18 @@ import Testing
         #expect(key.encoded == Self.peter)
     }
 
+    /// A key whose base64 holds `+` (about half of all keys) parses and writes back.
+    @Test func aKeyWhoseBase64HoldsAPlusParses() throws {
+        var found = 0
+        for _ in 0..<200 where found < 3 {
+            let key = try NoteVerifierKey(name: "witness.example/w", type: .cosignatureV1, publicKey: try TestKeys.key().publicKey)
+            guard key.encoded.split(separator: "+", maxSplits: 2)[2].contains("+") else { continue }
+            found += 1
+            #expect(try NoteVerifierKey(parsing: key.encoded) == key)
+        }
+        #expect(found == 3)
+    }
+
     /// As in Go's test: no proper substring of the key, and no copy with one byte changed, is a valid key.
     @Test func everyManglingIsRefused() {
         let bytes = Array(Self.peter.utf8)
