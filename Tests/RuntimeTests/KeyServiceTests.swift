@@ -229,6 +229,9 @@ import Testing
             }
         }
 
+        /// Runs `sql` on the host's database, as its operator could.
+        func execute(_ sql: String) throws { try database.write { db in try db.execute(sql: sql) } }
+
         func keys(prefix: String) throws -> [String] {
             try database.read { db in try String.fetchAll(db, sql: "SELECT key FROM blobs WHERE key LIKE ? ORDER BY key", arguments: [prefix + "%"]) }
         }
