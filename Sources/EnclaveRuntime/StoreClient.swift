@@ -56,6 +56,8 @@ public final class StoreClient: BlobStore {
     }
 
     public func put(_ key: String, value: [UInt8], expectedVersion: UInt64) async throws -> (stored: Bool, version: UInt64) {
+        // The host closes the channel on a message it cannot read, which would fail every pending request with it.
+        guard value.count <= StoreMessage.maxValueBytes else { throw StoreError(code: "valueTooLarge") }
         switch try await link.request({ StoreMessage.put(id: $0, key: key, expectedVersion: expectedVersion, value: value).encoded }) {
         case .putResult(_, let stored, let version): return (stored, version)
         case .failed(_, let code): throw StoreError(code: code)

@@ -28,6 +28,10 @@ extension KeyServiceWorkload {
             guard let type = KeyType(rawValue: try input.string("type")) else {
                 throw KeyServiceError("badRequest", "type is one of \(KeyType.allCases.map(\.rawValue).joined(separator: ", "))")
             }
+            let limit = vault.limits.keysPerTenant
+            guard try await vault.names(tenant).0.count < limit else {
+                throw KeyServiceError("tooManyKeys", "tenant \(tenant) holds \(limit) keys, this deployment's limit; delete one first")
+            }
             let material = try type.generate()
             let now = Self.now()
             let record: KeyRecord?
@@ -51,7 +55,11 @@ extension KeyServiceWorkload {
             return try describe(name, try await existing(tenant, name).0)
         case "rotate":
             let name = try input.name()
+            let limit = vault.limits.versionsPerKey
             let record = try await change(tenant, name) { (r: inout KeyRecord) throws(KeyServiceError) in
+                guard r.versions.count < limit else {
+                    throw KeyServiceError("tooManyVersions", "key \(name) has \(limit) versions, this deployment's limit")
+                }
                 r.versions.append(.init(number: r.latest.number + 1, material: try r.type.generate(), created: Self.now()))
             }
             return try describe(name, record)

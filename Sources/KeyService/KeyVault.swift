@@ -30,15 +30,29 @@ public final class KeyVault: Sendable {
         var credentials: [String: (set: CredentialSet?, version: UInt64)] = [:]
     }
 
+    /// What one tenant may hold: each refused by name when a change would pass it, so that one tenant's growth
+    /// never reaches the store's bounds (a blob too large for the store channel) or another tenant.
+    public struct Limits: Sendable {
+        /// Keys per tenant (`tooManyKeys`).
+        public var keysPerTenant = 1000
+        /// Versions per key (`tooManyVersions`): rotate less often, or delete old keys.
+        public var versionsPerKey = 1000
+        /// Bytes of one sealed record, a key's or the tenant's key index or credential set (`recordTooLarge`).
+        public var recordBytes = 256 * 1024
+        public init() {}
+    }
+
     let store: any BlobStore
     let master: MasterSecret
     let logger: Logger
+    public let limits: Limits
     private let state = Mutex(State())
 
-    public init(store: any BlobStore, master: MasterSecret, logger: Logger) {
+    public init(store: any BlobStore, master: MasterSecret, logger: Logger, limits: Limits = Limits()) {
         self.store = store
         self.master = master
         self.logger = logger
+        self.limits = limits
     }
 
     private func tenantKeys(_ tenant: String) -> TenantKeys {
@@ -95,6 +109,11 @@ public final class KeyVault: Sendable {
 
     /// Seals `plaintext` for (tenant, name) as store version `expected + 1`; false when another write came first.
     func writeSealed(_ tenant: String, _ name: String, _ plaintext: [UInt8], expected: UInt64) async throws(KeyServiceError) -> Bool {
+        // Refused here, before the store channel sees it: a blob the channel cannot carry would fail every tenant's
+        // pending operation with it.
+        guard plaintext.count <= limits.recordBytes else {
+            throw KeyServiceError("recordTooLarge", "a sealed record of \(plaintext.count) bytes is above this deployment's \(limits.recordBytes)")
+        }
         let wrap = wrappingKey(tenant)
         let key = storeKey(tenant, name)
         let nonce = Random.bytes(AESGCM.nonceSize)
