@@ -4,7 +4,6 @@ import GRDB
 import Logging
 import NIOCore
 import Synchronization
-import TransparencyLog
 import VsockBridge
 
 /// A finished job as the host stores it: the enclave's signed response, passed through untouched.
@@ -301,12 +300,13 @@ public final class JobQueue: Sendable {
         let applied: [Bool] = try await committer.run { db in
             var applied: [Bool] = []
             let receipt = try db.cachedStatement(
-                sql: "INSERT INTO receipts (boot, seq, entry, received, log_index, leaf) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (boot, seq) DO NOTHING")
+                sql: "INSERT INTO receipts (boot, seq, entry, received, log_index, leaf, tenant) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (boot, seq) DO NOTHING")
             let finish = try db.cachedStatement(
                 sql: "UPDATE jobs SET completed = ?, status = ?, seq = ?, response = ? WHERE id = ? AND completed IS NULL")
             for item in items {
-                let logged = Self.logPlace(item.receipt)
-                try receipt.execute(arguments: [Data(boot), Int64(clamping: item.sequence), Data(item.receipt), now, logged?.index, logged.map { Data($0.leaf) }])
+                let filed = ReceiptFiling(item.receipt)
+                try receipt.execute(
+                    arguments: [Data(boot), Int64(clamping: item.sequence), Data(item.receipt), now, filed.logIndex, filed.leaf.map { Data($0) }, filed.tenant])
                 try finish.execute(arguments: [now, item.status, Int64(clamping: item.sequence), Data(item.response), Int64(clamping: item.jobID)])
                 applied.append(db.changesCount == 1)
             }
@@ -327,13 +327,6 @@ public final class JobQueue: Sendable {
             w.timer?.cancel()
             w.continuation.resume(returning: done)
         }
-    }
-
-    /// A signed receipt's index in the deployment log and its leaf hash, when it carries them (the host only
-    /// files them; clients check them against the signed heads).
-    static func logPlace(_ entry: [UInt8]) -> (index: Int64, leaf: [UInt8])? {
-        guard let signed = try? SignedReceipt(encoded: entry), let index = signed.index, index <= UInt64(Int64.max) else { return nil }
-        return (Int64(index), TreeHash.leaf(signed.receipt))
     }
 
     // MARK: Attestation
