@@ -182,7 +182,7 @@ let package = Package(
         .executableTarget(
             name: "AuditLogBuilder",
             dependencies: [
-                "CloisterClient", "EnclaveRuntime", "EnclaveWire", "SecureModule", "NitroAttestation",
+                "CloisterClient", "EnclaveRuntime", "EnclaveWire", "SecureModule", "NitroAttestation", "TransparencyLog",
             ],
             path: "Benchmarks/AuditLogBuilder"
         ),
@@ -235,7 +235,7 @@ let package = Package(
         .testTarget(
             name: "CloisterClientTests",
             dependencies: [
-                "CloisterClient", "EnclaveRuntime", "EnclaveWire", "SecureModule", "NitroAttestation", "CBOR", "CloisterTestSupport",
+                "CloisterClient", "EnclaveRuntime", "EnclaveWire", "SecureModule", "NitroAttestation", "CBOR", "CloisterTestSupport", "TransparencyLog",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
