@@ -12,6 +12,8 @@ struct AuditLogReplay {
     private(set) var newest: Checkpoint?
     /// Whether a batch of the log has been read (after one, every batch must be of the log).
     private(set) var started = false
+    /// The heads' verifier, made for the first head's deployment.
+    private var verifier: (deployment: [UInt8], verifier: CheckpointVerifier)?
 
     /// The next log index the export must hold.
     var expected: UInt64 { range.size }
@@ -86,12 +88,15 @@ struct AuditLogReplay {
     }
 
     /// The checkpoint in `note`, signed by the deployment key and consistent with every head before it.
-    private func verify(_ note: [UInt8], deployment: [UInt8]?, what: String, at index: Int64?) throws(Failure) -> Checkpoint {
+    private mutating func verify(_ note: [UInt8], deployment: [UInt8]?, what: String, at index: Int64?) throws(Failure) -> Checkpoint {
         guard let deployment else {
             throw Failure(ClientError(.logProofInvalid, "\(what) is a log head, but the log's boots carry no deployment commitment"), index)
         }
         let head: Checkpoint
-        do { head = try LogHead.verify(note, deployment: deployment).checkpoint } catch {
+        do {
+            if verifier?.deployment != deployment { verifier = (deployment, try LogHead.verifier(deployment: deployment)) }
+            head = try LogHead.verify(note, with: verifier!.verifier, deployment: deployment).checkpoint
+        } catch {
             throw Failure(ClientError(.logProofInvalid, "\(what): \(error.message)"), index)
         }
         if let newest, head.size < newest.size || (head.size == newest.size && head.rootHash != newest.rootHash) {

@@ -46,7 +46,12 @@ final class RepeatedActionFinder {
 
     /// Records that `tenant`'s request `requestID` ran as a signed action at entry `index`.
     func add(tenant: String, requestID: String, index: Int64) throws(ClientError) {
-        let digest = SHA.sha256(Array(tenant.utf8) + [0] + Array(requestID.utf8))
+        var input: [UInt8] = []
+        input.reserveCapacity(tenant.utf8.count + 1 + requestID.utf8.count)
+        input += tenant.utf8
+        input.append(0)
+        input += requestID.utf8
+        let digest = SHA.sha256(input)
         var high: UInt64 = 0
         var low: UInt64 = 0
         for i in 0..<8 {
