@@ -21,7 +21,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Replay a receipt log: every boot's document, every seal's signature, every chain link.",
+            abstract: "Replay a receipt log: every boot's document, every seal's signature, every chain link, the deployment log.",
             discussion: """
                 --file takes an exported file, verified with no network: the binary form (cloister-audit-cbor/2) \
                 is streamed, one sealed batch at a time, so memory does not grow with the log; the JSON form \
