@@ -197,7 +197,7 @@ let package = Package(
         .executableTarget(
             name: "AuditLogBuilder",
             dependencies: [
-                "CloisterClient", "EnclaveRuntime", "EnclaveWire", "SecureModule", "NitroAttestation",
+                "CloisterClient", "EnclaveRuntime", "EnclaveWire", "SecureModule", "NitroAttestation", "TransparencyLog",
             ],
             path: "Benchmarks/AuditLogBuilder"
         ),

@@ -2,16 +2,20 @@ import EnclaveWire
 import Foundation
 import NitroAttestation
 
-/// Reads the binary form (`AuditStream`) one record at a time from a file, with every length bounded before it is
-/// read and every head in its shortest form. Structure failures are `malformedLog`; a file that ends before its end
-/// record is `truncatedLog`.
+/// Reads the binary form (`AuditStream`, versions 1 and 2) one record at a time from a file, with every length
+/// bounded before it is read and every head in its shortest form. Structure failures are `malformedLog`; a file that
+/// ends before its end record is `truncatedLog`.
 public final class AuditStreamReader {
     public struct Header: Sendable {
+        /// `AuditStream.format` or `AuditStream.formatVersion1`.
+        public var format: String
         public var source: String
         /// Boot attestation documents by the hex of their SHA-256.
         public var boots: [String: [UInt8]]
         /// How many receipts the file says it holds (nil: not said).
         public var receipts: UInt64?
+        /// The deployment log's signed checkpoint when the log was exported (nil: none, a log without a deployment).
+        public var head: [UInt8]?
     }
 
     public let header: Header
@@ -22,20 +26,34 @@ public final class AuditStreamReader {
     public private(set) var batches: UInt64 = 0
     private var input: ByteSource
     private var ended = false
+    private let origin: ByteSource.Origin
 
     /// Bytes consumed so far.
     public var offset: Int { input.offset }
 
-    public init(path: String) throws(ClientError) {
-        input = try ByteSource(path: path)
+    public convenience init(path: String) throws(ClientError) {
+        try self.init(.file(path))
+    }
+
+    /// Reads a file held in memory (for fuzzing and tests).
+    public convenience init(bytes: [UInt8]) throws(ClientError) {
+        try self.init(.memory(bytes))
+    }
+
+    private init(_ origin: ByteSource.Origin) throws(ClientError) {
+        self.origin = origin
+        input = try ByteSource(origin)
         fileSize = input.fileSize
         header = try Self.readHeader(&input)
     }
 
     deinit { input.close() }
 
-    /// The next batch, or nil once the end record has been read and checked (and nothing follows it).
-    public func next() throws(ClientError) -> AuditBatch? {
+    /// A reader of the same file from its start.
+    public func reopened() throws(ClientError) -> AuditStreamReader { try AuditStreamReader(origin) }
+
+    /// The next record, or nil once the end record has been read and checked (and nothing follows it).
+    public func next() throws(ClientError) -> AuditRecord? {
         guard !ended else { return nil }
         guard try input.more() else {
             throw ClientError(.truncatedLog, "the file ends at byte \(input.offset) without its end record (\(receipts) receipts read)")
@@ -44,9 +62,12 @@ public final class AuditStreamReader {
         let fields = try input.arrayHead(max: 16)
         guard fields >= 1 else { throw ClientError(.malformedLog, "byte \(at): a record is an array led by its kind") }
         let kind = try input.text(max: AuditStream.maxKindBytes)
+        let version2 = header.format == AuditStream.format
         switch kind {
         case "batch":
-            guard fields == 3 else { throw ClientError(.malformedLog, "byte \(at): a batch record has 3 items") }
+            guard fields == 3 || (fields == 4 && version2) else {
+                throw ClientError(.malformedLog, "byte \(at): a batch record has 3 items (4 with a log head, in \(AuditStream.format))")
+            }
             let seal = try input.bytes(max: Seal.maxSize)
             let count = try input.arrayHead(max: Int(Seal.maxCount))
             guard count >= 1 else { throw ClientError(.malformedLog, "byte \(at): a batch record holds at least one receipt") }
@@ -58,9 +79,16 @@ public final class AuditStreamReader {
                 let index = try input.uint(below: AuditStream.maxIndex)
                 entries.append(AuditBatch.Entry(index: Int64(index), receipt: try input.bytes(max: Receipt.maxSize)))
             }
+            let head = fields == 4 ? try input.bytes(max: SignedReceipt.maxHead) : nil
             receipts += UInt64(count)
             batches += 1
-            return AuditBatch(seal: seal, entries: entries)
+            return .batch(AuditBatch(seal: seal, entries: entries, head: head))
+        case "gap" where version2:
+            guard fields == 3 else { throw ClientError(.malformedLog, "byte \(at): a gap record has 3 items") }
+            let from = try input.uint(below: AuditStream.maxIndex)
+            let count = try input.uint(below: AuditStream.maxIndex - from + 1)
+            guard count >= 1 else { throw ClientError(.malformedLog, "byte \(at): a gap covers at least one index") }
+            return .gap(from: from, count: count)
         case "end":
             guard fields == 3 else { throw ClientError(.malformedLog, "byte \(at): the end record has 3 items") }
             let total = try input.uint(below: UInt64.max)
@@ -75,7 +103,7 @@ public final class AuditStreamReader {
             ended = true
             return nil
         default:
-            throw ClientError(.malformedLog, "byte \(at): unknown record kind \"\(kind)\" (\(AuditStream.format) has batch and end)")
+            throw ClientError(.malformedLog, "byte \(at): unknown record kind \"\(kind.prefix(32))\" (\(header.format) has batch\(version2 ? ", gap" : "") and end)")
         }
     }
 
@@ -83,35 +111,39 @@ public final class AuditStreamReader {
         guard try input.more() else { throw ClientError(.truncatedLog, "the file is empty") }
         let pairs = try input.mapHead(max: 8)
         var seen: [String] = []
-        var source = ""
-        var receipts: UInt64?
-        var boots: [String: [UInt8]] = [:]
+        var header = Header(format: "", source: "", boots: [:])
         for _ in 0..<pairs {
             let key = try input.text(max: 16)
             // Keys once each, in the documented order.
-            let order = ["format", "source", "receipts", "boots"]
-            guard let rank = order.firstIndex(of: key), seen.allSatisfy({ order.firstIndex(of: $0)! < rank }) else {
+            let order = ["format", "source", "receipts", "head", "boots"]
+            guard let rank = order.firstIndex(of: key), seen.allSatisfy({ order.firstIndex(of: $0)! < rank }), key == "format" || !seen.isEmpty
+            else {
                 throw ClientError(.malformedLog, "header: unknown, repeated or misplaced key \"\(key)\"")
             }
             seen.append(key)
             switch key {
             case "format":
-                let format = try input.text(max: 64)
-                guard format == AuditStream.format else { throw ClientError(.malformedLog, "header: format \"\(format)\" is not \"\(AuditStream.format)\"") }
-            case "source": source = try input.text(max: AuditStream.maxSourceBytes)
-            case "receipts": receipts = try input.uint(below: AuditStream.maxIndex)
+                header.format = try input.text(max: 64)
+                guard [AuditStream.format, AuditStream.formatVersion1].contains(header.format) else {
+                    throw ClientError(.malformedLog, "header: format \"\(header.format)\" is not \"\(AuditStream.format)\"")
+                }
+            case "source": header.source = try input.text(max: AuditStream.maxSourceBytes)
+            case "receipts": header.receipts = try input.uint(below: AuditStream.maxIndex)
+            case "head":
+                guard header.format == AuditStream.format else { throw ClientError(.malformedLog, "header: \(header.format) has no head") }
+                header.head = try input.bytes(max: SignedReceipt.maxHead)
             default:
                 let count = try input.arrayHead(max: AuditStream.maxBoots)
                 for _ in 0..<count {
                     let document = try input.bytes(max: AttestationVerifier.maxDocumentSize)
                     let hex = Hex.encode(SHA.sha256(document))
-                    guard boots[hex] == nil else { throw ClientError(.malformedLog, "header: boot \(hex.prefix(16))… filed twice") }
-                    boots[hex] = document
+                    guard header.boots[hex] == nil else { throw ClientError(.malformedLog, "header: boot \(hex.prefix(16))… filed twice") }
+                    header.boots[hex] = document
                 }
             }
         }
         guard seen.contains("format"), seen.contains("boots") else { throw ClientError(.malformedLog, "header: needs \"format\" and \"boots\"") }
-        return Header(source: source, boots: boots, receipts: receipts)
+        return header
     }
 }
 
@@ -128,13 +160,29 @@ struct ByteSource {
 
     var offset: Int { base + position }
 
-    init(path: String) throws(ClientError) {
-        self.path = path
-        fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ClientError(.malformedLog, "cannot open \(path): errno \(errno)") }
-        var st = stat()
-        fileSize = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? Int(st.st_size) : nil
-        buffer = [UInt8](repeating: 0, count: 1 << 20)
+    /// Where the bytes come from.
+    enum Origin {
+        case file(String)
+        case memory([UInt8])
+    }
+
+    init(_ origin: Origin) throws(ClientError) {
+        switch origin {
+        case .file(let path):
+            self.path = path
+            fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw ClientError(.malformedLog, "cannot open \(path): errno \(errno)") }
+            var st = stat()
+            fileSize = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? Int(st.st_size) : nil
+            buffer = [UInt8](repeating: 0, count: 1 << 20)
+        case .memory(let bytes):
+            path = "(memory)"
+            fd = -1
+            fileSize = bytes.count
+            buffer = bytes
+            end = bytes.count
+            eof = true
+        }
     }
 
     mutating func close() {

@@ -9,6 +9,8 @@ import NitroAttestation
 public final class AuditStreamWriter {
     public let path: String
     public let source: String
+    /// The deployment log's signed checkpoint the export was made under (the header's `head`); nil: no log.
+    public var head: [UInt8]?
     private var boots: [[UInt8]: [UInt8]] = [:]
     private var bootOrder: [[UInt8]] = []
     private var spool: FileSink
@@ -19,6 +21,8 @@ public final class AuditStreamWriter {
     public var receipts: UInt64 { writtenReceipts + UInt64(pending?.entries.count ?? 0) }
     /// Batch records appended so far (the last one may still grow).
     public var batches: UInt64 { writtenBatches + (pending == nil ? 0 : 1) }
+    /// Gap records written so far, and the log indexes they cover.
+    public private(set) var gaps: [(from: UInt64, count: UInt64)] = []
 
     public init(path: String, source: String) throws(ClientError) {
         guard source.utf8.count <= AuditStream.maxSourceBytes else { throw ClientError(.malformedLog, "the source is longer than \(AuditStream.maxSourceBytes) bytes") }
@@ -41,16 +45,23 @@ public final class AuditStreamWriter {
         bootOrder.append(hash)
     }
 
-    /// Appends one log entry (a `SignedReceipt`); consecutive entries under the same seal form one batch record.
+    /// Appends one log entry (a `SignedReceipt`); consecutive entries under the same seal and head form one batch
+    /// record. A receipt of the deployment log is filed under its log index `n`, with the head it carries; one
+    /// outside it under `index` (the host's number).
     public func append(index: Int64, signed bytes: [UInt8]) throws(ClientError) {
         let signed: SignedReceipt
         do { signed = try SignedReceipt(encoded: bytes) } catch { throw ClientError(.malformedResponse, "entry \(index): \(error)") }
-        let entry = AuditBatch.Entry(index: index, receipt: signed.receipt)
-        if pending?.seal == signed.seal, pending!.entries.count < Int(Seal.maxCount) {
+        var filed = index
+        if let n = signed.index {
+            guard n < AuditStream.maxIndex else { throw ClientError(.malformedResponse, "entry \(index): log index \(n) is out of range") }
+            filed = Int64(n)
+        }
+        let entry = AuditBatch.Entry(index: filed, receipt: signed.receipt)
+        if let batch = pending, batch.seal == signed.seal, batch.head == signed.head, batch.entries.count < Int(Seal.maxCount) {
             pending!.entries.append(entry)
         } else {
             try flushPending()
-            pending = AuditBatch(seal: signed.seal, entries: [entry])
+            pending = AuditBatch(seal: signed.seal, entries: [entry], head: signed.head)
         }
     }
 
@@ -60,6 +71,13 @@ public final class AuditStreamWriter {
         try write(batch)
     }
 
+    /// Marks log indexes `from ..< from + count` as missing from the host: a gap record.
+    public func markGap(from: UInt64, count: UInt64) throws(ClientError) {
+        try flushPending()
+        try spool.write(try AuditStream.encodeGap(from: from, count: count))
+        gaps.append((from, count))
+    }
+
     private func flushPending() throws(ClientError) {
         guard let batch = pending else { return }
         pending = nil
@@ -67,26 +85,7 @@ public final class AuditStreamWriter {
     }
 
     private func write(_ batch: AuditBatch) throws(ClientError) {
-        guard !batch.entries.isEmpty, batch.entries.count <= Int(Seal.maxCount), batch.seal.count <= Seal.maxSize else {
-            throw ClientError(.malformedLog, "a batch holds 1 to \(Seal.maxCount) receipts under a seal of at most \(Seal.maxSize) bytes")
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(batch.seal.count + batch.entries.count * 320 + 32)
-        CBOREncoder.appendHead(major: 4, 3, to: &out)
-        CBOREncoder.append(.text("batch"), to: &out)
-        CBOREncoder.appendHead(major: 2, UInt64(batch.seal.count), to: &out)
-        out += batch.seal
-        CBOREncoder.appendHead(major: 4, UInt64(batch.entries.count), to: &out)
-        for e in batch.entries {
-            guard e.index >= 0, UInt64(e.index) < AuditStream.maxIndex, e.receipt.count <= Receipt.maxSize else {
-                throw ClientError(.malformedLog, "entry \(e.index): index or receipt size out of range")
-            }
-            CBOREncoder.appendHead(major: 4, 2, to: &out)
-            CBOREncoder.appendHead(major: 0, UInt64(e.index), to: &out)
-            CBOREncoder.appendHead(major: 2, UInt64(e.receipt.count), to: &out)
-            out += e.receipt
-        }
-        try spool.write(out)
+        try spool.write(try AuditStream.encode(batch))
         writtenReceipts += UInt64(batch.entries.count)
         writtenBatches += 1
     }
@@ -95,8 +94,10 @@ public final class AuditStreamWriter {
     public func finish() throws(ClientError) {
         try flushPending()
         try spool.close()
+        guard (head?.count ?? 0) <= SignedReceipt.maxHead else { throw ClientError(.malformedLog, "the head is larger than \(SignedReceipt.maxHead) bytes") }
         var header: CBORMap = ["format": .text(AuditStream.format), "source": .text(source)]
         header[.text("receipts")] = .unsigned(receipts)
+        if let head { header[.text("head")] = .bytes(head) }
         header[.text("boots")] = .array(bootOrder.map { .bytes(boots[$0]!) })
         let temporary = path + ".partial"
         var out = try FileSink(path: temporary)

@@ -35,14 +35,28 @@ extension AuditVerifier {
     /// of whole batches (and those before a broken link), an edited receipt is named at its batch's first entry, and
     /// a batch record that holds fewer receipts than its seal covers is a gap (its root cannot be checked). A file
     /// that is not well formed fails with `malformedLog` or `truncatedLog`, whatever the receipts before it.
+    ///
+    /// Batches of the deployment log (`AuditBatch.head`) also rebuild the log in a compact range: their indexes run
+    /// on from 0 with none skipped (`receiptMissing`, also for a gap the exporter marked) or repeated
+    /// (`duplicateIndex`), each head verifies with the deployment key (`logProofInvalid`), never shrinks or disagrees
+    /// with one before it (`logForked`), and is the log of the receipts up to where its batch ends
+    /// (`logHeadMismatch`); after a batch of the log every batch must be one (`logHeadMissing`); the file's final
+    /// head must cover every receipt of the log (`receiptMissing` for a cut tail). Last, a request id of a tenant
+    /// that ran as two signed actions is `duplicateRequest`, found by an external sort (`RepeatedActionFinder`).
     /// `progress` is called after each batch.
     public func verify(_ reader: AuditStreamReader, progress: (Progress) -> Void = { _ in }) -> Report {
         var chains: [[UInt8]: Chain] = [:]
         var report = Report(verified: 0, boots: [], failure: nil, failureIndex: nil)
         var pending: PendingGap?
         var lastIndex: Int64?
+        var log = AuditLogReplay()
+        let actions = RepeatedActionFinder()
         do {
-            while let batch = try reader.next() {
+            while let record = try reader.next() {
+                guard case .batch(let batch) = record else {
+                    if pending == nil, case .gap(let from, let count) = record { throw log.gap(from: from, count: count) }
+                    continue
+                }
                 lastIndex = batch.entries.last?.index
                 if let gap = pending {
                     for e in batch.entries {
@@ -52,11 +66,31 @@ extension AuditVerifier {
                         }
                     }
                 } else {
-                    pending = try verifyBatch(batch, boots: reader.header.boots, &chains, verified: &report.verified)
+                    let first = batch.entries[0].index
+                    if batch.head != nil {
+                        try log.checkIndexes(batch)
+                    } else if log.started {
+                        throw Failure(ClientError(.logHeadMissing, "entry \(first) is outside the deployment log, after receipts of the log"), first)
+                    }
+                    let leaves = batch.entries.map { MerkleTree.leafHash($0.receipt) }
+                    var counted = 0
+                    do { pending = try verifyBatch(batch, leaves: leaves, boots: reader.header.boots, &chains, verified: &counted, actions: actions) } catch {
+                        report.verified += counted
+                        throw error
+                    }
+                    if pending == nil, let head = batch.head {
+                        try log.append(leaves: leaves, head: head, deployment: logDeployment(chains), firstIndex: first)
+                    }
+                    report.verified += counted
                 }
                 progress(Progress(receipts: reader.receipts, bytes: reader.offset))
             }
             if let gap = pending { throw Failure(gap.error, gap.index) }
+            report.log = try log.finish(head: reader.header.head, deployment: logDeployment(chains))
+            report.actions = actions.count
+            try checkRepeats(actions) { (wanted: Set<Int64>) throws(ClientError) -> [Int64: Receipt] in
+                try Self.receipts(at: wanted, in: try reader.reopened())
+            }
         } catch let failure as Failure {
             report.failure = failure.error
             report.failureIndex = failure.index
@@ -70,10 +104,38 @@ extension AuditVerifier {
         return report
     }
 
+    /// The commitment the log's heads are signed by: the pinned one, else the log's first boot's.
+    func logDeployment(_ chains: [[UInt8]: Chain]) -> [UInt8]? {
+        deployment ?? chains.values.first { $0.order == 0 }?.identity.deployment
+    }
+
+    /// Fails with `duplicateRequest` if a request id ran as two signed actions, naming it from the receipts at the
+    /// two indexes (`lookUp` reads them again: only on failure).
+    func checkRepeats(_ actions: RepeatedActionFinder, lookUp: (Set<Int64>) throws(ClientError) -> [Int64: Receipt]) throws(Failure) {
+        let found: (first: RepeatedActionFinder.Repeat?, total: Int)
+        do { found = try actions.repeats() } catch { throw Failure(error, nil) }
+        guard let pair = found.first else { return }
+        let named = (try? lookUp([pair.first, pair.second])) ?? [:]
+        let who = named[pair.second].map { "request \($0.requestID) of tenant \($0.tenant)" } ?? "a request id"
+        func entry(_ i: Int64) -> String { "entry \(i)" + (named[i].map { " (\($0.operation), boot \(Hex.encode($0.boot).prefix(16))… receipt \($0.sequence))" } ?? "") }
+        let others = found.total > 1 ? "; \(found.total - 1) other request id\(found.total > 2 ? "s" : "") also ran more than once" : ""
+        throw Failure(ClientError(.duplicateRequest, "\(who) ran as two signed actions: \(entry(pair.first)) and \(entry(pair.second))\(others)"), pair.second)
+    }
+
+    /// The receipts at entry indexes `wanted`, read from the file again.
+    static func receipts(at wanted: Set<Int64>, in reader: AuditStreamReader) throws(ClientError) -> [Int64: Receipt] {
+        var found: [Int64: Receipt] = [:]
+        while found.count < wanted.count, let record = try reader.next() {
+            for e in record.batch?.entries ?? [] where wanted.contains(e.index) { found[e.index] = try? Receipt(encoded: e.receipt) }
+        }
+        return found
+    }
+
     /// Checks one batch record; returns a gap whose verdict needs the rest of the file.
-    private func verifyBatch(_ batch: AuditBatch, boots: [String: [UInt8]], _ chains: inout [[UInt8]: Chain], verified: inout Int) throws(Failure)
-        -> PendingGap?
-    {
+    private func verifyBatch(
+        _ batch: AuditBatch, leaves: [[UInt8]], boots: [String: [UInt8]], _ chains: inout [[UInt8]: Chain], verified: inout Int,
+        actions: RepeatedActionFinder
+    ) throws(Failure) -> PendingGap? {
         let firstIndex = batch.entries[0].index
         let (seal, envelope) = try Self.parseSeal(batch.seal, index: firstIndex)
         let bootHex = Hex.encode(seal.boot).prefix(16)
@@ -119,9 +181,14 @@ extension AuditVerifier {
             let from = seal.first + UInt64(receipts.count)
             let last = seal.first + seal.count - 1
             let gap = ClientError(.gap, "boot \(bootHex)…: receipts \(from)…\(last), sealed with the ones before them, are missing")
-            return PendingGap(boot: seal.boot, expected: from, error: gap, index: batch.entries.last!.index)
+            guard batch.head != nil else { return PendingGap(boot: seal.boot, expected: from, error: gap, index: batch.entries.last!.index) }
+            // A batch of the log is one append: the receipts its seal covers beyond the record had the next indexes.
+            let next = batch.entries.last!.index + 1
+            let missing = ClientError(
+                .receiptMissing, "log entries \(next)…\(next + Int64(last - from)) (boot \(bootHex)… receipts \(from)…\(last), sealed with the ones before them) are not in the export")
+            return PendingGap(boot: seal.boot, expected: from, error: missing, index: next)
         }
-        guard MerkleTree.root(leafHashes: batch.entries.map { MerkleTree.leafHash($0.receipt) }) == seal.root else {
+        guard MerkleTree.root(leafHashes: leaves) == seal.root else {
             throw Failure(
                 ClientError(.proofInvalid, "boot \(bootHex)…: receipts \(seal.first)…\(seal.first + seal.count - 1) are not the ones their seal signed (one was edited)"),
                 firstIndex)
@@ -135,6 +202,11 @@ extension AuditVerifier {
             }
             chain.last = receipt.sequence
             chain.lastHash = Receipt.hash(encoded: batch.entries[j].receipt)
+            if receipt.approvers != nil, receipt.status == "ok" {
+                do { try actions.add(tenant: receipt.tenant, requestID: receipt.requestID, index: batch.entries[j].index) } catch {
+                    throw Failure(error, batch.entries[j].index)
+                }
+            }
         }
         chains[seal.boot] = chain
         verified += receipts.count

@@ -1,5 +1,6 @@
 import EnclaveWire
 import NitroAttestation
+import TransparencyLog
 
 /// Replays a receipt log offline. For each boot the log names, the boot's attestation document must verify
 /// (root, chain, signature and PCR pins, judged at the document's own time) and bind the key that signed every
@@ -45,6 +46,11 @@ public struct AuditVerifier: Sendable {
         /// The first failure, and the log index (`n`) of the entry it is about.
         public var failure: ClientError?
         public var failureIndex: Int64?
+        /// The deployment log's final head, once every receipt of the log was checked against it (nil: no log, or
+        /// a failure first).
+        public var log: Checkpoint? = nil
+        /// Signed actions checked for a request id run twice.
+        public var actions: UInt64 = 0
         public var passed: Bool { failure == nil }
         /// The deployment commitment every verified boot carries (nil: none, or no boot verified).
         public var deployment: [UInt8]? { boots.first?.deployment }
@@ -66,14 +72,30 @@ public struct AuditVerifier: Sendable {
         for entry in log.receipts {
             if let s = try? SignedReceipt(encoded: entry.entry), let r = try? Receipt(encoded: s.receipt) { present.insert(Self.key(r.boot, r.sequence)) }
         }
+        let actions = RepeatedActionFinder()
         for entry in log.receipts {
             do {
-                try check(entry, log: log, present: present, &chains)
+                try check(entry, log: log, present: present, &chains, actions: actions)
                 report.verified += 1
             } catch {
                 report.failure = error
                 report.failureIndex = entry.index
                 break
+            }
+        }
+        if report.passed {
+            report.actions = actions.count
+            do {
+                try checkRepeats(actions) { wanted in
+                    var found: [Int64: Receipt] = [:]
+                    for e in log.receipts where wanted.contains(e.index) {
+                        found[e.index] = (try? SignedReceipt(encoded: e.entry)).flatMap { try? Receipt(encoded: $0.receipt) }
+                    }
+                    return found
+                }
+            } catch {
+                report.failure = error.error
+                report.failureIndex = error.index
             }
         }
         report.boots = Self.boots(chains)
@@ -125,7 +147,9 @@ public struct AuditVerifier: Sendable {
         return identity
     }
 
-    private func check(_ entry: AuditLog.Entry, log: AuditLog, present: Set<[UInt8]>, _ chains: inout [[UInt8]: Chain]) throws(ClientError) {
+    private func check(
+        _ entry: AuditLog.Entry, log: AuditLog, present: Set<[UInt8]>, _ chains: inout [[UInt8]: Chain], actions: RepeatedActionFinder
+    ) throws(ClientError) {
         let signed: SignedReceipt
         do { signed = try SignedReceipt(encoded: entry.entry) } catch { throw ClientError(.malformedResponse, "entry \(entry.index): \(error)") }
         let (receipt, seal, envelope) = try VerifiedReceipt.parse(signed)
@@ -161,5 +185,6 @@ public struct AuditVerifier: Sendable {
         chain.last = receipt.sequence
         chain.lastHash = verified.hash
         chains[receipt.boot] = chain
+        if receipt.approvers != nil, receipt.status == "ok" { try actions.add(tenant: receipt.tenant, requestID: receipt.requestID, index: entry.index) }
     }
 }

@@ -61,13 +61,25 @@ public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
         /// A receipt of a deployment whose log this client has already seen carries no log head (the host stripped it).
         case logHeadMissing
         /// A newer head is not consistent with the newest one seen (or two heads of one size differ): the log was
-        /// rewritten or forked.
+        /// rewritten or forked. In an audit: a head smaller than one before it, or two heads of one size with
+        /// different roots.
         case logForked
         /// Fewer of the pinned witnesses than the quorum cosigned a head consistent with this client's newest one.
         case witnessQuorumMissing
         /// A fork evidence file is not one (not its JSON, a field missing or out of bounds, a head not the
         /// deployment's, or the evidence of another deployment).
         case malformedEvidence
+        /// Audit: a receipt of the deployment log is not in the export: a log index skipped between two receipts,
+        /// marked missing by the exporter, or below the size of the log's final head.
+        case receiptMissing
+        /// Audit: two entries of the export claim one log index (an entry repeated, or receipts of two branches).
+        case duplicateIndex
+        /// Audit: a signed head is not the log the export's receipts rebuild: its size is not where its batch ends,
+        /// or its root is not the root of the receipts up to its size.
+        case logHeadMismatch
+        /// Audit: one request id of a tenant ran as two signed actions (two receipts naming approvers, status `ok`):
+        /// an action executed twice.
+        case duplicateRequest
     }
 
     public let code: Code

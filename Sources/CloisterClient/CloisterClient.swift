@@ -291,6 +291,13 @@ public final class CloisterClient: Sendable {
     public func receipts(after: Int64, limit: Int = 1000) async throws(ClientError) -> (entries: [AuditLog.Entry], next: Int64) {
         let (status, data, _) = try await send("GET", "v1/receipts?after=\(after)&limit=\(limit)")
         guard status == 200 else { throw Self.httpError(status, data) }
+        let (entries, next) = try Self.receiptPage(data, indexKey: "n")
+        return (entries, Int64(next))
+    }
+
+    /// A page of a receipt listing, `{"receipts": [{KEY: N, "entry": BASE64, ...}], "next": N}`, each entry under the
+    /// number its `indexKey` holds.
+    static func receiptPage(_ data: [UInt8], indexKey: String) throws(ClientError) -> (entries: [AuditLog.Entry], next: UInt64) {
         guard let value = try? JSONValue.parse(data), let list = value.object?["receipts"]?.items, let next = value.object?["next"]?.number,
             Self.isIndex(next)
         else {
@@ -298,12 +305,12 @@ public final class CloisterClient: Sendable {
         }
         var entries: [AuditLog.Entry] = []
         for item in list {
-            guard let o = item.object, let n = o["n"]?.number, Self.isIndex(n), let e = o["entry"]?.string, let bytes = Base64.decode(e) else {
-                throw ClientError(.malformedLog, "a receipt page entry is not {\"n\": N, \"entry\": BASE64}")
+            guard let o = item.object, let n = o[indexKey]?.number, Self.isIndex(n), let e = o["entry"]?.string, let bytes = Base64.decode(e) else {
+                throw ClientError(.malformedLog, "a receipt page entry is not {\"\(indexKey)\": N, \"entry\": BASE64}")
             }
             entries.append(AuditLog.Entry(index: Int64(n), entry: bytes))
         }
-        return (entries, Int64(next))
+        return (entries, UInt64(next))
     }
 
     /// The whole receipt log and the boot documents it names.

@@ -15,11 +15,20 @@ public struct LogHead: Sendable, Hashable {
 
     /// The head in `note`, if the deployment key signed it under the deployment's origin; `logProofInvalid` otherwise.
     public static func verify(_ note: [UInt8], deployment: [UInt8]) throws(ClientError) -> LogHead {
+        try verify(note, with: try verifier(deployment: deployment), deployment: deployment)
+    }
+
+    /// The verifier of the heads of the deployment whose commitment is `deployment` (made once, used for many heads).
+    public static func verifier(deployment: [UInt8]) throws(ClientError) -> CheckpointVerifier {
         let origin = origin(deployment: deployment)
-        do {
-            let verifier = try CheckpointVerifier(origin: origin, logKey: NoteVerifierKey(name: origin, type: .ed25519, publicKey: deployment))
-            return LogHead(checkpoint: try verifier.verify(note).checkpoint, note: note)
-        } catch {
+        do { return try CheckpointVerifier(origin: origin, logKey: NoteVerifierKey(name: origin, type: .ed25519, publicKey: deployment)) } catch {
+            throw ClientError(.logProofInvalid, "deployment \(Hex.encode(deployment).prefix(16))… is not a log key: \(error)")
+        }
+    }
+
+    /// The head in `note`, checked by `verifier` (`verifier(deployment:)` of `deployment`).
+    public static func verify(_ note: [UInt8], with verifier: CheckpointVerifier, deployment: [UInt8]) throws(ClientError) -> LogHead {
+        do { return LogHead(checkpoint: try verifier.verify(note).checkpoint, note: note) } catch {
             throw ClientError(.logProofInvalid, "the log head is not deployment \(Hex.encode(deployment).prefix(16))…'s: \(error)")
         }
     }

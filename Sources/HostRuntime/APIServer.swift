@@ -60,6 +60,7 @@ public struct APIServer: Sendable {
         router.get("/v1/log/consistency") { request, _ in try await api.logConsistency(request) }
         router.post("/v1/log/witness") { request, _ in try await api.storeWitnessed(request) }
         router.get("/v1/log/witnesses") { request, _ in try await api.witnessedHeads(request) }
+        router.get("/v1/log/receipts") { request, _ in try await api.logReceipts(request) }
         router.post("/v1/admin/tenants") { request, _ in try await api.createTenant(request) }
         router.post("/v1/admin/tokens") { request, _ in try await api.createToken(request) }
         return Application(
@@ -116,31 +117,6 @@ public struct APIServer: Sendable {
         guard let id else { throw APIError(404, "unknownRequest", "no request \(requestID) for this tenant") }
         if let done = await queue.awaitCompletion(UInt64(id), timeout: .zero) { return Self.response(done) }
         return Self.pending(jobID: UInt64(id), requestID: requestID)
-    }
-
-    func receipts(_ request: Request) async throws -> Response {
-        switch auth.principal(authorization: request.headers[.authorization]) {
-        case .auditor?, .admin?: break
-        case .tenant?: throw APIError(403, "forbidden", "the receipt log needs an auditor or admin token")
-        case nil: throw APIError.unauthorized()
-        }
-        let after = try Self.integer(request, "after", default: 0, range: 0...Int64.max)
-        let limit = try Self.integer(request, "limit", default: 100, range: 1...1000)
-        let rows: [Row]
-        do {
-            rows = try await queue.database.pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT n, boot, seq, entry FROM receipts WHERE n > ? ORDER BY n LIMIT ?", arguments: [after, limit])
-            }
-        } catch { throw APIError.storage(error) }
-        var items: [String] = []
-        var next = after
-        for r in rows {
-            let n: Int64 = r[0]
-            next = n
-            items.append(
-                "{\"n\":\(n),\"boot\":\"\(Hex.encode((r[1] as Data).bytes))\",\"seq\":\(r[2] as Int64),\"entry\":\"\((r[3] as Data).base64EncodedString())\"}")
-        }
-        return Self.json(200, "{\"receipts\":[" + items.joined(separator: ",") + "],\"next\":\(next)}")
     }
 
     func boots(_ request: Request) async throws -> Response {

@@ -93,6 +93,7 @@ public final class HostDatabase: Sendable {
                     CREATE INDEX receipts_log ON receipts (log_index) WHERE log_index IS NOT NULL;
                     """)
         }
+        registerReceiptTenants(&m)
         return m
     }
 }

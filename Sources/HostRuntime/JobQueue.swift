@@ -4,7 +4,6 @@ import GRDB
 import Logging
 import NIOCore
 import Synchronization
-import TransparencyLog
 import VsockBridge
 
 /// A finished job as the host stores it: the enclave's signed response, passed through untouched.
@@ -301,12 +300,13 @@ public final class JobQueue: Sendable {
         let applied: [Bool] = try await committer.run { db in
             var applied: [Bool] = []
             let receipt = try db.cachedStatement(
-                sql: "INSERT INTO receipts (boot, seq, entry, received, log_index, leaf) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (boot, seq) DO NOTHING")
+                sql: "INSERT INTO receipts (boot, seq, entry, received, log_index, leaf, tenant) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (boot, seq) DO NOTHING")
             let finish = try db.cachedStatement(
                 sql: "UPDATE jobs SET completed = ?, status = ?, seq = ?, response = ? WHERE id = ? AND completed IS NULL")
             for item in items {
-                let logged = Self.logPlace(item.receipt)
-                try receipt.execute(arguments: [Data(boot), Int64(clamping: item.sequence), Data(item.receipt), now, logged?.index, logged.map { Data($0.leaf) }])
+                let filed = ReceiptFiling(item.receipt)
+                try receipt.execute(
+                    arguments: [Data(boot), Int64(clamping: item.sequence), Data(item.receipt), now, filed.logIndex, filed.leaf.map { Data($0) }, filed.tenant])
                 try finish.execute(arguments: [now, item.status, Int64(clamping: item.sequence), Data(item.response), Int64(clamping: item.jobID)])
                 applied.append(db.changesCount == 1)
             }
@@ -329,24 +329,18 @@ public final class JobQueue: Sendable {
         }
     }
 
-    /// A signed receipt's index in the deployment log and its leaf hash, when it carries them (the host only
-    /// files them; clients check them against the signed heads).
     /// Files signed receipts that came with a log head (before their results): each under its boot and sequence,
-    /// with its log place; one already filed is left as it is. What does not parse is not filed.
+    /// with what `ReceiptFiling` reads of it; one already filed is left as it is. What does not parse is not filed.
     static func file(receipts: [[UInt8]], received: Int64, in db: Database) throws {
         let statement = try db.cachedStatement(
-            sql: "INSERT INTO receipts (boot, seq, entry, received, log_index, leaf) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (boot, seq) DO NOTHING")
+            sql: "INSERT INTO receipts (boot, seq, entry, received, log_index, leaf, tenant) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (boot, seq) DO NOTHING")
         for entry in receipts {
+            let filed = ReceiptFiling(entry)
             guard let signed = try? SignedReceipt(encoded: entry), let receipt = try? Receipt(encoded: signed.receipt),
-                receipt.sequence <= UInt64(Int64.max), let logged = logPlace(entry)
+                receipt.sequence <= UInt64(Int64.max), let index = filed.logIndex, let leaf = filed.leaf
             else { continue }
-            try statement.execute(arguments: [Data(receipt.boot), Int64(receipt.sequence), Data(entry), received, logged.index, Data(logged.leaf)])
+            try statement.execute(arguments: [Data(receipt.boot), Int64(receipt.sequence), Data(entry), received, index, Data(leaf), filed.tenant])
         }
-    }
-
-    static func logPlace(_ entry: [UInt8]) -> (index: Int64, leaf: [UInt8])? {
-        guard let signed = try? SignedReceipt(encoded: entry), let index = signed.index, index <= UInt64(Int64.max) else { return nil }
-        return (Int64(index), TreeHash.leaf(signed.receipt))
     }
 
     // MARK: Attestation

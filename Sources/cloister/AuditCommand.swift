@@ -22,18 +22,24 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Replay a receipt log: every boot's document, every seal's signature, every chain link.",
+            abstract: "Replay a receipt log: every boot's document, every seal's signature, every chain link, the deployment log.",
             discussion: """
-                --file takes an exported file, verified with no network: the binary form (cloister-audit-cbor/1) \
+                --file takes an exported file, verified with no network: the binary form (cloister-audit-cbor/2) \
                 is streamed, one sealed batch at a time, so memory does not grow with the log; the JSON form \
-                (cloister-audit/1) is read whole. The form is told from the file's first byte. --from takes the \
-                same file or the host's URL (the log and the boot documents are fetched first, with an auditor or \
-                admin token). The first gap, reorder, broken chain, edited receipt, receipt signed by an unattested \
-                key, boot without a document or boot of another deployment is named, with the log index of its \
-                entry; the exit status is then 1. A binary file that is not well formed fails with malformedLog, \
-                one cut short with truncatedLog. Every boot must carry the same deployment commitment: the \
-                manifest's pin, else (with --from URL) the one known-deployments remembers for the URL, else the \
-                first boot's; with --from URL, a commitment not yet remembered is remembered once the log passes.
+                (cloister-audit/1) is read whole and has no log heads. The form is told from the file's first byte. \
+                --from takes the same file or the host's URL (the log and the boot documents are first exported to \
+                a temporary binary file, with an auditor or admin token). The first gap, reorder, broken chain, \
+                edited receipt, receipt signed by an unattested key, boot without a document or boot of another \
+                deployment is named, with the log index of its entry; the exit status is then 1. In the binary \
+                form the deployment log is rebuilt from the receipts: a log index missing (receiptMissing, a cut \
+                tail below the final head included) or repeated (duplicateIndex), a head not signed by the \
+                deployment key (logProofInvalid), a head that is not the log of the receipts before it \
+                (logHeadMismatch), heads that shrink or disagree (logForked), and a request id that ran as two \
+                signed actions (duplicateRequest) fail too. A binary file that is not well formed fails with \
+                malformedLog, one cut short with truncatedLog. Every boot must carry the same deployment \
+                commitment, which also signs the log's heads: the manifest's pin, else (with --from URL) the one \
+                known-deployments remembers for the URL, else the first boot's; with --from URL, a commitment not \
+                yet remembered is remembered once the log passes.
 
                 On a terminal, a binary file's verification shows its progress on standard error (receipts done, \
                 rate, time left) a few times a second; --json prints one JSON object and nothing else.
@@ -70,53 +76,72 @@ struct AuditCommand: AsyncParsableCommand {
             }
             let isURL = file == nil && (target.hasPrefix("http://") || target.hasPrefix("https://"))
             var service: ServiceDeployment?
+            var binary: String?
+            if isURL {
+                // The host's log is exported to a temporary file in the binary form and streamed from there, so that
+                // a URL gets every check a file does, the deployment log's included.
+                try await reporting("audit verify") {
+                    let base = try parseURL(target)
+                    service = try ServiceDeployment(url: base)
+                    try service?.check(pin: try trust.trust().deployment)
+                    let path = FileManager.default.temporaryDirectory.appendingPathComponent("cloister-audit-\(UUID().uuidString).cbor").path
+                    let writer = try AuditStreamWriter(path: path, source: base.absoluteString)
+                    let client = CloisterClient(baseURL: base, token: token.value, trust: try trust.trust(), roots: try trust.roots())
+                    let summary = try await client.exportLog(into: writer)
+                    try writer.finish()
+                    if !json { Export.warn(summary) }
+                    binary = path
+                }
+            } else if try Self.isBinary(target) {
+                binary = target
+            }
+            defer { if isURL, let binary { unlink(binary) } }
             let report: AuditVerifier.Report
             let receipts: Int
-            if !isURL, try Self.isBinary(target) {
+            if let binary {
                 var reader: AuditStreamReader?
-                try await reporting("audit verify") { reader = try AuditStreamReader(path: target) }
+                try await reporting("audit verify") { reader = try AuditStreamReader(path: binary) }
                 guard let reader else { return }
-                let verifier = AuditVerifier(trusts: pins, roots: try trust.roots())
+                let verifier = AuditVerifier(trusts: pins, roots: try trust.roots(), deployment: service?.remembered)
                 let meter = json || !(progress || isatty(STDERR_FILENO) == 1) ? nil : AuditProgressMeter(total: reader.header.receipts, fileSize: reader.fileSize)
                 report = verifier.verify(reader) { meter?.update($0) }
                 meter?.finish()
                 receipts = Int(reader.header.receipts ?? reader.receipts)
             } else {
                 var loaded: AuditLog?
-                try await reporting("audit verify") {
-                    if isURL {
-                        let base = try parseURL(target)
-                        service = try ServiceDeployment(url: base)
-                        try service?.check(pin: try trust.trust().deployment)
-                        loaded = try await CloisterClient(baseURL: base, token: token.value, trust: try trust.trust(), roots: try trust.roots()).exportLog()
-                    } else {
-                        loaded = try AuditLog(json: try readFile(target, what: "log"))
-                    }
-                }
+                try await reporting("audit verify") { loaded = try AuditLog(json: try readFile(target, what: "log")) }
                 guard let log = loaded else { return }
-                report = AuditVerifier(trusts: pins, roots: try trust.roots(), deployment: service?.remembered).verify(log)
+                report = AuditVerifier(trusts: pins, roots: try trust.roots()).verify(log)
                 receipts = log.receipts.count
             }
             if report.passed, let line = try service?.learn(report.deployment) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
             if json {
-                let failure = report.failure.map { "{\"code\":\"\($0.code.rawValue)\",\"index\":\(report.failureIndex ?? -1),\"message\":\"\(AuditLog.escape($0.message))\"}" } ?? "null"
-                let deployment = report.deployment.map { "\"\(Hex.encode($0))\"" } ?? "null"
-                print(
-                    "{\"passed\":\(report.passed),\"receipts\":\(receipts),\"verified\":\(report.verified),\"boots\":\(report.boots.count),\"deployment\":\(deployment),\"failure\":\(failure)}")
+                print(Self.json(report, receipts: receipts))
             } else {
                 print("receipts \(receipts), verified \(report.verified), boots \(report.boots.count)")
                 for b in report.boots {
                     print("  boot \(Hex.encode(b.hash).prefix(16))…  receipts 1…\(b.lastSequence)  module \(b.moduleID)  PCR0 \(Hex.encode(b.pcr0).prefix(16))…")
                 }
                 if !report.boots.isEmpty { print("  deployment \(report.deployment.map { Hex.encode($0) } ?? "none (no master secret)")") }
+                if let log = report.log { print("  log \(log.size) receipts, root \(Hex.encode(log.rootHash).prefix(16))…, every head signed by the deployment key") }
                 if let f = report.failure {
                     let advice = f.code == .deploymentChanged ? service.map { " " + $0.advice } ?? "" : ""
                     print("FAILED at log entry \(report.failureIndex ?? -1): \(f)\(advice)")
                 } else {
-                    print("PASSED: every receipt is sealed by its boot's attested key, and every chain is whole and in order")
+                    let log = report.log.map { ", the log of \($0.size) receipts is whole and matches its signed heads" } ?? ""
+                    print("PASSED: every receipt is sealed by its boot's attested key, and every chain is whole and in order\(log); no signed action ran twice")
                 }
             }
             if !report.passed { throw ExitCode(1) }
+        }
+
+        /// The one JSON object `--json` prints.
+        static func json(_ report: AuditVerifier.Report, receipts: Int) -> String {
+            let failure = report.failure.map { "{\"code\":\"\($0.code.rawValue)\",\"index\":\(report.failureIndex ?? -1),\"message\":\"\(AuditLog.escape($0.message))\"}" } ?? "null"
+            let deployment = report.deployment.map { "\"\(Hex.encode($0))\"" } ?? "null"
+            let log = report.log.map { "{\"size\":\($0.size),\"root\":\"\(Hex.encode($0.rootHash))\"}" } ?? "null"
+            return "{\"passed\":\(report.passed),\"receipts\":\(receipts),\"verified\":\(report.verified),\"boots\":\(report.boots.count),\"deployment\":\(deployment),"
+                + "\"log\":\(log),\"actions\":\(report.actions),\"failure\":\(failure)}"
         }
 
         /// Whether the file at `path` starts like the binary form (a CBOR map) rather than JSON.
@@ -131,11 +156,14 @@ struct AuditCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Save the receipt log and the boot attestation documents it needs to a file, for offline audit.",
             discussion: """
-                The binary form (cloister-audit-cbor/1: CBOR, one record per sealed batch, the seal once and its \
-                receipts in order with their log indexes; about a quarter of the JSON's size) is written as the \
-                log is fetched, holding one page in memory. The JSON form (cloister-audit/1) holds the whole log \
-                in memory. --format chooses; without it, a file name ending in .json gets JSON and any other the \
-                binary form.
+                The binary form (cloister-audit-cbor/2: CBOR, one record per sealed batch, the seal once, its \
+                receipts in order with their log indexes and the deployment log's signed head after it; about a \
+                quarter of the JSON's size) is written as the log is fetched, holding one page in memory. With a \
+                deployment log, the host's newest head is read first and every receipt below its size is exported \
+                in index order; an index the host has no receipt for is marked in the file as a gap (and named on \
+                standard error), never skipped. The JSON form (cloister-audit/1) holds the whole log in memory and \
+                carries no final head. --format chooses; without it, a file name ending in .json gets JSON and any \
+                other the binary form.
                 """)
 
         @Argument(help: "The host's API URL.")
@@ -159,11 +187,24 @@ struct AuditCommand: AsyncParsableCommand {
                     print("exported \(log.receipts.count) receipt(s) and \(log.boots.count) boot document(s) to \(out)")
                 case .cbor:
                     let writer = try AuditStreamWriter(path: out, source: try parseURL(url).absoluteString)
-                    let (receipts, boots) = try await client.exportLog(into: writer)
+                    let summary = try await client.exportLog(into: writer)
                     try writer.finish()
-                    print("exported \(receipts) receipt(s) in \(writer.batches) sealed batch(es) and \(boots) boot document(s) to \(out) (\(AuditStream.format))")
+                    let log = summary.logSize.map { ", under the log head of \($0) receipt(s)" } ?? ""
+                    print("exported \(summary.receipts) receipt(s) in \(writer.batches) sealed batch(es) and \(summary.boots) boot document(s) to \(out) (\(AuditStream.format))\(log)")
+                    Self.warn(summary)
                 }
             }
+        }
+
+        /// Says on standard error which receipts of the log the host did not have (the file marks them as gaps).
+        static func warn(_ summary: CloisterClient.ExportSummary) {
+            guard !summary.gaps.isEmpty else { return }
+            let ranges = summary.gaps.prefix(8).map { $0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)…\($0.upperBound)" }.joined(separator: ", ")
+            let count = summary.gaps.map(\.count).reduce(0, +)
+            FileHandle.standardError.write(
+                Data(
+                    "warning: the host has no receipt at \(count) log index(es) below its head (\(ranges)\(summary.gaps.count > 8 ? ", …" : "")); the file marks them as gaps, and audit verify fails with receiptMissing\n"
+                        .utf8))
         }
     }
 }

@@ -70,7 +70,7 @@ import Testing
         let reader = try AuditStreamReader(path: binary)
         #expect(reader.header.boots == f.boots)
         var batches: [AuditBatch] = []
-        while let batch = try reader.next() { batches.append(batch) }
+        while let r = try reader.next() { batches.append(try #require(r.batch)) }
         #expect(batches == f.batches)
         #expect(!FileManager.default.fileExists(atPath: binary + ".spool") && !FileManager.default.fileExists(atPath: binary + ".partial"))
         let verify = try await w.cloister(["audit", "verify", "--file", binary, "--json"] + w.trust)

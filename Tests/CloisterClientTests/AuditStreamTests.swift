@@ -82,7 +82,7 @@ import EnclaveRuntime
         #expect(reader.header.boots == f.boots)
         #expect(reader.header.receipts == 13)
         var batches: [AuditBatch] = []
-        while let b = try reader.next() { batches.append(b) }
+        while let r = try reader.next() { batches.append(try #require(r.batch)) }
         #expect(batches == f.batches)
         #expect(try reader.next() == nil)
         // One seal per batch, no proofs, no base64: smaller than the JSON form, whose boot documents take most of it.

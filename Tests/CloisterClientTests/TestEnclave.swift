@@ -1,4 +1,5 @@
 import CloisterClient
+import CloisterTestSupport
 import EnclaveWire
 import Foundation
 import NitroAttestation
@@ -26,6 +27,46 @@ final class TestEnclave: @unchecked Sendable {
         chain = ReceiptChain(identity: identity)
     }
 
+    /// A boot of `deployment`: its chain appends every batch to the deployment's one log, kept in the deployment's
+    /// store as the enclave keeps it (every boot of the deployment shares it).
+    init(of deployment: LoggedDeployment, image: EnclaveImage = TestEnclave.image) async throws {
+        let module = NSMClient(transport: try SoftwareNSM(root: Self.root, image: image))
+        identity = try await EnclaveIdentity.create(module: module, manifestBytes: Array("{}".utf8), deployment: deployment.master.commitment)
+        let log = try await DeploymentLog.load(store: deployment.store, master: deployment.master)
+        chain = ReceiptChain(identity: identity, log: log, store: deployment.store, master: deployment.master)
+    }
+
+    /// One job of a logged batch.
+    struct Job {
+        var operation = "echo"
+        var requestID: String?
+        var tenant = "acme"
+        var status = "ok"
+        /// The credentials that approved it: a signed action.
+        var approvers: [[UInt8]]?
+    }
+
+    /// Seals `jobs` in one batch appended to the deployment log (again, once, if another boot of the deployment
+    /// appended meanwhile, as the enclave's next batch does); returns the signed receipts, each with `n`, `head`
+    /// and `lproof`.
+    func logged(_ jobs: [Job]) async throws -> [SignedReceipt] {
+        var outcomes: [ReceiptChain.Outcome] = []
+        for j in jobs {
+            next += 1
+            let job = QueueJob(id: next, requestID: j.requestID ?? "r\(next)", tenant: j.tenant, operation: j.operation, body: [], attempt: 1)
+            let hash = RequestDigest.hash(tenant: j.tenant, operation: j.operation, requestID: job.requestID, body: [])
+            outcomes.append(.init(job: job, requestHash: hash, status: j.status, result: [], approvers: j.approvers))
+        }
+        let sealed: [ReceiptChain.Sealed]
+        do { sealed = try await chain.seal(outcomes) } catch let e as DeploymentLogError where e.code == .logHeadChanged {
+            sealed = try await chain.seal(outcomes)
+        }
+        return try sealed.map { try SignedReceipt(encoded: $0.result.receipt) }
+    }
+
+    /// `count` echo jobs, logged.
+    func logged(_ count: Int) async throws -> [SignedReceipt] { try await logged(Array(repeating: Job(), count: count)) }
+
     /// A fresh document with the client's nonce, naming this boot, as the enclave answers `GET /v1/attestation`.
     func fresh(nonce: [UInt8]) async throws -> [UInt8] { try await identity.attest(nonce: nonce) }
 
@@ -51,6 +92,21 @@ final class TestEnclave: @unchecked Sendable {
     }
 
     var boots: [String: [UInt8]] { [Hex.encode(identity.bootHash): identity.bootDocument] }
+}
+
+/// A deployment: its master secret and the store its log lives in.
+final class LoggedDeployment: @unchecked Sendable {
+    let master: MasterSecret
+    let store = MemoryStore()
+
+    init() throws { master = try MasterSecret(Random.bytes(MasterSecret.length)) }
+
+    var commitment: [UInt8] { master.commitment }
+}
+
+/// The batch record of receipts sealed together.
+func batch(_ signed: [SignedReceipt]) -> AuditBatch {
+    AuditBatch(seal: signed[0].seal, entries: signed.map { .init(index: Int64($0.index ?? 0), receipt: $0.receipt) }, head: signed[0].head)
 }
 
 func entries(_ responses: [SignedResponse], from start: Int64 = 1) -> [AuditLog.Entry] {
