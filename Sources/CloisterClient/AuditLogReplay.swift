@@ -14,6 +14,20 @@ struct AuditLogReplay {
     private(set) var started = false
     /// The heads' verifier, made for the first head's deployment.
     private var verifier: (deployment: [UInt8], verifier: CheckpointVerifier)?
+    /// Heads seen elsewhere, as given (signed notes), checked once the deployment is known.
+    private let seenNotes: [[UInt8]]
+    /// Those heads, verified and ordered by size, not yet met by the export: (checkpoint, witnesses that cosigned it).
+    private var seen: [(Checkpoint, [String])]?
+    private let witnesses: [NoteVerifierKey]
+    private let quorum: Int
+    /// Pinned witnesses that cosigned a head the export holds.
+    private(set) var witnessed: Set<String> = []
+
+    init(seen: [[UInt8]] = [], witnesses: [NoteVerifierKey] = [], quorum: Int = 0) {
+        seenNotes = seen
+        self.witnesses = witnesses
+        self.quorum = quorum
+    }
 
     /// The next log index the export must hold.
     var expected: UInt64 { range.size }
@@ -61,6 +75,37 @@ struct AuditLogReplay {
                 firstIndex)
         }
         newest = head
+        try meetSeen(deployment: deployment, at: firstIndex)
+    }
+
+    /// Verifies the heads seen elsewhere (once), then checks each the log has now reached: a head of this size must
+    /// have this root; one the log passed without a batch ending at its size is of another log.
+    private mutating func meetSeen(deployment: [UInt8]?, at index: Int64?) throws(Failure) {
+        if seen == nil {
+            guard let deployment else { return }
+            var heads: [(Checkpoint, [String])] = []
+            for (i, note) in seenNotes.enumerated() {
+                do {
+                    let origin = LogHead.origin(deployment: deployment)
+                    let v = try CheckpointVerifier(
+                        origin: origin, logKey: NoteVerifierKey(name: origin, type: .ed25519, publicKey: deployment), witnesses: witnesses)
+                    let verified = try v.verify(note)
+                    heads.append((verified.checkpoint, verified.cosignatures.map(\.key.name)))
+                } catch {
+                    throw Failure(ClientError(.logProofInvalid, "head \(i + 1) seen elsewhere is not a head of this deployment's log: \(error)"), nil)
+                }
+            }
+            seen = heads.sorted { $0.0.size < $1.0.size }
+        }
+        while let (head, cosigners) = seen?.first, head.size <= range.size {
+            seen?.removeFirst()
+            guard head.size == range.size, head.rootHash == range.root else {
+                throw Failure(
+                    ClientError(.logForked, "a head of \(head.size) receipts seen elsewhere is not the log this export holds: the host showed another log"),
+                    index)
+            }
+            witnessed.formUnion(cosigners)
+        }
     }
 
     /// Checks the final head: it must be present once the log was seen, and cover exactly the receipts exported.
@@ -84,6 +129,18 @@ struct AuditLogReplay {
             throw Failure(ClientError(.logHeadMismatch, "the final head of \(head.size) receipts is not the log the export's \(range.size) receipts make"), nil)
         }
         newest = head
+        try meetSeen(deployment: deployment, at: nil)
+        if let beyond = seen?.last {
+            throw Failure(
+                ClientError(
+                    .receiptMissing,
+                    "a head of \(beyond.0.size) receipts was seen elsewhere, but the export stops at \(range.size): its tail was cut (log entries \(range.size)…\(beyond.0.size - 1))"),
+                Int64(range.size))
+        }
+        if witnessed.count < quorum {
+            throw Failure(
+                ClientError(.witnessQuorumMissing, "\(witnessed.count) of the \(quorum) pinned witnesses required cosigned a head this export holds"), nil)
+        }
         return head
     }
 

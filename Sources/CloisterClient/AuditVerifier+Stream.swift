@@ -49,7 +49,7 @@ extension AuditVerifier {
         var report = Report(verified: 0, boots: [], failure: nil, failureIndex: nil)
         var pending: PendingGap?
         var lastIndex: Int64?
-        var log = AuditLogReplay()
+        var log = AuditLogReplay(seen: seenHeads, witnesses: witnesses, quorum: witnessQuorum)
         let actions = RepeatedActionFinder()
         do {
             while let record = try reader.next() {

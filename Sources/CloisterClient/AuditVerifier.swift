@@ -15,6 +15,14 @@ public struct AuditVerifier: Sendable {
     public var roots: TrustedRoots
     /// The deployment commitment every boot document must carry; nil: the one the log's first boot carries.
     public var deployment: [UInt8]?
+    /// Heads of the deployment's log seen elsewhere (signed notes: a client's remembered head, a witness's
+    /// cosigned one): the export must hold each of them, with the same root at its size (`logForked` otherwise), and
+    /// reach past the largest (`receiptMissing`: the export's tail was cut below it).
+    public var seenHeads: [[UInt8]] = []
+    /// Witnesses whose cosignatures on `seenHeads` count, and how many of them must have cosigned a head the export
+    /// holds (`witnessQuorumMissing` otherwise).
+    public var witnesses: [NoteVerifierKey] = []
+    public var witnessQuorum = 0
 
     /// `deployment`: a commitment remembered from elsewhere; a manifest's pin takes precedence.
     public init(trust: TrustManifest, roots: TrustedRoots = .aws, deployment: [UInt8]? = nil) {

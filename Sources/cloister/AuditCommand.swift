@@ -1,5 +1,6 @@
 import ArgumentParser
 import CloisterClient
+import TransparencyLog
 import EnclaveWire
 import Foundation
 import NitroAttestation
@@ -57,6 +58,19 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(name: .customLong("also-manifest"), help: ArgumentHelp("Pins of another build the log may hold (repeatable): a boot must meet one of the manifests.", valueName: "FILE"))
         var also: [String] = []
 
+        @Option(
+            name: .customLong("head"),
+            help: ArgumentHelp(
+                "A head of the log seen elsewhere (repeatable): a signed note, such as a witness's /checkpoint or the one the CLI remembers in log-heads/. The export must hold it; with --from URL the remembered one is added.",
+                valueName: "FILE"))
+        var heads: [String] = []
+
+        @Option(name: .customLong("witness"), help: ArgumentHelp("A witness's verifier key (repeatable) whose cosignatures on --head count.", valueName: "VKEY"))
+        var witnessKeys: [String] = []
+
+        @Option(help: ArgumentHelp("How many of the --witness keys must have cosigned a head the export holds.", valueName: "K"))
+        var quorum = 0
+
         @Flag(help: "Print a JSON object instead of a report (and no progress).")
         var json = false
 
@@ -65,6 +79,25 @@ struct AuditCommand: AsyncParsableCommand {
 
         func validate() throws {
             guard (from == nil) != (file == nil) else { throw ValidationError("give one of --file FILE or --from FILE|URL") }
+            guard quorum >= 0, quorum <= witnessKeys.count else { throw ValidationError("--quorum \(quorum) cannot be met by \(witnessKeys.count) --witness keys") }
+        }
+
+        /// The heads given with --head, the one remembered for the deployment, and the witness keys.
+        func seen(_ service: ServiceDeployment?) throws -> (heads: [[UInt8]], witnesses: [NoteVerifierKey]) {
+            var notes = try heads.map { path -> [UInt8] in
+                guard let data = FileManager.default.contents(atPath: path), data.count <= KnownLogHeads.maxFileSize else {
+                    throw ValidationError("\(path): cannot be read, or larger than \(KnownLogHeads.maxFileSize) bytes")
+                }
+                return [UInt8](data)
+            }
+            if let d = service?.remembered, let note = try KnownLogHeads.load(for: d) { notes.append(note) }
+            let keys = try witnessKeys.map { text -> NoteVerifierKey in
+                guard let key = try? NoteVerifierKey(parsing: text), key.type == .cosignatureV1 else {
+                    throw ValidationError("--witness \(text): not a witness's verifier key (NAME+KEYID+BASE64, cosignature type)")
+                }
+                return key
+            }
+            return (notes, keys)
         }
 
         func run() async throws {
@@ -102,12 +135,15 @@ struct AuditCommand: AsyncParsableCommand {
                 var reader: AuditStreamReader?
                 try await reporting("audit verify") { reader = try AuditStreamReader(path: binary) }
                 guard let reader else { return }
-                let verifier = AuditVerifier(trusts: pins, roots: try trust.roots(), deployment: service?.remembered)
+                var verifier = AuditVerifier(trusts: pins, roots: try trust.roots(), deployment: service?.remembered)
+                (verifier.seenHeads, verifier.witnesses) = try seen(service)
+                verifier.witnessQuorum = quorum
                 let meter = json || !(progress || isatty(STDERR_FILENO) == 1) ? nil : AuditProgressMeter(total: reader.header.receipts, fileSize: reader.fileSize)
                 report = verifier.verify(reader) { meter?.update($0) }
                 meter?.finish()
                 receipts = Int(reader.header.receipts ?? reader.receipts)
             } else {
+                guard heads.isEmpty, witnessKeys.isEmpty else { throw ValidationError("--head and --witness need the binary form (the JSON form carries no heads)") }
                 var loaded: AuditLog?
                 try await reporting("audit verify") { loaded = try AuditLog(json: try readFile(target, what: "log")) }
                 guard let log = loaded else { return }

@@ -139,6 +139,45 @@ import TransparencyLog
         // elsewhere (a client's, a witness's) is what shows it.
         r = try verify(f, f.records.dropLast(), head: f.batches[2].head)
         #expect(r.passed && r.log?.size == 9, "\(String(describing: r.failure))")
+        var seeing = verifier
+        seeing.seenHeads = [try #require(f.batches[3].head)]
+        r = try verify(f, f.records.dropLast(), head: f.batches[2].head, with: seeing)
+        #expect(r.failure?.code == .receiptMissing && r.failureIndex == 9, "a head seen elsewhere: \(String(describing: r.failure))")
+    }
+
+    /// Who: the auditor's verify, given heads seen elsewhere (`cloister audit verify --head`, the CLI's remembered
+    /// head, a witness's cosigned one). When: as the log reaches each head's size, and at the end.
+    @Test func headsSeenElsewhereMustBeInTheExportAndWitnessesCount() async throws {
+        let f = try await Self.fixture()
+        let master = f.deployment.master
+        let witness = try NoteSigner(name: "witness.test/audit", type: .cosignatureV1, key: try Ed25519Key(seed: Random.bytes(32)))
+        func cosigned(_ note: [UInt8]) throws -> [UInt8] {
+            let n = try SignedNote(parsing: note)
+            return try SignedNote(text: n.text, signatures: n.signatures + [try witness.sign(text: n.text, timestamp: 1_800_000_000)]).encoded
+        }
+        var v = verifier
+        v.seenHeads = [try cosigned(try #require(f.batches[1].head)), f.head]
+        v.witnesses = [witness.verifierKey]
+        v.witnessQuorum = 1
+        var r = try verify(f, with: v)
+        #expect(r.passed, "heads the export holds, one witnessed: \(String(describing: r.failure))")
+        // Another log's head of a size the export passes: a fork.
+        v.seenHeads = [try Self.head(master, size: f.batches[1].entries.last.map { UInt64($0.index) + 1 } ?? 0, root: [UInt8](repeating: 7, count: 32))]
+        r = try verify(f, with: v)
+        #expect(r.failure?.code == .logForked, "\(String(describing: r.failure))")
+        // A head of a size where no batch of the export ends is not of this log either.
+        v.seenHeads = [try Self.head(master, size: 2, root: [UInt8](repeating: 7, count: 32))]
+        r = try verify(f, with: v)
+        #expect(r.failure?.code == .logForked, "\(String(describing: r.failure))")
+        // The witness's cosignature missing: the quorum is not met.
+        v.seenHeads = [f.head]
+        r = try verify(f, with: v)
+        #expect(r.failure?.code == .witnessQuorumMissing, "\(String(describing: r.failure))")
+        // A head that is not the deployment's.
+        v.seenHeads = [Self.flipped(f.head, at: 10)]
+        v.witnessQuorum = 0
+        r = try verify(f, with: v)
+        #expect(r.failure?.code == .logProofInvalid, "\(String(describing: r.failure))")
     }
 
     @Test func repeatedIndexesAndHeadsThatAreNotTheLogAreNamed() async throws {
