@@ -13,6 +13,10 @@ import Testing
     /// Key material of the `archive` key of tenant `acme`, version by version (test fixtures, not secrets).
     static let material: [UInt64: [UInt8]] = [1: (0..<32).map { 0x40 + $0 }, 2: (0..<32).map { 0x80 + $0 }]
 
+    /// The `archive` key: both versions of the fixture material.
+    static let archive = KeyRecord(
+        type: .aes256GCM, versions: material.keys.sorted().map { KeyRecord.Version(number: $0, material: material[$0]!, created: $0) }, created: 1)
+
     /// A legacy ciphertext and what it holds.
     struct Legacy: Sendable, CustomTestStringConvertible {
         let ciphertext: String
@@ -36,8 +40,7 @@ import Testing
         let e = try await ActionTests.Enclave()
         let key = try CredentialKey.generate(.ed25519)
         _ = try await e.register(key)
-        let versions = material.keys.sorted().map { KeyRecord.Version(number: $0, material: material[$0]!, created: $0) }
-        _ = try await e.workload.vault.update("acme", "archive") { _ in KeyRecord(type: .aes256GCM, versions: versions, created: 1) }
+        _ = try await e.workload.vault.update("acme", "archive") { _ in archive }
         try await e.workload.vault.updateNames("acme") { _ in ["archive"] }
         return (e, key)
     }
@@ -120,6 +123,13 @@ import Testing
         }
         #expect(try await Self.status(e, "key.decrypt", Self.body(good.text, context: "order-1"), by: key) == "invalidCiphertext")
         #expect(try await Self.status(e, "key.decrypt", Self.body(good.text, context: nil), by: key) == "ok")
+        // The same material under another name, or in another tenant, does not open it: the AAD names both.
+        for (tenant, name) in [("acme", "archive-copy"), ("other", "archive")] {
+            if tenant == "other" { _ = try await e.register(key, tenant: tenant) }
+            _ = try await e.workload.vault.update(tenant, name) { _ in Self.archive }
+            let (job, _) = try e.call("key.decrypt", ["name": name, "ciphertext": good.text], tenant: tenant, by: key)
+            #expect(await e.run(job).status == "invalidCiphertext", "\(tenant)/\(name)")
+        }
         // A legacy ciphertext read as XAES (its 12-byte nonce is too short for one) does not open either.
         let old = Self.legacy[2].ciphertext.replacingOccurrences(of: "cloister:v2:", with: "cloister:xaes:v2:")
         #expect(try await Self.status(e, "key.decrypt", Self.body(old, context: nil), by: key) == "invalidCiphertext")
