@@ -318,7 +318,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SecureModuleTests",
-            dependencies: ["SecureModule", "NitroAttestation", "CBOR", "VsockBridge", "CloisterTestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SecureModule", "NitroAttestation", "CBOR", "COpenSSL", "VsockBridge", "CloisterTestSupport", .product(name: "Crypto", package: "swift-crypto")],
             resources: [.copy("Vectors")]
         ),
     ]

@@ -196,37 +196,44 @@ extension KeyServiceWorkload {
 
     private func encrypt(_ tenant: String, _ name: String, _ r: KeyRecord, _ plaintext: [UInt8], context: [UInt8]?) throws(KeyServiceError) -> [UInt8] {
         guard r.type == .aes256GCM else { throw KeyServiceError("unsupportedOperation", "\(r.type.rawValue) keys do not encrypt") }
-        let nonce = Random.bytes(AESGCM.nonceSize)
+        // 192-bit random nonces: no count of messages per version to keep, so none the host could roll back.
+        let nonce = Random.bytes(XAES256GCM.nonceSize)
         let v = r.latest
         let sealed: [UInt8]
-        do { sealed = try AESGCM.seal(plaintext, key: v.material, nonce: nonce, aad: Self.dataAAD(tenant, name, v.number, context)) } catch {
+        do { sealed = try XAES256GCM.seal(plaintext, key: v.material, nonce: nonce, aad: Self.dataAAD(tenant, name, v.number, context)) } catch {
             throw KeyServiceError("internal", "\(error)")
         }
-        return try KeyResults.encode(KeyResults.Encrypted(ciphertext: "cloister:v\(v.number):\(Base64.encode(nonce + sealed))", version: v.number))
+        let ciphertext = DataCiphertext(scheme: .xaes256GCM, version: v.number, nonce: nonce, sealed: sealed)
+        return try KeyResults.encode(KeyResults.Encrypted(ciphertext: ciphertext.text, version: v.number))
     }
 
     private func decrypt(_ tenant: String, _ name: String, _ r: KeyRecord, _ text: String, context: [UInt8]?) throws(KeyServiceError) -> [UInt8] {
         guard r.type == .aes256GCM else { throw KeyServiceError("unsupportedOperation", "\(r.type.rawValue) keys do not decrypt") }
-        let (number, bytes) = try Self.parseVersioned(text)
-        guard number >= r.minDecryptionVersion else {
-            throw KeyServiceError("versionRetired", "version \(number) is below the minimum decryption version \(r.minDecryptionVersion)")
+        let c: DataCiphertext
+        do { c = try DataCiphertext(parsing: text) } catch { throw KeyServiceError("invalidCiphertext", "\(error)") }
+        guard c.version >= r.minDecryptionVersion else {
+            throw KeyServiceError("versionRetired", "version \(c.version) is below the minimum decryption version \(r.minDecryptionVersion)")
         }
-        guard let v = r.version(number) else { throw KeyServiceError("unknownVersion", "key \(name) has no version \(number)") }
-        guard bytes.count >= AESGCM.nonceSize + AESGCM.tagSize else { throw KeyServiceError("invalidCiphertext", "too short") }
-        do {
-            return try AESGCM.open(
-                Array(bytes.dropFirst(AESGCM.nonceSize)), key: v.material, nonce: Array(bytes.prefix(AESGCM.nonceSize)),
-                aad: Self.dataAAD(tenant, name, number, context))
-        } catch {
-            throw KeyServiceError("invalidCiphertext", "the ciphertext does not open under this tenant, key, version and context")
+        guard let v = r.version(c.version) else { throw KeyServiceError("unknownVersion", "key \(name) has no version \(c.version)") }
+        let aad = Self.dataAAD(tenant, name, c.version, context)
+        let forged = KeyServiceError("invalidCiphertext", "the ciphertext does not open under this tenant, key, version and context")
+        switch c.scheme {
+        case .xaes256GCM:
+            do { return try XAES256GCM.open(c.sealed, key: v.material, nonce: c.nonce, aad: aad) } catch {
+                throw error.code == .authenticationFailed ? forged : KeyServiceError("internal", "\(error)")
+            }
+        case .aes256GCM:
+            do { return try AESGCM.open(c.sealed, key: v.material, nonce: c.nonce, aad: aad) } catch {
+                throw error == .authenticationFailed ? forged : KeyServiceError("internal", "\(error)")
+            }
         }
     }
 
-    /// `cloister:vN:BASE64` → (N, bytes).
-    static func parseVersioned(_ text: String, code: String = "invalidCiphertext") throws(KeyServiceError) -> (UInt64, [UInt8]) {
-        let parts = text.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "cloister", parts[1].hasPrefix("v"), let n = UInt64(parts[1].dropFirst()), n >= 1,
-            let bytes = Base64.decode(parts[2])
+    /// A signature's text, `cloister:vN:BASE64` → (N, bytes), read by the rules of `DataCiphertext`'s version and bytes.
+    static func parseVersioned(_ text: String, code: String) throws(KeyServiceError) -> (UInt64, [UInt8]) {
+        let parts = text.utf8.split(separator: UInt8(ascii: ":"), maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].elementsEqual("cloister".utf8), let n = DataCiphertext.version(parts[1]),
+            let bytes = DataCiphertext.canonicalBase64(parts[2])
         else { throw KeyServiceError(code, "expected cloister:vN:BASE64") }
         return (n, bytes)
     }

@@ -6,7 +6,8 @@ import SecureModule
 import Glibc
 #endif
 
-/// The key types the service holds. Asymmetric keys sign and verify; `aes256-gcm` keys encrypt and decrypt.
+/// The key types the service holds. Asymmetric keys sign and verify; `aes256-gcm` keys (256-bit AES keys) encrypt
+/// with XAES-256-GCM and decrypt that and the earlier AES-256-GCM format (`DataCiphertext`).
 public enum KeyType: String, Sendable, CaseIterable {
     case ecdsaP256 = "ecdsa-p256"
     case ecdsaP384 = "ecdsa-p384"

@@ -11,6 +11,9 @@ public enum AESGCM {
     public struct Error: Swift.Error, Hashable, Sendable, CustomStringConvertible {
         public let reason: String
         public var description: String { "AES-GCM: \(reason)" }
+
+        /// What `open` throws for every forgery, so that callers can tell it from a failure of libcrypto itself.
+        public static let authenticationFailed = Error(reason: "authentication failed")
     }
 
     /// `ciphertext ‖ tag` of `plaintext` under `key` (16 or 32 bytes) and `nonce` (12 bytes), authenticating `aad`.
@@ -64,7 +67,7 @@ public enum AESGCM {
             out.withUnsafeMutableBufferPointer({ EVP_DecryptFinal_ex(ctx, $0.baseAddress! + written, &length) }) == 1
         else {
             ERR_clear_error()
-            throw Error(reason: "authentication failed")
+            throw .authenticationFailed
         }
         return Array(out.prefix(written))
     }

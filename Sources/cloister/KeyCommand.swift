@@ -26,7 +26,7 @@ struct KeyCommand: AsyncParsableCommand {
               cloister key URL verify signer --data 'hello' --signature cloister:v1:...
               cloister key URL create box --type aes256-gcm
               cloister key URL encrypt box --data 'secret'
-              cloister key URL decrypt box --ciphertext cloister:v1:...
+              cloister key URL decrypt box --ciphertext cloister:xaes:v1:...
               cloister key URL configure box --min-decryption-version 2 --deletion-allowed true
             """)
 
@@ -54,7 +54,7 @@ struct KeyCommand: AsyncParsableCommand {
     @Option(help: "verify: the signature (cloister:vN:...).")
     var signature: String?
 
-    @Option(help: "decrypt, rewrap: the ciphertext (cloister:vN:...).")
+    @Option(help: "decrypt, rewrap: the ciphertext (cloister:xaes:vN:..., or the earlier cloister:vN:...).")
     var ciphertext: String?
 
     @Option(help: "encrypt, decrypt, rewrap: associated context, as text (must match to decrypt).")

@@ -112,12 +112,12 @@ import Testing
         _ = try await Self.key(c, "create", ["name": "box", "type": "aes256-gcm"])
         let v1 = try await Self.key(c, "encrypt", ["name": "box", "plaintext": Self.b64("secret"), "context": Self.b64("order-1")])
         let v1text = v1["ciphertext"] as! String
-        #expect(v1text.hasPrefix("cloister:v1:"))
+        #expect(v1text.hasPrefix("cloister:xaes:v1:"))
         #expect(await Self.refusal(c, "decrypt", ["name": "box", "ciphertext": v1text]) == "invalidCiphertext")
         _ = try await Self.key(c, "rotate", ["name": "box"])
         let rewrapped = try await Self.key(c, "rewrap", ["name": "box", "ciphertext": v1text, "context": Self.b64("order-1")])
         let v2text = rewrapped["ciphertext"] as! String
-        #expect(v2text.hasPrefix("cloister:v2:"))
+        #expect(v2text.hasPrefix("cloister:xaes:v2:"))
         _ = try await Self.key(c, "configure", ["name": "box", "minDecryptionVersion": 2])
         #expect(await Self.refusal(c, "decrypt", ["name": "box", "ciphertext": v1text, "context": Self.b64("order-1")]) == "versionRetired")
         let plain = try await Self.key(c, "decrypt", ["name": "box", "ciphertext": v2text, "context": Self.b64("order-1")])

@@ -58,7 +58,8 @@ struct HPKEVector: Decodable, Sendable, CustomTestStringConvertible {
 }
 
 extension KeyedDecodingContainer {
-    fileprivate func hex(_ key: Key) throws -> [UInt8] {
+    /// The bytes of the hex string at `key` (the vector files' byte fields).
+    func hex(_ key: Key) throws -> [UInt8] {
         let text = try decode(String.self, forKey: key)
         guard let bytes = Hex.decode(text) else {
             throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "not hex: \(text.prefix(16))")
