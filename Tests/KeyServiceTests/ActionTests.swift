@@ -24,14 +24,15 @@ import Testing
         let workload: KeyServiceWorkload
         var now: UInt64 = KeyServiceWorkload.now()
 
-        init(store: MemoryStore = MemoryStore(), master: MasterSecret? = nil) async throws {
+        init(store: MemoryStore = MemoryStore(), master: MasterSecret? = nil, limits: KeyVault.Limits = KeyVault.Limits()) async throws {
             self.store = store
             let master = try master ?? MasterSecret(Random.bytes(32))
             self.master = master
             let module = NSMClient(transport: try SoftwareNSM(root: Self.root, image: EnclaveImage(executable: Array("build".utf8), manifest: [])))
             identity = try await EnclaveIdentity.create(module: module, manifestBytes: [], deployment: master.commitment)
             let clock = Clock()
-            workload = KeyServiceWorkload(vault: KeyVault(store: store, master: master, logger: Logger(label: "test")), identity: identity, clock: { clock.now })
+            workload = KeyServiceWorkload(
+                vault: KeyVault(store: store, master: master, logger: Logger(label: "test"), limits: limits), identity: identity, clock: { clock.now })
             self.clock = clock
         }
 
