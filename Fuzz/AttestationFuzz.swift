@@ -18,7 +18,7 @@
 //   7. NSM wire codec: a request or response that decodes re-encodes to bytes that decode to the same value
 //      (Sources/SecureModule/NSMMessages.swift and NSMError.swift are compiled into this target). Likewise the
 //      bridge's WireMessage, which must also stay within the wire's bounds.
-//   8. Request path: QueueMessage, StoreMessage, CredentialsMessage, Receipt, Seal (payload), SignedReceipt, SignedResponse,
+//   8. Request path: QueueMessage, StoreMessage (listing pages included), CredentialsMessage, LogHeadRecord, Receipt, Seal (payload), SignedReceipt, SignedResponse,
 //      IdentityClaims, GenesisClaims, DeploymentRecord, RecoveryRecord, SealedRequest (and its inner body), SealedResult and Credential each re-encode what they parse to bytes that parse to an equal value; a receipt or seal
 //      parses only from its own deterministic encoding, since that encoding is what is hashed and signed
 //      (the EnclaveWire sources these need are compiled into this target).
@@ -337,6 +337,7 @@ private func checkRequestPathRoundTrips(_ input: [UInt8]) {
     checkReparses("StoreMessage", input, StoreMessage.init(encoded:), \.encoded)
     checkReparses("CredentialsMessage", input, CredentialsMessage.init(encoded:), \.encoded)
     checkReparses("RecoveryRecord", input, RecoveryRecord.init(encoded:), \.encoded)
+    checkReparses("LogHeadRecord", input, LogHeadRecord.init(encoded:), \.encoded, canonical: true)
     checkReparses("Receipt", input, Receipt.init(encoded:), \.encoded, canonical: true)
     checkReparses("Seal", input, Seal.init(payload:), \.payload, canonical: true)
     checkReparses("SignedReceipt", input, SignedReceipt.init(encoded:), \.encoded)
