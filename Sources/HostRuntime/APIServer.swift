@@ -262,8 +262,13 @@ public struct APIServer: Sendable {
         return object
     }
 
-    static func integer(_ request: Request, _ name: String, default value: Int64, range: ClosedRange<Int64>) throws -> Int64 {
-        guard let text = request.uri.queryParameters[Substring(name)] else { return value }
+    /// The whole-number query parameter `name`, in `range`; `value` when it is absent, 400 `badQuery` when it is absent
+    /// and has no default.
+    static func integer(_ request: Request, _ name: String, default value: Int64? = nil, range: ClosedRange<Int64>) throws -> Int64 {
+        guard let text = request.uri.queryParameters[Substring(name)] else {
+            guard let value else { throw APIError(400, "badQuery", "\(name) is required") }
+            return value
+        }
         guard let n = Int64(text), range.contains(n) else {
             throw APIError(400, "badQuery", "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
