@@ -62,6 +62,7 @@ public struct APIServer: Sendable {
         router.get("/v1/log/witnesses") { request, _ in try await api.witnessedHeads(request) }
         router.post("/v1/admin/tenants") { request, _ in try await api.createTenant(request) }
         router.post("/v1/admin/tokens") { request, _ in try await api.createToken(request) }
+        router.get("/openapi.json") { _, _ in Self.openAPI() }
         return Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "cloister-host"),
             onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) },
@@ -69,6 +70,11 @@ public struct APIServer: Sendable {
     }
 
     // MARK: Routes
+
+    /// `GET /openapi.json` (no token): the OpenAPI description of this API, `docs/openapi.json` byte for byte.
+    static func openAPI() -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_json)))
+    }
 
     func attestation(_ request: Request) async throws -> Response {
         guard let text = request.uri.queryParameters["nonce"], let nonce = Hex.decode(text), !nonce.isEmpty, nonce.count <= QueueMessage.maxNonce else {
