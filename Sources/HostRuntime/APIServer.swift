@@ -265,6 +265,9 @@ public struct APIServer: Sendable {
         for key in object.keys.sorted() where !keys.contains(key) {
             throw APIError(400, "unknownField", "unknown field \"\(key.prefix(40))\" (known: \(keys.sorted().joined(separator: ", ")))")
         }
+        if let key = JSONDuplicateKeys.first(in: body) {
+            throw APIError(400, "duplicateField", "field \"\(key.prefix(40))\" is given more than once")
+        }
         return object
     }
 

@@ -56,6 +56,8 @@ import Testing
         Case(method: "POST", path: "v1/admin/tenants", auth: "admin", body: Array("[1]".utf8), status: 400, code: "malformedJSON"),
         Case(method: "POST", path: "v1/admin/tenants", auth: "admin", body: Array("{\"name\":\"x\",\"extra\":1}".utf8), status: 400, code: "unknownField"),
         Case(method: "POST", path: "v1/admin/tenants", auth: "admin", body: Array("{\"name\":\"Not Valid\"}".utf8), status: 400, code: "badTenant"),
+        Case(method: "POST", path: "v1/admin/tenants", auth: "admin", body: Array("{\"name\":\"a\",\"name\":\"b\"}".utf8), status: 400, code: "duplicateField"),
+        Case(method: "POST", path: "v1/admin/tokens", auth: "admin", body: Array("{\"role\":\"auditor\", \"r\\u006fle\" :\"tenant\"}".utf8), status: 400, code: "duplicateField"),
         Case(method: "POST", path: "v1/admin/tenants", auth: "admin", body: Array("{\"name\":\"acme\"}".utf8), status: 409, code: "tenantExists"),
         Case(method: "POST", path: "v1/admin/tenants", auth: "admin", body: [UInt8](repeating: 0x20, count: 64 * 1024 + 1), status: 413, code: "bodyTooLarge"),
         Case(method: "POST", path: "v1/admin/tokens", auth: "admin", body: Array("{\"tenant\":\"ghost\"}".utf8), status: 404, code: "unknownTenant"),
