@@ -104,7 +104,9 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
+            ],
+            // docs/openapi.json (through a link), compiled in: the installed host is one file, and serves it as is.
+            resources: [.embedInCode("openapi.json")]
         ),
         // What a client links: attestation and response verification, the audit, and an HTTP client.
         .target(name: "CloisterClient", dependencies: ["EnclaveWire", "NitroAttestation", "SecureModule", "CBOR", "TransparencyLog"]),

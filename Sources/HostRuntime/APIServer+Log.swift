@@ -38,8 +38,8 @@ extension APIServer {
     /// when B is above the stored head's size.
     func logConsistency(_ request: Request) async throws -> Response {
         guard auth.principal(authorization: request.headers[.authorization]) != nil else { throw APIError.unauthorized() }
-        let from = try Self.integer(request, "from", default: 0, range: 1...Int64.max)
-        let to = try Self.integer(request, "to", default: 0, range: 1...Int64.max)
+        let from = try Self.integer(request, "from", range: 1...Int64.max)
+        let to = try Self.integer(request, "to", range: 1...Int64.max)
         guard from <= to else { throw APIError(400, "badQuery", "from must not be above to") }
         // A size the stored head has not reached is not a size of this log (the client saw it elsewhere: a fork, or
         // a store rolled back); waiting would not help.

@@ -63,6 +63,7 @@ public struct APIServer: Sendable {
         router.get("/v1/log/receipts") { request, _ in try await api.logReceipts(request) }
         router.post("/v1/admin/tenants") { request, _ in try await api.createTenant(request) }
         router.post("/v1/admin/tokens") { request, _ in try await api.createToken(request) }
+        router.get("/openapi.json") { _, _ in Self.openAPI() }
         return Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "cloister-host"),
             onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) },
@@ -70,6 +71,11 @@ public struct APIServer: Sendable {
     }
 
     // MARK: Routes
+
+    /// `GET /openapi.json` (no token): the OpenAPI description of this API, `docs/openapi.json` byte for byte.
+    static func openAPI() -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_json)))
+    }
 
     func attestation(_ request: Request) async throws -> Response {
         guard let text = request.uri.queryParameters["nonce"], let nonce = Hex.decode(text), !nonce.isEmpty, nonce.count <= QueueMessage.maxNonce else {
@@ -235,11 +241,19 @@ public struct APIServer: Sendable {
         for key in object.keys.sorted() where !keys.contains(key) {
             throw APIError(400, "unknownField", "unknown field \"\(key.prefix(40))\" (known: \(keys.sorted().joined(separator: ", ")))")
         }
+        if let key = JSONDuplicateKeys.first(in: body) {
+            throw APIError(400, "duplicateField", "field \"\(key.prefix(40))\" is given more than once")
+        }
         return object
     }
 
-    static func integer(_ request: Request, _ name: String, default value: Int64, range: ClosedRange<Int64>) throws -> Int64 {
-        guard let text = request.uri.queryParameters[Substring(name)] else { return value }
+    /// The whole-number query parameter `name`, in `range`; `value` when it is absent, 400 `badQuery` when it is absent
+    /// and has no default.
+    static func integer(_ request: Request, _ name: String, default value: Int64? = nil, range: ClosedRange<Int64>) throws -> Int64 {
+        guard let text = request.uri.queryParameters[Substring(name)] else {
+            guard let value else { throw APIError(400, "badQuery", "\(name) is required") }
+            return value
+        }
         guard let n = Int64(text), range.contains(n) else {
             throw APIError(400, "badQuery", "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
