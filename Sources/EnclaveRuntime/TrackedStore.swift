@@ -60,6 +60,8 @@ public final class TrackedStore: BlobStore {
         var epoch: UInt64 = 0
         /// Records whose last write may or may not have happened (the store did not answer).
         var uncertain: Set<String> = []
+        /// Writes sent and not yet answered: a read in the meantime may already see them.
+        var inFlight: [String: Entry] = [:]
     }
 
     /// Whether `key` is a workload record the tracker covers (the log head, the master's records and the witnesses'
@@ -179,6 +181,10 @@ public final class TrackedStore: BlobStore {
             throw DeploymentLogError(.storeRecordInvalid, "record \(key) (version \(stored.version)) was not written by this deployment's enclave for this key and version")
         }
         let entry = Entry(version: stored.version, hash: SHA.sha256(stored.value))
+        if entry != known, state.withLock({ $0.inFlight[key] == entry }) {
+            // A write of this enclave that the host stored and has not answered yet: the put records it.
+            return (stored.version, Array(stored.value[Header.size...]))
+        }
         if entry != known {
             // Only the one write that went unanswered may have happened since.
             let epoch = state.withLock { $0.epoch }
@@ -202,6 +208,8 @@ public final class TrackedStore: BlobStore {
         let header = Header(epoch: epoch, previous: previous, tag: tag(key: key, version: version, epoch: epoch, previous: previous, contents: value[...]))
         let stored = header.bytes + value
         let answer: (stored: Bool, version: UInt64)
+        state.withLock { $0.inFlight[key] = Entry(version: version, hash: SHA.sha256(stored)) }
+        defer { state.withLock { _ = $0.inFlight.removeValue(forKey: key) } }
         do { answer = try await inner.put(key, value: stored, expectedVersion: expectedVersion) } catch {
             state.withLock { _ = $0.uncertain.insert(key) }
             throw error

@@ -142,6 +142,21 @@ import VsockBridge
         #expect(try await w.text(try await w.boot(), "keys/a/1") == "v2")
     }
 
+    @Test func aReadWhileAWriteIsUnansweredSeesEitherVersion() async throws {
+        var w = try World()
+        try await w.batch([("keys/a/index", "v1")])
+        let slow = SlowStore(inner: w.store)
+        let t = TrackedStore(inner: slow, master: w.master)
+        try await t.load(headSize: w.log.range.size, root: w.log.stateRoot)
+        // The host has stored the write but its answer is late; a read of the same record meanwhile sees it.
+        let writing = Task { try await t.put("keys/a/index", value: Array("v2".utf8), expectedVersion: 1) }
+        try await slow.stored.wait()
+        #expect(try await w.text(t, "keys/a/index") == "v2")
+        slow.release.signal()
+        #expect(try await writing.value.stored)
+        #expect(try await w.text(t, "keys/a/index") == "v2")
+    }
+
     @Test func digestIsOrderIndependentAndUndoesARemoval() {
         var a = StateDigest()
         var b = StateDigest()
@@ -222,4 +237,32 @@ final class FlakyStore: BlobStore, @unchecked Sendable {
         return r
     }
     func list(after: String) async throws -> (entries: [StoreEntry], more: Bool) { try await inner.list(after: after) }
+}
+
+/// A store whose put writes at once and answers only when released.
+final class SlowStore: BlobStore, @unchecked Sendable {
+    let inner: MemoryStore
+    let stored = Signal()
+    let release = Signal()
+    init(inner: MemoryStore) { self.inner = inner }
+    func get(_ key: String) async throws -> (version: UInt64, value: [UInt8])? { try await inner.get(key) }
+    func put(_ key: String, value: [UInt8], expectedVersion: UInt64) async throws -> (stored: Bool, version: UInt64) {
+        let r = try await inner.put(key, value: value, expectedVersion: expectedVersion)
+        stored.signal()
+        try await release.wait()
+        return r
+    }
+    func list(after: String) async throws -> (entries: [StoreEntry], more: Bool) { try await inner.list(after: after) }
+
+    /// A one-shot signal awaited without holding a thread.
+    final class Signal: @unchecked Sendable {
+        private let stream: AsyncStream<Void>
+        private let continuation: AsyncStream<Void>.Continuation
+        init() { (stream, continuation) = AsyncStream.makeStream(of: Void.self) }
+        func signal() { continuation.yield() }
+        func wait() async throws {
+            var it = stream.makeAsyncIterator()
+            _ = await it.next()
+        }
+    }
 }

@@ -36,7 +36,9 @@ import Testing
         imds.with { $0.tokens = [] }
         let credentials = try await client.credentials()
         #expect(credentials.accessKeyID == "ASIASTANDIN2")
-        #expect(imds.with { $0.tokenPuts } == 2)
+        // One new token at least; a loaded machine may time a request out and retry it with another.
+        #expect(imds.with { $0.tokenPuts } >= 2)
+        #expect(imds.with { $0.tokens.count } >= 1, "the credentials came with a token the stand-in issued after forgetting the first")
     }
 
     @Test func aFreshTokenRefusedTooIsNamed() async throws {
