@@ -238,7 +238,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VsockBridgeTests",
-            dependencies: ["VsockBridge", "EnclaveWire", "CBOR", "CloisterTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VsockBridge", "EnclaveWire", "EnclaveRuntime", "CBOR", "CloisterTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "DNSStubTests",

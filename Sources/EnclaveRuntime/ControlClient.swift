@@ -24,12 +24,12 @@ public final class ControlClient: Sendable {
     private let state = Shared()
 
     public init(
-        bridge: BridgeAddress, attestation: [UInt8]?, heartbeat: TimeAmount, maxFrameSize: Int = WireFrame.defaultMaxFrameSize,
+        bridge: BridgeAddress, attestation: [UInt8], prover: ChannelProver, heartbeat: TimeAmount, maxFrameSize: Int = WireFrame.defaultMaxFrameSize,
         group: EventLoopGroup, logger: Logger, status: @escaping @Sendable () -> EnclaveStatus
     ) {
         let state = self.state
         link = BridgeLink(
-            bridge: bridge, hello: .hello(version: WireMessage.protocolVersion, channel: .control, attestation: attestation),
+            bridge: bridge, kind: .control, attestation: attestation, prover: prover,
             maxFrameSize: maxFrameSize, group: group, logger: logger,
             onConnect: { channel in
                 logger.info("control channel up", metadata: ["bridge": "\(bridge)"])

@@ -9,9 +9,9 @@ import VsockBridge
 public final class CredentialsClient: Sendable {
     private let link: NumberedLink<CredentialsMessage>
 
-    public init(bridge: BridgeAddress, maxFrameSize: Int, group: EventLoopGroup, logger: Logger, timeout: TimeAmount = .seconds(10)) {
+    public init(bridge: BridgeAddress, prover: ChannelProver, maxFrameSize: Int, group: EventLoopGroup, logger: Logger, timeout: TimeAmount = .seconds(10)) {
         link = NumberedLink(
-            channel: .credentials, bridge: bridge, maxFrameSize: maxFrameSize, group: group, logger: logger, timeout: timeout,
+            channel: .credentials, bridge: bridge, prover: prover, maxFrameSize: maxFrameSize, group: group, logger: logger, timeout: timeout,
             parse: { try CredentialsMessage(encoded: $0) }, answerID: \.answerID)
     }
 

@@ -11,12 +11,14 @@ import VsockBridge
 public struct EgressDialer: Sendable {
     public let bridge: BridgeAddress
     public let allowlist: EgressAllowlist
+    let prover: ChannelProver
     let maxFrameSize: Int
     let group: EventLoopGroup
     let logger: Logger
 
-    public init(bridge: BridgeAddress, allowlist: EgressAllowlist, maxFrameSize: Int, group: EventLoopGroup, logger: Logger) {
+    public init(bridge: BridgeAddress, prover: ChannelProver, allowlist: EgressAllowlist, maxFrameSize: Int, group: EventLoopGroup, logger: Logger) {
         self.bridge = bridge
+        self.prover = prover
         self.allowlist = allowlist
         self.maxFrameSize = maxFrameSize
         self.group = group
@@ -39,7 +41,7 @@ public struct EgressDialer: Sendable {
         let bootstrap = ClientBootstrap(group: group)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(timeout)
-            .channelInitializer { [maxFrameSize, logger] channel in
+            .channelInitializer { [maxFrameSize, logger, prover] channel in
                 channel.eventLoop.makeCompletedFuture {
                     channel.closeFuture.whenComplete { _ in
                         promise.fail(Failure(code: "egressFailed", reason: "the host closed the egress connection to \(host):\(port)"))
@@ -49,6 +51,15 @@ public struct EgressDialer: Sendable {
                             maxFrameSize: maxFrameSize, deadline: timeout, logger: logger,
                             onMessage: { message, context in
                                 switch message {
+                                case .challenge(let nonce):
+                                    // The host's challenge comes first: the hello proves this boot, then the request.
+                                    do {
+                                        let opening = try prover.egressOpening(challenge: nonce, host: host, port: port, allocator: context.channel.allocator)
+                                        context.writeAndFlush(NIOAny(opening), promise: nil)
+                                        return .keepReading
+                                    } catch {
+                                        promise.fail(Failure(code: "channelUnproven", reason: "cannot prove this boot to the host: \(error)"))
+                                    }
                                 case .connected:
                                     // Reading pauses until TLS is in the pipeline: whatever the host sends first reaches
                                     // TLS, which refuses it, instead of being dropped unseen.
@@ -73,15 +84,10 @@ public struct EgressDialer: Sendable {
                             }))
                 }
             }
-        let channel: Channel
-        do { channel = try await bridge.connect(bootstrap).get() } catch {
+        do { _ = try await bridge.connect(bootstrap).get() } catch {
             promise.fail(Failure(code: "bridgeUnreachable", reason: "\(error)"))
             throw Failure(code: "bridgeUnreachable", reason: "\(error)")
         }
-        var hello = channel.allocator.buffer(capacity: 128)
-        WireFrame.write(.hello(version: WireMessage.protocolVersion, channel: .egress, attestation: nil), to: &hello)
-        WireFrame.write(.connect(host: host, port: port), to: &hello)
-        channel.writeAndFlush(hello, promise: nil)
         return try await promise.futureResult.get()
     }
 }

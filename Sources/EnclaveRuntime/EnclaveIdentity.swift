@@ -19,9 +19,12 @@ public final class EnclaveIdentity: Sendable {
     public let bootHash: [UInt8]
 
     /// Creates the keys and takes the boot attestation; `deployment` is the commitment of the master secret this
-    /// boot holds, if any.
-    public static func create(module: any SecureModule, manifestBytes: [UInt8], deployment: [UInt8]? = nil) async throws -> EnclaveIdentity {
-        let signing = try P384Key.generate()
+    /// boot holds, if any; `bridge`, the credential whose key this boot's connections to the host were proven with
+    /// (its key becomes the identity key, so the host can tell which boot its queue connection belongs to).
+    public static func create(
+        module: any SecureModule, manifestBytes: [UInt8], deployment: [UInt8]? = nil, bridge: BridgeCredential? = nil
+    ) async throws -> EnclaveIdentity {
+        let signing = try bridge?.signingKey ?? P384Key.generate()
         let hpke = try X25519Key.generate()
         let claims = IdentityClaims(hpkePublicKey: hpke.publicKey, manifestHash: SHA.sha256(manifestBytes), deployment: deployment)
         let document = try await module.attestation(userData: claims.encoded, nonce: nil, publicKey: signing.publicKeyDER)

@@ -62,9 +62,11 @@ public final class EnclaveService: Service, Sendable {
     public func run() async throws {
         let c = configuration
         let m = c.manifest
-        shipper?.connect(bridge: c.bridge, group: group, maxFrameSize: m.bridge.maxFrameBytes, logger: logger)
-
         let opened = try openSecureModule()
+        // Every connection to the host answers its challenge with this boot's key (docs/bridge.md), the log's first.
+        let credential = try await BridgeCredential.create(module: opened.module, manifestBytes: c.manifestBytes)
+        let prover = credential.prover
+        shipper?.connect(bridge: c.bridge, prover: prover, group: group, maxFrameSize: m.bridge.maxFrameBytes, logger: logger)
         logger.info("\(opened.description)")
         if let api = m.api, JobWorkloads.named(api.workload) == nil, c.jobWorkloads[api.workload] == nil {
             let names = (JobWorkloads.names + c.jobWorkloads.keys).sorted().joined(separator: ", ")
@@ -82,7 +84,7 @@ public final class EnclaveService: Service, Sendable {
         // A restore ends this boot (gracefully), so that the next one unseals the restored master the ordinary way.
         let (restored, restoredContinuation) = AsyncStream.makeStream(of: Void.self)
         if m.api != nil {
-            let s = StoreClient(bridge: c.bridge, maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger)
+            let s = StoreClient(bridge: c.bridge, prover: prover, maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger)
             s.start()
             store = s
         }
@@ -94,13 +96,13 @@ public final class EnclaveService: Service, Sendable {
             guard opened.isEmulated || kms.isAWSEndpoint else {
                 throw DeploymentManifest.Error("kms.endpoint", "\(kms.endpointHost) is not an AWS KMS endpoint for \(kms.region) (kms[-fips].\(kms.region).amazonaws.com or a VPC endpoint's name)")
             }
-            let credentialsClient = CredentialsClient(bridge: c.bridge, maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger)
+            let credentialsClient = CredentialsClient(bridge: c.bridge, prover: prover, maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger)
             credentialsClient.start()
             credentials = credentialsClient
             do {
                 let trust = try KMSTrust.load(emulated: opened.isEmulated, emulatorDirectory: c.emulatorDirectory, rootsFile: c.kmsTrustRoots)
                 let dialer = EgressDialer(
-                    bridge: c.bridge, allowlist: m.egressDestinations(emulated: opened.isEmulated), maxFrameSize: m.bridge.maxFrameBytes, group: group,
+                    bridge: c.bridge, prover: prover, allowlist: m.egressDestinations(emulated: opened.isEmulated), maxFrameSize: m.bridge.maxFrameBytes, group: group,
                     logger: logger)
                 let sealing = try KMSSealingProvider.make(kms: kms, dialer: dialer, trust: trust.tls, credentials: credentialsClient)
                 logger.info("sealing with AWS KMS\(opened.isEmulated ? " (emulated)" : "")", metadata: ["key": "\(kms.keyID)", "endpoint": "\(kms.endpointHost):\(kms.endpointPort)"])
@@ -168,7 +170,8 @@ public final class EnclaveService: Service, Sendable {
         }
 
         // The identity keys are created here, inside, and the boot document binds them to this image.
-        let identity = try await EnclaveIdentity.create(module: opened.module, manifestBytes: c.manifestBytes, deployment: master?.commitment)
+        let identity = try await EnclaveIdentity.create(
+            module: opened.module, manifestBytes: c.manifestBytes, deployment: master?.commitment, bridge: credential)
         let attestation = identity.bootDocument
         logger.info(
             "boot attestation taken",
@@ -187,12 +190,12 @@ public final class EnclaveService: Service, Sendable {
             logger.warning("\(error)")
         }
         let tunnels = IngressTunnels(
-            bridge: c.bridge, poolSize: m.bridge.ingressPool, maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger,
+            bridge: c.bridge, prover: prover, poolSize: m.bridge.ingressPool, maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger,
             route: { [logger, group] port, peer, tunnel, rest in
                 Self.serve(port: port, peer: peer, tunnel: tunnel, rest: rest, routes: routes, group: group, logger: logger)
             })
         let control = ControlClient(
-            bridge: c.bridge, attestation: attestation, heartbeat: .milliseconds(Int64(m.bridge.heartbeatMs)),
+            bridge: c.bridge, attestation: attestation, prover: prover, heartbeat: .milliseconds(Int64(m.bridge.heartbeatMs)),
             maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger,
             status: { [started] in
                 EnclaveStatus(
@@ -201,7 +204,7 @@ public final class EnclaveService: Service, Sendable {
             })
         var proxy: EgressProxy?
         if let port = m.egress.proxyPort {
-            let p = EgressProxy(listenPort: port, bridge: c.bridge, allowlist: m.egress.allow, maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger)
+            let p = EgressProxy(listenPort: port, bridge: c.bridge, prover: prover, allowlist: m.egress.allow, maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger)
             try await p.start()
             proxy = p
             logger.info("egress proxy listening", metadata: ["port": "\(port)", "allowed": "\(m.egress.allow.entries.count)"])
@@ -213,7 +216,7 @@ public final class EnclaveService: Service, Sendable {
             let context = JobWorkloadContext(identity: identity, store: log?.state ?? s, master: master, logger: logger)
             let jobWorkload: any JobWorkload = try recovery.map { $0(identity) } ?? JobWorkloads.named(api.workload) ?? registration!.make(context)
             worker = QueueWorker(
-                bridge: c.bridge, identity: identity, workload: jobWorkload, store: s, log: log, master: master, maxFrameSize: m.bridge.maxFrameBytes,
+                bridge: c.bridge, prover: prover, identity: identity, workload: jobWorkload, store: s, log: log, master: master, maxFrameSize: m.bridge.maxFrameBytes,
                 group: group, logger: logger)
         }
         logger.info(
@@ -222,6 +225,19 @@ public final class EnclaveService: Service, Sendable {
 
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await gracefulShutdown() }
+            group.addTask(operation: { [logger] in
+                // A new bridge document long before the last one's certificate expires; a failure is retried sooner.
+                var wait = BridgeCredential.refreshInterval
+                while (try? await Task.sleep(for: wait)) != nil {
+                    do {
+                        try await credential.refresh()
+                        wait = BridgeCredential.refreshInterval
+                    } catch {
+                        logger.error("cannot take a new bridge document: \(error)")
+                        wait = .seconds(30)
+                    }
+                }
+            })
             if recovery != nil {
                 group.addTask { [logger] in
                     for await _ in restored {

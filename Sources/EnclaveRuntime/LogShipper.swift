@@ -26,10 +26,9 @@ public final class LogShipper: Sendable {
     public init() {}
 
     /// Connects to the bridge and flushes what is queued.
-    public func connect(bridge: BridgeAddress, group: EventLoopGroup, maxFrameSize: Int, logger: Logger) {
+    public func connect(bridge: BridgeAddress, prover: ChannelProver, group: EventLoopGroup, maxFrameSize: Int, logger: Logger) {
         let link = BridgeLink(
-            bridge: bridge, hello: .hello(version: WireMessage.protocolVersion, channel: .log, attestation: nil),
-            maxFrameSize: maxFrameSize, group: group, logger: logger,
+            bridge: bridge, kind: .log, prover: prover, maxFrameSize: maxFrameSize, group: group, logger: logger,
             onConnect: { [self] channel in
                 let queued = state.withLock { s -> [LogRecord] in
                     defer { s.queue.removeAll() }

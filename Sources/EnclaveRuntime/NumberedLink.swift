@@ -28,14 +28,14 @@ final class NumberedLink<Answer: Sendable>: Sendable {
 
     /// `decode` reads an answer and its number; nil closes the connection as a protocol error.
     init(
-        channel kind: ChannelKind, bridge: BridgeAddress, maxFrameSize: Int, group: EventLoopGroup, logger: Logger, timeout: TimeAmount,
+        channel kind: ChannelKind, bridge: BridgeAddress, prover: ChannelProver, maxFrameSize: Int, group: EventLoopGroup, logger: Logger, timeout: TimeAmount,
         decode: @escaping @Sendable ([UInt8]) -> (UInt64, Answer)?
     ) {
         let state = Shared(State())
         self.state = state
         self.timeout = timeout
         link = BridgeLink(
-            bridge: bridge, hello: .hello(version: WireMessage.protocolVersion, channel: kind, attestation: nil),
+            bridge: bridge, kind: kind, prover: prover,
             maxFrameSize: maxFrameSize, group: group, logger: logger,
             onConnect: { channel in
                 channel.closeFuture.whenComplete { _ in
@@ -64,11 +64,11 @@ final class NumberedLink<Answer: Sendable>: Sendable {
     /// A link whose answers are the messages `parse` reads that carry an answer number (`answerID`); anything else
     /// closes the connection as a protocol error.
     convenience init(
-        channel kind: ChannelKind, bridge: BridgeAddress, maxFrameSize: Int, group: EventLoopGroup, logger: Logger, timeout: TimeAmount,
+        channel kind: ChannelKind, bridge: BridgeAddress, prover: ChannelProver, maxFrameSize: Int, group: EventLoopGroup, logger: Logger, timeout: TimeAmount,
         parse: @escaping @Sendable ([UInt8]) throws -> Answer, answerID: @escaping @Sendable (Answer) -> UInt64?
     ) {
         self.init(
-            channel: kind, bridge: bridge, maxFrameSize: maxFrameSize, group: group, logger: logger, timeout: timeout,
+            channel: kind, bridge: bridge, prover: prover, maxFrameSize: maxFrameSize, group: group, logger: logger, timeout: timeout,
             decode: { bytes in
                 guard let answer = try? parse(bytes), let id = answerID(answer) else { return nil }
                 return (id, answer)

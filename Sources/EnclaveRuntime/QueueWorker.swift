@@ -43,7 +43,7 @@ public final class QueueWorker: Sendable {
     private let maxFrameSize: Int
 
     public init(
-        bridge: BridgeAddress, identity: EnclaveIdentity, workload: any JobWorkload, store: any BlobStore, log: DeploymentLog? = nil,
+        bridge: BridgeAddress, prover: ChannelProver, identity: EnclaveIdentity, workload: any JobWorkload, store: any BlobStore, log: DeploymentLog? = nil,
         master: MasterSecret? = nil, configuration: Configuration = Configuration(), maxFrameSize: Int, group: EventLoopGroup, logger: Logger
     ) {
         let (events, feed) = AsyncStream.makeStream(of: Event.self)
@@ -58,7 +58,7 @@ public final class QueueWorker: Sendable {
         self.logger = logger
         self.maxFrameSize = maxFrameSize
         link = BridgeLink(
-            bridge: bridge, hello: .hello(version: WireMessage.protocolVersion, channel: .queue, attestation: nil),
+            bridge: bridge, kind: .queue, prover: prover,
             maxFrameSize: maxFrameSize, group: group, logger: logger,
             onConnect: { feed.yield(.connected($0)) },
             onMessage: { message, channel in

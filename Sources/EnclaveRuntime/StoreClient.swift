@@ -38,9 +38,9 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
 public final class StoreClient: BlobStore {
     private let link: NumberedLink<StoreMessage>
 
-    public init(bridge: BridgeAddress, maxFrameSize: Int, group: EventLoopGroup, logger: Logger, timeout: TimeAmount = .seconds(10)) {
+    public init(bridge: BridgeAddress, prover: ChannelProver, maxFrameSize: Int, group: EventLoopGroup, logger: Logger, timeout: TimeAmount = .seconds(10)) {
         link = NumberedLink(
-            channel: .store, bridge: bridge, maxFrameSize: maxFrameSize, group: group, logger: logger, timeout: timeout,
+            channel: .store, bridge: bridge, prover: prover, maxFrameSize: maxFrameSize, group: group, logger: logger, timeout: timeout,
             parse: { try StoreMessage(encoded: $0) }, answerID: \.answerID)
     }
 

@@ -29,9 +29,12 @@ public enum ChannelKind: String, Sendable, Hashable, CaseIterable {
 /// One message of the host-enclave protocol. Each is one frame: a CBOR array whose first element is the
 /// message type, followed by its fields in a fixed order.
 public enum WireMessage: Sendable, Hashable {
-    /// First message on every connection, from the enclave: protocol version, channel kind, and (on control)
-    /// the boot attestation document.
-    case hello(version: UInt64, channel: ChannelKind, attestation: [UInt8]?)
+    /// Host to enclave, the first message on every connection the host accepts: 32 fresh random bytes that the
+    /// enclave's hello must sign (`ChannelProof`).
+    case challenge([UInt8])
+    /// The enclave's answer to the challenge, and what the connection is for: protocol version, channel kind,
+    /// (on control) the boot attestation document, and the proof that the connection belongs to an attested boot.
+    case hello(version: UInt64, channel: ChannelKind, attestation: [UInt8]?, proof: ChannelProof?)
     /// Liveness, either way: a sequence number and the sender's clock in milliseconds.
     case heartbeat(sequence: UInt64, time: UInt64)
     /// Opaque payload (tunnel bytes, a serialized request or result).
@@ -50,11 +53,11 @@ public enum WireMessage: Sendable, Hashable {
     /// Enclave to host on the control channel: tunnel counts and uptime, sent with each heartbeat.
     case status(EnclaveStatus)
 
-    /// The only protocol version this build speaks.
-    public static let protocolVersion: UInt64 = 1
+    /// The only protocol version this build speaks (2: connections are challenged and hellos carry a proof).
+    public static let protocolVersion: UInt64 = 2
 
     enum Tag: UInt64 {
-        case hello = 0, heartbeat = 1, data = 2, close = 3, open = 4, connect = 5, connected = 6, log = 7, status = 8
+        case hello = 0, heartbeat = 1, data = 2, close = 3, open = 4, connect = 5, connected = 6, log = 7, status = 8, challenge = 9
     }
 
     /// Whether raw (unframed) bytes follow this message on its connection.
@@ -68,8 +71,12 @@ public enum WireMessage: Sendable, Hashable {
     /// The message as CBOR.
     public var cbor: CBOR {
         switch self {
-        case .hello(let v, let c, let a):
-            return [.unsigned(Tag.hello.rawValue), .unsigned(v), .text(c.rawValue), a.map { .bytes($0) } ?? .null]
+        case .challenge(let nonce): return [.unsigned(Tag.challenge.rawValue), .bytes(nonce)]
+        case .hello(let v, let c, let a, let p):
+            return [
+                .unsigned(Tag.hello.rawValue), .unsigned(v), .text(c.rawValue), a.map { .bytes($0) } ?? .null,
+                p.map { .array([.bytes($0.document), .bytes($0.signature)]) } ?? .null,
+            ]
         case .heartbeat(let s, let t): return [.unsigned(Tag.heartbeat.rawValue), .unsigned(s), .unsigned(t)]
         case .data(let b): return [.unsigned(Tag.data.rawValue), .bytes(b)]
         case .close(let c, let r): return [.unsigned(Tag.close.rawValue), .text(c), .text(r)]
@@ -102,7 +109,12 @@ public enum WireMessage: Sendable, Hashable {
             throw WireError(.malformedMessage, "not a [type, fields...] array with a known type")
         }
         switch (tag, fields.count) {
-        case (.hello, 4):
+        case (.challenge, 2):
+            guard let nonce = fields[1].bytes, nonce.count == ChannelProof.challengeSize else {
+                throw WireError(.malformedMessage, "challenge must be \(ChannelProof.challengeSize) bytes")
+            }
+            self = .challenge(nonce)
+        case (.hello, 5):
             guard let version = fields[1].uint64, let name = fields[2].text else { throw WireError(.malformedMessage, "hello fields") }
             guard version == Self.protocolVersion else { throw WireError(.unsupportedVersion, "version \(version), this side speaks \(Self.protocolVersion)") }
             guard let channel = ChannelKind(rawValue: name) else { throw WireError(.unknownChannel, "channel \"\(name.prefix(64))\"") }
@@ -112,7 +124,17 @@ public enum WireMessage: Sendable, Hashable {
             case .bytes(let b): attestation = b
             default: throw WireError(.malformedMessage, "hello attestation must be bytes or null")
             }
-            self = .hello(version: version, channel: channel, attestation: attestation)
+            let proof: ChannelProof?
+            switch fields[4] {
+            case .null: proof = nil
+            case .array(let parts):
+                guard parts.count == 2, let document = parts[0].bytes, let signature = parts[1].bytes,
+                    !document.isEmpty, document.count <= ChannelProof.maxDocumentSize, signature.count == ChannelProof.signatureSize
+                else { throw WireError(.malformedMessage, "hello proof must be [document, 96-byte signature]") }
+                proof = ChannelProof(document: document, signature: signature)
+            default: throw WireError(.malformedMessage, "hello proof must be an array or null")
+            }
+            self = .hello(version: version, channel: channel, attestation: attestation, proof: proof)
         case (.heartbeat, 3):
             guard let s = fields[1].uint64, let t = fields[2].uint64 else { throw WireError(.malformedMessage, "heartbeat fields") }
             self = .heartbeat(sequence: s, time: t)

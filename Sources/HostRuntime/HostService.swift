@@ -20,9 +20,12 @@ public struct HostService: Sendable {
         public var bridge: BridgeAddress
         public var launcher: any EnclaveLauncher
         public var egressResolver: any EgressResolver = TTLResolver()
-        /// The roots the enclave's boot attestation is checked against, for the log (AWS's on Nitro, the emulated
-        /// root in emulation). The host trusts nothing it checks: clients verify for themselves.
+        /// The roots the enclave's attestation documents are checked against (AWS's on Nitro, the emulated root in
+        /// emulation): every bridge connection must prove a boot under them (`BridgeAuthenticator`). Clients verify
+        /// for themselves; this keeps other processes on this machine off the bridge.
         public var attestationRoots: TrustedRoots = .aws
+        /// The builds (PCR sets) whose boots may use the bridge; empty: any build under `attestationRoots`.
+        public var bridgeBuilds: [[Int: [UInt8]]] = []
         /// The SQLite file of the request path (queue, receipts, store, tokens); needed when the manifest has `api`.
         public var databasePath: String?
         /// Where the instance role's AWS credentials come from (IMDSv2 on Nitro, the emulated role in emulation);
@@ -68,14 +71,15 @@ public struct HostService: Sendable {
         }
         var bridgeConfiguration = BridgeServer.Configuration(
             address: configuration.bridge,
-            egress: .init(allowlist: m.egressDestinations(emulated: configuration.emulatedKMS != nil), resolver: resolver))
+            egress: .init(allowlist: m.egressDestinations(emulated: configuration.emulatedKMS != nil), resolver: resolver),
+            authenticator: BridgeAuthenticator(roots: configuration.attestationRoots, builds: configuration.bridgeBuilds))
         bridgeConfiguration.maxFrameSize = m.bridge.maxFrameBytes
         let sink = self.sink
         let requestPath = try RequestPath.open(configuration, group: group, logger: logger)
         if let requestPath {
             let maxFrame = m.bridge.maxFrameBytes
-            bridgeConfiguration.services[.queue] = { QueueChannelHandler(queue: requestPath.queue, maxFrameSize: maxFrame, logger: logger) }
-            bridgeConfiguration.services[.store] = {
+            bridgeConfiguration.services[.queue] = { _ in QueueChannelHandler(queue: requestPath.queue, maxFrameSize: maxFrame, logger: logger) }
+            bridgeConfiguration.services[.store] = { _ in
                 StoreChannelHandler(
                     database: requestPath.queue.database, committer: requestPath.queue.committer, maxFrameSize: maxFrame, logger: logger)
             }
@@ -83,7 +87,7 @@ public struct HostService: Sendable {
         var refresher: InstanceCredentialsRefresher?
         if let source = configuration.credentialsSource {
             let r = try InstanceCredentialsRefresher(source: source, configuration: configuration.credentialsRefresh, logger: logger)
-            bridgeConfiguration.services[.credentials] = { CredentialsChannelHandler(refresher: r, logger: logger) }
+            bridgeConfiguration.services[.credentials] = { _ in CredentialsChannelHandler(refresher: r, logger: logger) }
             refresher = r
         }
         let bridge = BridgeServer(

@@ -13,9 +13,11 @@ public enum ControlEvent: Sendable, Hashable {
     case closed(session: UInt64)
 }
 
-/// The host's bridge listener. Every connection the enclave dials arrives here, says hello with its channel
-/// kind, and goes where that kind belongs: control and log to the supervisor, ingress to the pool, egress to the
-/// allowlisted connector. The host never dials the enclave.
+/// The host's bridge listener. Every connection the enclave dials arrives here, is sent a fresh challenge, answers
+/// with a hello that names its channel kind and proves an attested boot (`BridgeAuthenticator`), and goes where
+/// that kind belongs: control and log to the supervisor, ingress to the pool, egress to the allowlisted connector,
+/// queue, store and credentials to their services. A connection that cannot prove itself reaches none of them. The
+/// host never dials the enclave.
 public final class BridgeServer: Sendable {
     /// Bridge settings.
     public struct Configuration: Sendable {
@@ -24,14 +26,17 @@ public final class BridgeServer: Sendable {
         /// How long a new connection has to say hello.
         public var helloTimeout = TimeAmount.seconds(10)
         public var egress: EgressConnector.Configuration
-        /// Framed services for the `queue`, `store` and `sealing` channels: each makes the handler that serves one
-        /// connection of its kind (it receives `WireMessage`s). A kind without one is refused with
-        /// `unsupportedChannel`.
-        public var services: [ChannelKind: @Sendable () -> any ChannelHandler] = [:]
+        /// What every connection must prove before it is served.
+        public var authenticator: BridgeAuthenticator
+        /// Framed services for the `queue`, `store` and `credentials` channels: each makes the handler that serves
+        /// one connection of its kind (it receives `WireMessage`s), given who proved the connection. A kind without
+        /// one is refused with `unsupportedChannel`.
+        public var services: [ChannelKind: @Sendable (BridgeAuthenticator.Peer) -> any ChannelHandler] = [:]
 
-        public init(address: BridgeAddress, egress: EgressConnector.Configuration) {
+        public init(address: BridgeAddress, egress: EgressConnector.Configuration, authenticator: BridgeAuthenticator) {
             self.address = address
             self.egress = egress
+            self.authenticator = authenticator
         }
     }
 
@@ -99,12 +104,15 @@ public final class BridgeServer: Sendable {
         final class Hello {
             var kind: ChannelKind = .control
             var attestation: [UInt8]?
+            var peer: BridgeAuthenticator.Peer?
         }
         let hello = Hello()
+        let challenge = BridgeAuthenticator.challenge()
+        let authenticator = configuration.authenticator
         let reader = FrameReader(
             maxFrameSize: configuration.maxFrameSize, deadline: configuration.helloTimeout, logger: logger,
             onMessage: { [logger] message, context in
-                guard case .hello(_, let kind, let attestation) = message else {
+                guard case .hello(_, let kind, let attestation, let proof) = message else {
                     logger.warning("bridge connection sent \(message.name) before hello; closing")
                     context.close(promise: nil)
                     return .keepReading
@@ -114,18 +122,29 @@ public final class BridgeServer: Sendable {
                     context.close(promise: nil)
                     return .keepReading
                 }
+                switch authenticator.check(kind: kind, challenge: challenge, proof: proof, bootDocument: attestation) {
+                case .success(let peer):
+                    hello.peer = peer
+                case .failure(let refusal):
+                    return .refuse(code: refusal.rawValue, reason: "the \(kind.rawValue) connection does not prove an attested enclave boot")
+                }
                 hello.kind = kind
                 hello.attestation = attestation
                 return .detach
             },
             onDetach: { [self] channel, rest in
-                self.route(channel, kind: hello.kind, attestation: hello.attestation, rest: rest)
+                guard let peer = hello.peer else { return channel.close(promise: nil) }
+                self.route(channel, kind: hello.kind, attestation: hello.attestation, peer: peer, rest: rest)
             })
         try channel.pipeline.syncOperations.addHandler(reader)
+        // The host speaks first: the challenge the hello must sign.
+        var first = channel.allocator.buffer(capacity: 48)
+        WireFrame.write(.challenge(challenge), to: &first)
+        channel.writeAndFlush(first, promise: nil)
     }
 
-    /// Called on the channel's loop right after its hello.
-    private func route(_ channel: Channel, kind: ChannelKind, attestation: [UInt8]?, rest: ByteBuffer) {
+    /// Called on the channel's loop right after its hello was proven.
+    private func route(_ channel: Channel, kind: ChannelKind, attestation: [UInt8]?, peer: BridgeAuthenticator.Peer, rest: ByteBuffer) {
         switch kind {
         case .control:
             let session = sessions.withLock { s -> UInt64 in
@@ -152,7 +171,7 @@ public final class BridgeServer: Sendable {
                 refuse(channel, code: "unsupportedChannel", reason: "this host serves no \(kind.rawValue) channel")
                 return
             }
-            framed(channel, rest: rest, handler: make())
+            framed(channel, rest: rest, handler: make(peer))
         }
     }
 
@@ -178,6 +197,7 @@ extension WireMessage {
     /// The message type's name, for logs.
     public var name: String {
         switch self {
+        case .challenge: "challenge"
         case .hello: "hello"
         case .heartbeat: "heartbeat"
         case .data: "data"

@@ -15,6 +15,7 @@ public final class EgressProxy: Sendable {
     public let listenPort: Int
     public let bridge: BridgeAddress
     public let allowlist: EgressAllowlist
+    private let prover: ChannelProver
     private let maxFrameSize: Int
     private let group: EventLoopGroup
     private let logger: Logger
@@ -22,13 +23,14 @@ public final class EgressProxy: Sendable {
     private let counts = Mutex<(connected: UInt64, refused: UInt64)>((0, 0))
 
     public init(
-        listenHost: String = "127.0.0.1", listenPort: Int, bridge: BridgeAddress, allowlist: EgressAllowlist,
+        listenHost: String = "127.0.0.1", listenPort: Int, bridge: BridgeAddress, prover: ChannelProver, allowlist: EgressAllowlist,
         maxFrameSize: Int = WireFrame.defaultMaxFrameSize, group: EventLoopGroup, logger: Logger
     ) {
         self.listenHost = listenHost
         self.listenPort = listenPort
         self.bridge = bridge
         self.allowlist = allowlist
+        self.prover = prover
         self.maxFrameSize = maxFrameSize
         self.group = group
         self.logger = logger
@@ -103,8 +105,18 @@ public final class EgressProxy: Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         FrameReader(
                             maxFrameSize: maxFrameSize, deadline: .seconds(30), logger: logger,
-                            onMessage: { message, context in
+                            onMessage: { [prover] message, context in
                                 switch message {
+                                case .challenge(let nonce):
+                                    // The host's challenge comes first: the hello proves this boot, then the request.
+                                    do {
+                                        let opening = try prover.egressOpening(challenge: nonce, host: host, port: port, allocator: context.channel.allocator)
+                                        context.writeAndFlush(NIOAny(opening), promise: nil)
+                                        return .keepReading
+                                    } catch {
+                                        answer.refusal = ("channelUnproven", "cannot prove this boot to the host: \(error)")
+                                        context.close(promise: nil)
+                                    }
                                 case .connected(let address):
                                     answer.connected = address
                                     return .detach
@@ -138,11 +150,8 @@ public final class EgressProxy: Sendable {
             }
         bridge.connect(bootstrap).whenComplete { [self] result in
             switch result {
-            case .success(let channel):
-                var hello = channel.allocator.buffer(capacity: 128)
-                WireFrame.write(.hello(version: WireMessage.protocolVersion, channel: .egress, attestation: nil), to: &hello)
-                WireFrame.write(.connect(host: host, port: port), to: &hello)
-                channel.writeAndFlush(hello, promise: nil)
+            case .success:
+                break
             case .failure(let error):
                 workload.eventLoop.execute {
                     self.refuse(workload, status: "502 Bad Gateway", code: "bridgeUnreachable", reason: "\(error)", destination: destination)

@@ -15,6 +15,8 @@ public final class FrameReader: ChannelInboundHandler, RemovableChannelHandler {
         case keepReading
         /// Leave the pipeline: the rest of the connection is not framed.
         case detach
+        /// Send the peer a `close` with this code and reason, and close.
+        case refuse(code: String, reason: String)
     }
 
     private let maxFrameSize: Int
@@ -60,7 +62,12 @@ public final class FrameReader: ChannelInboundHandler, RemovableChannelHandler {
             while !done, let message = try WireFrame.next(from: &buffer, maxFrameSize: maxFrameSize) {
                 timer?.cancel()
                 timer = nil
-                if case .detach = onMessage(message, context) {
+                switch onMessage(message, context) {
+                case .keepReading:
+                    continue
+                case .refuse(let code, let reason):
+                    refuse(context: context, code: code, reason: reason)
+                case .detach:
                     done = true
                     let rest = buffer
                     buffer = ByteBuffer()
@@ -111,5 +118,16 @@ extension Channel {
         var out = allocator.buffer(capacity: 64)
         WireFrame.write(message, to: &out)
         return writeAndFlush(out)
+    }
+}
+
+extension ChannelProver {
+    /// The enclave's opening of an egress connection once the host's challenge is in: the proven hello, then the
+    /// request for `host:port`, in one write.
+    public func egressOpening(challenge: [UInt8], host: String, port: UInt16, allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        var out = allocator.buffer(capacity: 4096)
+        WireFrame.write(try hello(.egress, challenge: challenge), to: &out)
+        WireFrame.write(.connect(host: host, port: port), to: &out)
+        return out
     }
 }

@@ -4,8 +4,8 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// The enclave's side of ingress: it keeps `poolSize` idle connections dialed to the host's bridge, each saying
-/// hello as `ingress` and then waiting. When the host pairs one with a client it sends `open`; the tunnel is handed
+/// The enclave's side of ingress: it keeps `poolSize` idle connections dialed to the host's bridge, each answering
+/// the host's challenge with a hello as `ingress` that proves this boot, and then waiting. When the host pairs one with a client it sends `open`; the tunnel is handed
 /// to `route` (on its event loop, before anything more is read) and a replacement is dialed at once.
 public final class IngressTunnels: Sendable {
     /// Decides what serves a paired tunnel: called on the tunnel's loop with the enclave port, the client's
@@ -21,15 +21,17 @@ public final class IngressTunnels: Sendable {
 
     public let bridge: BridgeAddress
     public let poolSize: Int
+    private let prover: ChannelProver
     private let maxFrameSize: Int
     private let group: EventLoopGroup
     private let logger: Logger
     private let route: Router
     private let state = Mutex(State())
 
-    public init(bridge: BridgeAddress, poolSize: Int, maxFrameSize: Int = WireFrame.defaultMaxFrameSize, group: EventLoopGroup, logger: Logger, route: @escaping Router) {
+    public init(bridge: BridgeAddress, prover: ChannelProver, poolSize: Int, maxFrameSize: Int = WireFrame.defaultMaxFrameSize, group: EventLoopGroup, logger: Logger, route: @escaping Router) {
         self.bridge = bridge
         self.poolSize = poolSize
+        self.prover = prover
         self.maxFrameSize = maxFrameSize
         self.group = group
         self.logger = logger
@@ -78,7 +80,6 @@ public final class IngressTunnels: Sendable {
                     channel.close(promise: nil)
                     return
                 }
-                channel.writeFrame(.hello(version: WireMessage.protocolVersion, channel: .ingress, attestation: nil))
             case .failure(let error):
                 // The host is not there (yet, or any more): try again, backing off to at most two seconds.
                 let delay = min(2000, 50 << min(attempt, 6))
@@ -96,6 +97,7 @@ public final class IngressTunnels: Sendable {
         var port: UInt32 = 0
         var peer = ""
         var paired = false
+        var greeted = false
     }
 
     private func setUp(_ channel: Channel, _ opened: Tunnel) throws {
@@ -113,9 +115,19 @@ public final class IngressTunnels: Sendable {
         }
         let reader = FrameReader(
             maxFrameSize: maxFrameSize, logger: logger,
-            onMessage: { [logger] message, context in
+            onMessage: { [logger, prover] message, context in
                 switch message {
-                case .open(let port, let peer):
+                case .challenge(let nonce) where !opened.greeted:
+                    opened.greeted = true
+                    do {
+                        let hello = try prover.hello(.ingress, challenge: nonce)
+                        context.channel.writeFrame(hello)
+                    } catch {
+                        logger.error("ingress tunnel: cannot prove this boot to the host: \(error); closing")
+                        context.close(promise: nil)
+                    }
+                    return .keepReading
+                case .open(let port, let peer) where opened.greeted:
                     opened.port = port
                     opened.peer = peer
                     return .detach

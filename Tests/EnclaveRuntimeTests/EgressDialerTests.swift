@@ -4,18 +4,24 @@ import NIOCore
 import NIOPosix
 import Testing
 import VsockBridge
+import CloisterTestSupport
 
 @testable import EnclaveRuntime
 
 /// The enclave's own egress dial against a host that answers what a test tells it to: the stream is handed over
 /// only after `connected` and with nothing before it; a refusal keeps its code; the enclave's allowlist comes first.
 @Suite struct EgressDialerTests {
-    /// Answers any connection with `answer` once its first bytes arrive.
+    /// Sends a challenge when a connection opens, then answers with `answer` once the first bytes arrive (the
+    /// dialer's hello and request), which it keeps.
     final class ScriptedHost: ChannelInboundHandler, @unchecked Sendable {
         typealias InboundIn = ByteBuffer
         let answer: [UInt8]
+        let challenge = [UInt8](repeating: 7, count: ChannelProof.challengeSize)
         var sent = false
         init(answer: [UInt8]) { self.answer = answer }
+        func channelActive(context: ChannelHandlerContext) {
+            context.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: EgressDialerTests.frame(.challenge(challenge)))), promise: nil)
+        }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             guard !sent else { return }
             sent = true
@@ -31,7 +37,7 @@ import VsockBridge
             .bind(host: "127.0.0.1", port: 0).get()
         defer { server.close(promise: nil) }
         let dialer = EgressDialer(
-            bridge: .tcp(host: "127.0.0.1", port: server.localAddress!.port!), allowlist: try EgressAllowlist(allow),
+            bridge: .tcp(host: "127.0.0.1", port: server.localAddress!.port!), prover: TestBridgeProof.unchecked, allowlist: try EgressAllowlist(allow),
             maxFrameSize: WireFrame.defaultMaxFrameSize, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
         do { return .success(try await dialer.dial(host: "kms.example", port: 443, timeout: .seconds(20))) } catch let failure as EgressDialer.Failure {
             return .failure(failure)

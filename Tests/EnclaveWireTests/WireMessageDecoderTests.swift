@@ -17,8 +17,9 @@ func frame(_ message: WireMessage) -> ByteBuffer { frame(CBOREncoder.encode(mess
 
 @Suite struct WireMessageTests {
     static let messages: [WireMessage] = [
-        .hello(version: 1, channel: .control, attestation: [0x84, 0x40]),
-        .hello(version: 1, channel: .ingress, attestation: nil),
+        .hello(version: 2, channel: .control, attestation: [0x84, 0x40], proof: ChannelProof(document: [0x84], signature: [UInt8](repeating: 1, count: 96))),
+        .hello(version: 2, channel: .ingress, attestation: nil, proof: nil),
+        .challenge([UInt8](repeating: 0xC4, count: 32)),
         .heartbeat(sequence: 7, time: 1_700_000_000_000),
         .data([]),
         .data([UInt8](repeating: 0xAB, count: 70_000)),
@@ -38,14 +39,27 @@ func frame(_ message: WireMessage) -> ByteBuffer { frame(CBOREncoder.encode(mess
     }
 
     static let refused: [(CBOR, WireError.Code)] = [
-        ([.unsigned(0), 2, "control", nil], .unsupportedVersion),
-        ([.unsigned(0), 1, "telnet", nil], .unknownChannel),
-        ([.unsigned(0), 1, "control"], .malformedMessage),
-        ([.unsigned(0), 1, "control", "attestation"], .malformedMessage),
+        // hello: version 1 (no proof) is no longer spoken; a proof must be [document, 96-byte signature].
+        ([.unsigned(0), 1, "control", nil, nil], .unsupportedVersion),
+        ([.unsigned(0), 1, "control", nil], .malformedMessage),
+        ([.unsigned(0), 2, "telnet", nil, nil], .unknownChannel),
+        ([.unsigned(0), 2, "control", nil], .malformedMessage),
+        ([.unsigned(0), 2, "control", "attestation", nil], .malformedMessage),
+        ([.unsigned(0), 2, "queue", nil, "proof"], .malformedMessage),
+        ([.unsigned(0), 2, "queue", nil, [.bytes([1])]], .malformedMessage),
+        ([.unsigned(0), 2, "queue", nil, [.bytes([1]), .bytes([UInt8](repeating: 0, count: 95))]], .malformedMessage),
+        ([.unsigned(0), 2, "queue", nil, [.bytes([]), .bytes([UInt8](repeating: 0, count: 96))]], .malformedMessage),
+        ([.unsigned(0), 2, "queue", nil, [.bytes([1]), .bytes([UInt8](repeating: 0, count: 96)), 1]], .malformedMessage),
+        ([.unsigned(0), 2, "queue", nil, [.text("d"), .bytes([UInt8](repeating: 0, count: 96))]], .malformedMessage),
+        // challenge: exactly 32 bytes.
+        ([.unsigned(9), .bytes([UInt8](repeating: 0, count: 31))], .malformedMessage),
+        ([.unsigned(9), .bytes([UInt8](repeating: 0, count: 33))], .malformedMessage),
+        ([.unsigned(9), .bytes([UInt8](repeating: 0, count: 32)), 1], .malformedMessage),
+        ([.unsigned(9), "challenge"], .malformedMessage),
         ([.unsigned(1), 1], .malformedMessage),
         ([.unsigned(1), 1, -1], .malformedMessage),
         ([.unsigned(2), "text"], .malformedMessage),
-        ([.unsigned(9), 1], .malformedMessage),
+        ([.unsigned(10), 1], .malformedMessage),
         (.map(["type": 0]), .malformedMessage),
         ([], .malformedMessage),
         ([[.unsigned(2)], .bytes([])], .malformedMessage),

@@ -124,24 +124,29 @@ import Testing
         return nil
     }
 
+    /// Behind a proven hello (a boot under the emulated root, which this machine's owner holds), hostile frames
+    /// on the queue, store and credentials channels close only their own connection.
     @Test func hostileQueueStoreAndSealingFramesCloseOnlyTheirConnection() async throws {
         let f = try await KeyServiceTests.start()
-        let queue = Self.frame(.hello(version: 1, channel: .queue, attestation: nil))
-        let store = Self.frame(.hello(version: 1, channel: .store, attestation: nil))
-        let cases: [([UInt8], String)] = [
-            (queue + Self.frame(.data([0xFF])), "malformedCBOR"),
-            (queue + Self.frame(.data([0x9B, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF])), "malformedCBOR"),
-            (queue + Self.frame(.data(QueueMessage.ack(batch: 1).encoded)), "protocol"),
-            (queue + Self.frame(.heartbeat(sequence: 1, time: 1)), "protocol"),
-            (queue + Self.frame(.data(CBOREncodedArray.results(boot: 31))), "malformedMessage"),
-            (queue + Self.frame(.data(QueueMessage.pull(max: 1, waitMs: 60_000).encoded)) + Self.frame(.data(QueueMessage.pull(max: 1, waitMs: 1).encoded)), "protocol"),
-            (store + Self.frame(.data(StoreMessage.value(id: 1, version: 1, value: []).encoded)), "protocol"),
-            (store + Self.frame(.data(CBOREncodedArray.storeGet(key: "has space"))), "malformedMessage"),
-            (store + Self.frame(.data([0x83, 0x00])), "malformedCBOR"),
-            (Self.frame(.hello(version: 1, channel: .credentials, attestation: nil)) + Self.frame(.data([0xFF])), "malformedMessage"),
+        let credential = try await TestBridgeProof.credential(emulatorDirectory: f.host.directory.appendingPathComponent("emulator").path)
+        let queue: [UInt8] = []
+        let store: [UInt8] = []
+        let cases: [(ChannelKind, [UInt8], String)] = [
+            (.queue, queue + Self.frame(.data([0xFF])), "malformedCBOR"),
+            (.queue, queue + Self.frame(.data([0x9B, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF])), "malformedCBOR"),
+            (.queue, queue + Self.frame(.data(QueueMessage.ack(batch: 1).encoded)), "protocol"),
+            (.queue, queue + Self.frame(.heartbeat(sequence: 1, time: 1)), "protocol"),
+            (.queue, queue + Self.frame(.data(CBOREncodedArray.results(boot: 31))), "malformedMessage"),
+            (.queue, queue + Self.frame(.data(QueueMessage.pull(max: 1, waitMs: 60_000).encoded)) + Self.frame(.data(QueueMessage.pull(max: 1, waitMs: 1).encoded)), "protocol"),
+            (.store, store + Self.frame(.data(StoreMessage.value(id: 1, version: 1, value: []).encoded)), "protocol"),
+            (.store, store + Self.frame(.data(CBOREncodedArray.storeGet(key: "has space"))), "malformedMessage"),
+            (.store, store + Self.frame(.data([0x83, 0x00])), "malformedCBOR"),
+            (.credentials, Self.frame(.data([0xFF])), "malformedMessage"),
         ]
-        for (bytes, code) in cases {
-            let answer = try await RawSocket.exchange(port: f.host.ports.bridge, send: bytes, halfClose: false, timeoutSeconds: 30)
+        for (kind, bytes, code) in cases {
+            let answer = try await RawSocket.challenged(port: f.host.ports.bridge, halfClose: false, timeoutSeconds: 30) { challenge in
+                Self.frame(try credential.prover.hello(kind, challenge: challenge)) + bytes
+            }
             #expect(Self.closeCode(answer) == code, "expected \(code)")
         }
         // The enclave's own queue, store and credentials connections were not disturbed.

@@ -56,13 +56,15 @@ import VsockBridge
     static func sealOwnSecret(_ f: APIFixture, commitment: [UInt8]) async throws -> [UInt8] {
         let root = try EmulatedRoot.load(directory: f.host.directory.appendingPathComponent("emulator").path)
         let bridge = try BridgeAddress("tcp://127.0.0.1:\(f.host.ports.bridge)")
-        let credentials = CredentialsClient(bridge: bridge, maxFrameSize: WireFrame.defaultMaxFrameSize, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        // The host's owner holds the emulated root, so it can prove a boot of its own to its bridge.
+        let prover = try await TestBridgeProof.credential(emulatorDirectory: f.host.directory.appendingPathComponent("emulator").path).prover
+        let credentials = CredentialsClient(bridge: bridge, prover: prover, maxFrameSize: WireFrame.defaultMaxFrameSize, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
         credentials.start()
         defer { credentials.stop() }
         let kms = DeploymentManifest.KMS.emulationDefault
         var allow = EgressAllowlist()
         try allow.add("\(kms.endpointHost):\(kms.endpointPort)")
-        let dialer = EgressDialer(bridge: bridge, allowlist: allow, maxFrameSize: WireFrame.defaultMaxFrameSize, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let dialer = EgressDialer(bridge: bridge, prover: prover, allowlist: allow, maxFrameSize: WireFrame.defaultMaxFrameSize, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
         let provider = try KMSSealingProvider.make(kms: kms, dialer: dialer, trust: [try NIOSSLCertificate(bytes: root.certificate.der, format: .der)], credentials: credentials)
         return try await provider.seal(Random.bytes(32), context: DeploymentGenesis.context(commitment: commitment))
     }

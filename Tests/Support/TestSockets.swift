@@ -24,7 +24,26 @@ public enum RawSocket {
         }
     }
 
-    public static func blockingExchange(port: Int, send: [UInt8], halfClose: Bool = true, readUntil: Int? = nil, timeoutSeconds: Int = 60) throws -> [UInt8] {
+    /// Against a bridge, which speaks first: reads its challenge frame, sends what `answer` makes of the challenge's
+    /// bytes (a hello and whatever follows it), then reads as `exchange` does. Returns the bytes after the challenge.
+    public static func challenged(
+        port: Int, halfClose: Bool = true, readUntil: Int? = nil, timeoutSeconds: Int = 60, answer: @escaping @Sendable ([UInt8]) throws -> [UInt8]
+    ) async throws -> [UInt8] {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(
+                    with: Result {
+                        try blockingExchange(port: port, send: [], halfClose: halfClose, readUntil: readUntil, timeoutSeconds: timeoutSeconds, answer: answer)
+                    })
+            }
+            thread.start()
+        }
+    }
+
+    public static func blockingExchange(
+        port: Int, send: [UInt8], halfClose: Bool = true, readUntil: Int? = nil, timeoutSeconds: Int = 60,
+        answer: (([UInt8]) throws -> [UInt8])? = nil
+    ) throws -> [UInt8] {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw SocketError(description: "socket failed") }
         defer { close(fd) }
@@ -36,6 +55,20 @@ public enum RawSocket {
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         guard rc == 0 else { throw SocketError(description: "connect failed: errno \(errno)") }
+        var send = send
+        if let answer {
+            // The challenge: a 4-byte length, then [9, bstr32] in CBOR.
+            var header = [UInt8](repeating: 0, count: 4)
+            try readExactly(fd, &header)
+            let length = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
+            guard length > 0, length < 256 else { throw SocketError(description: "the first frame is \(length) bytes, not a challenge") }
+            var payload = [UInt8](repeating: 0, count: length)
+            try readExactly(fd, &payload)
+            guard payload.count == 36, payload[0] == 0x82, payload[1] == 0x09, payload[2] == 0x58, payload[3] == 32 else {
+                throw SocketError(description: "the first frame is not a challenge")
+            }
+            send = try answer(Array(payload[4...]))
+        }
         var offset = 0
         while offset < send.count {
             let n = send[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -59,6 +92,15 @@ public enum RawSocket {
             out.append(contentsOf: chunk[0..<n])
         }
         return out
+    }
+}
+
+private func readExactly(_ fd: Int32, _ buffer: inout [UInt8]) throws {
+    var got = 0
+    while got < buffer.count {
+        let n = buffer[got...].withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        guard n > 0 else { throw SocketError(description: "the connection ended after \(got) of \(buffer.count) bytes") }
+        got += n
     }
 }
 

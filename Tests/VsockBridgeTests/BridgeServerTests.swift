@@ -6,6 +6,7 @@ import NIOPosix
 import Synchronization
 import Testing
 import CloisterTestSupport
+import EnclaveRuntime
 
 @testable import VsockBridge
 
@@ -16,12 +17,20 @@ import CloisterTestSupport
         let logs = Mutex<[LogRecord]>([])
     }
 
-    static func server(allow: [String] = [], helloTimeout: TimeAmount = .seconds(2), events: Events = Events()) async throws -> (BridgeServer, Int) {
+    /// One emulated root for the suite's bridges, and a credential under it (a stand-in for an enclave boot).
+    static let root = try! TestBridgeProof.temporaryRoot()
+
+    static func server(
+        allow: [String] = [], helloTimeout: TimeAmount = .seconds(2), events: Events = Events(), builds: [[Int: [UInt8]]] = [],
+        services: [ChannelKind: @Sendable (BridgeAuthenticator.Peer) -> any ChannelHandler] = [:]
+    ) async throws -> (BridgeServer, Int) {
         var configuration = BridgeServer.Configuration(
             address: .tcp(host: "127.0.0.1", port: 0),
-            egress: .init(allowlist: try EgressAllowlist(allow), resolver: SystemResolver()))
+            egress: .init(allowlist: try EgressAllowlist(allow), resolver: SystemResolver()),
+            authenticator: BridgeAuthenticator(roots: root.roots, builds: builds))
         configuration.helloTimeout = helloTimeout
-        configuration.maxFrameSize = 4096
+        configuration.maxFrameSize = 1 << 20
+        configuration.services = services
         let server = BridgeServer(
             configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, pool: IngressPool(),
             logger: Logger(label: "test"), onControl: { e in events.control.withLock { $0.append(e) } },
@@ -30,17 +39,17 @@ import CloisterTestSupport
         return (server, port)
     }
 
-    static func frame(_ m: WireMessage) -> [UInt8] {
-        var b = ByteBuffer()
-        WireFrame.write(m, to: &b)
-        return Array(b.readableBytesView)
+    static func credential(image: String = "test build") async throws -> BridgeCredential {
+        try await TestBridgeProof.credential(emulatorDirectory: root.directory, image: image)
     }
 
-    static func frames(_ bytes: [UInt8]) -> [WireMessage] {
-        var b = ByteBuffer(bytes: bytes)
-        var out: [WireMessage] = []
-        while let m = try? WireFrame.next(from: &b, maxFrameSize: 1 << 20) { out.append(m) }
-        return out
+    static func frame(_ m: WireMessage) -> [UInt8] { TestFrames.frame(m) }
+    static func frames(_ bytes: [UInt8]) -> [WireMessage] { TestFrames.frames(bytes) }
+
+    /// The code of the first `close` among `bytes`' frames.
+    static func closeCode(_ bytes: [UInt8]) -> String? {
+        for case .close(let code, _) in frames(bytes) { return code }
+        return nil
     }
 
     /// Any CBOR item as one frame.
@@ -49,26 +58,40 @@ import CloisterTestSupport
         return [UInt8(payload.count >> 24), UInt8(payload.count >> 16 & 0xFF), UInt8(payload.count >> 8 & 0xFF), UInt8(payload.count & 0xFF)] + payload
     }
 
-    static func hello(_ kind: ChannelKind) -> [UInt8] { frame(.hello(version: 1, channel: kind, attestation: nil)) }
+    /// An unproven hello.
+    static func hello(_ kind: ChannelKind) -> [UInt8] { frame(.hello(version: 2, channel: kind, attestation: nil, proof: nil)) }
 
-    /// Each hostile opening gets a `close` frame naming what was wrong, then the connection ends.
+    /// A proven exchange: the hello answers the bridge's challenge with `prover`, then `then` follows.
+    static func proven(
+        port: Int, _ kind: ChannelKind, prover: ChannelProver, attestation: [UInt8]? = nil, then: [UInt8] = [], halfClose: Bool = true,
+        readUntil: Int? = nil
+    ) async throws -> [UInt8] {
+        try await RawSocket.challenged(port: port, halfClose: halfClose, readUntil: readUntil) { challenge in
+            frame(try prover.hello(kind, challenge: challenge, attestation: attestation)) + then
+        }
+    }
+
+    /// Each hostile opening gets a `close` frame naming what was wrong (after the challenge the host always sends
+    /// first), then the connection ends.
     @Test(arguments: [
         ([0x00, 0x10, 0x00, 0x01], "frameTooLarge"),
         ([0x00, 0x00, 0x00, 0x00], "emptyFrame"),
         ([0x00, 0x00, 0x00, 0x01, 0xFF], "malformedCBOR"),
-        (frame(.hello(version: 2, channel: .control, attestation: nil)), "unsupportedVersion"),
-        (raw([.unsigned(0), 1, "telnet", nil]), "unknownChannel"),
+        (frame(.hello(version: 1, channel: .control, attestation: nil, proof: nil)), "unsupportedVersion"),
+        (raw([.unsigned(0), 2, "telnet", nil, nil]), "unknownChannel"),
         (raw(.map(["a": 1])), "malformedMessage"),
+        (raw([.unsigned(0), 1, "queue", nil]), "malformedMessage"),
     ] as [([UInt8], String)])
     func hostileOpeningsAreRefusedWithTheirCode(bytes: [UInt8], code: String) async throws {
         let (server, port) = try await Self.server()
         defer { Task { await server.stop() } }
         let answer = try await RawSocket.exchange(port: port, send: bytes)
-        guard case .close(let got, _)? = Self.frames(answer).first else {
-            Issue.record("no close frame, got \(answer.count) bytes")
+        guard case .challenge(let nonce)? = Self.frames(answer).first else {
+            Issue.record("no challenge first, got \(answer.count) bytes")
             return
         }
-        #expect(got == code)
+        #expect(nonce.count == 32)
+        #expect(Self.closeCode(answer) == code)
     }
 
     @Test func silenceIsClosedAfterTheHelloTimeout() async throws {
@@ -78,30 +101,128 @@ import CloisterTestSupport
         let answer = try await RawSocket.exchange(port: port, send: [0x00, 0x00], halfClose: false)
         // Closed by the server (not by the socket's own 20 s wait), and not before the timeout.
         #expect(ContinuousClock.now - started >= .milliseconds(200))
-        guard case .close(let code, _)? = Self.frames(answer).first else {
-            Issue.record("no close frame")
-            return
-        }
-        #expect(code == "timeout")
+        #expect(Self.closeCode(answer) == "timeout")
     }
 
     @Test func aMessageBeforeHelloClosesTheConnection() async throws {
         let (server, port) = try await Self.server()
         defer { Task { await server.stop() } }
         let answer = try await RawSocket.exchange(port: port, send: Self.frame(.heartbeat(sequence: 1, time: 2)))
-        #expect(Self.frames(answer).isEmpty)
+        #expect(Self.frames(answer).count == 1)
+        #expect(Self.closeCode(answer) == nil)
     }
 
-    @Test func queueAndStoreChannelsAreNotServedYet() async throws {
+    @Test func eachChallengeIsFresh() async throws {
         let (server, port) = try await Self.server()
         defer { Task { await server.stop() } }
-        for kind in [ChannelKind.queue, .store] {
-            let answer = try await RawSocket.exchange(port: port, send: Self.hello(kind))
-            guard case .close(let code, _)? = Self.frames(answer).first else {
-                Issue.record("no close frame for \(kind)")
-                continue
+        var seen = Set<[UInt8]>()
+        for _ in 0..<8 {
+            guard case .challenge(let nonce)? = Self.frames(try await RawSocket.exchange(port: port, send: [])).first else {
+                Issue.record("no challenge")
+                return
             }
-            #expect(code == "unsupportedChannel")
+            seen.insert(nonce)
+        }
+        #expect(seen.count == 8)
+    }
+
+    /// A process that can reach the bridge port but holds no attested key: whatever channel it asks for, it is
+    /// refused before any service sees it, and nothing reaches the supervisor, the log or the pool.
+    @Test(arguments: ChannelKind.allCases)
+    func aHelloWithoutProofIsRefusedOnEveryChannel(kind: ChannelKind) async throws {
+        let events = Events()
+        let made = Mutex(0)
+        let services = Dictionary(uniqueKeysWithValues: [ChannelKind.queue, .store, .credentials].map { k in
+            (k, { @Sendable (_: BridgeAuthenticator.Peer) -> any ChannelHandler in
+                made.withLock { $0 += 1 }
+                return Sink()
+            })
+        })
+        let (server, port) = try await Self.server(allow: ["127.0.0.1:1"], events: events, services: services)
+        defer { Task { await server.stop() } }
+        var after: [UInt8] = Self.frame(.heartbeat(sequence: 1, time: 1))
+        if kind == .egress { after = Self.frame(.connect(host: "127.0.0.1", port: 1)) }
+        if kind == .log { after = Self.frame(.log(LogRecord(time: 1, level: .critical, message: "planted"))) }
+        let attestation: [UInt8]? = kind == .control ? try await Self.credential().currentDocument : nil
+        let answer = try await RawSocket.exchange(
+            port: port, send: Self.frame(.hello(version: 2, channel: kind, attestation: attestation, proof: nil)) + after)
+        #expect(Self.closeCode(answer) == "channelUnproven")
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(events.control.withLock { $0 }.isEmpty)
+        #expect(events.logs.withLock { $0 }.isEmpty)
+        #expect(server.pool.idleCount == 0)
+        #expect(made.withLock { $0 } == 0)
+    }
+
+    /// Proofs that are not an attested boot's answer to this challenge for this channel.
+    @Test func proofsThatDoNotProveAnAttestedBootAreRefusedByName() async throws {
+        let honest = try await Self.credential()
+        let stranger = try TestBridgeProof.temporaryRoot()
+        let foreign = try await TestBridgeProof.credential(emulatorDirectory: stranger.directory)
+        let (server, port) = try await Self.server()
+        defer { Task { await server.stop() } }
+        // A document under another root (another machine's emulator; a home-made CA).
+        #expect(Self.closeCode(try await Self.proven(port: port, .queue, prover: foreign.prover)) == "channelAttestationInvalid")
+        // The enclave's own document, which anyone may have seen, signed by another key.
+        let replayed = try TestBridgeProof.replaying(honest.currentDocument)
+        #expect(Self.closeCode(try await Self.proven(port: port, .queue, prover: replayed)) == "channelProofInvalid")
+        // An honest signature for another channel kind, or over another challenge.
+        let otherKind = try await RawSocket.challenged(port: port) { challenge in
+            var hello = try honest.prover.hello(.log, challenge: challenge)
+            if case .hello(let v, _, let a, let p) = hello { hello = .hello(version: v, channel: .queue, attestation: a, proof: p) }
+            return Self.frame(hello)
+        }
+        #expect(Self.closeCode(otherKind) == "channelProofInvalid")
+        let otherChallenge = try await RawSocket.challenged(port: port) { challenge in
+            Self.frame(try honest.prover.hello(.queue, challenge: challenge.map { $0 ^ 1 }))
+        }
+        #expect(Self.closeCode(otherChallenge) == "channelProofInvalid")
+        // A document that is not an attestation at all.
+        let junk = ChannelProver { _, _ in ChannelProof(document: [0xA0], signature: [UInt8](repeating: 0, count: 96)) }
+        #expect(Self.closeCode(try await Self.proven(port: port, .store, prover: junk)) == "channelAttestationInvalid")
+        // A control hello whose boot document binds another key than the proof's.
+        let other = try await Self.credential()
+        #expect(
+            Self.closeCode(try await Self.proven(port: port, .control, prover: honest.prover, attestation: other.currentDocument))
+                == "channelBootMismatch")
+        #expect(Self.closeCode(try await Self.proven(port: port, .control, prover: honest.prover)) == "channelBootMismatch")
+    }
+
+    /// With builds pinned, a boot of another build is refused even under the trusted root.
+    @Test func aBootOfAnotherBuildIsRefusedWhenBuildsArePinned() async throws {
+        let pinned = [TestBridgeProof.measurements(image: "build A")]
+        let made = Mutex<[BridgeAuthenticator.Peer]>([])
+        let (server, port) = try await Self.server(builds: pinned, services: [.queue: { peer in
+            made.withLock { $0.append(peer) }
+            return Sink()
+        }])
+        defer { Task { await server.stop() } }
+        let b = try await Self.credential(image: "build B")
+        #expect(Self.closeCode(try await Self.proven(port: port, .queue, prover: b.prover)) == "channelAttestationInvalid")
+        let a = try await Self.credential(image: "build A")
+        #expect(Self.closeCode(try await Self.proven(port: port, .queue, prover: a.prover, then: Self.frame(.close(code: "bye", reason: "")))) == nil)
+        #expect(made.withLock { $0.map(\.key.spki) } == [a.currentDocumentKey])
+    }
+
+    /// A proven connection reaches its service, which learns the key that proved it.
+    @Test func aProvenConnectionReachesItsServiceWithItsKey() async throws {
+        let made = Mutex<[BridgeAuthenticator.Peer]>([])
+        let (server, port) = try await Self.server(services: [.store: { peer in
+            made.withLock { $0.append(peer) }
+            return Sink()
+        }])
+        defer { Task { await server.stop() } }
+        let credential = try await Self.credential()
+        #expect(Self.closeCode(try await Self.proven(port: port, .store, prover: credential.prover)) == nil)
+        #expect(made.withLock { $0.map(\.key.spki) } == [credential.currentDocumentKey])
+    }
+
+    @Test func queueAndStoreChannelsWithoutAServiceAreRefused() async throws {
+        let (server, port) = try await Self.server()
+        defer { Task { await server.stop() } }
+        let credential = try await Self.credential()
+        for kind in [ChannelKind.queue, .store] {
+            #expect(Self.closeCode(try await Self.proven(port: port, kind, prover: credential.prover)) == "unsupportedChannel")
         }
     }
 
@@ -114,9 +235,11 @@ import CloisterTestSupport
         _ = try await RawSocket.exchange(port: port, send: [0xFF, 0xFF, 0xFF, 0xFF])
         _ = try await RawSocket.exchange(port: port, send: [UInt8](repeating: 0x41, count: 100_000))
         let before = UInt64(WallClock.milliseconds())
-        let answer = try await RawSocket.exchange(
-            port: port, send: Self.frame(.hello(version: 1, channel: .control, attestation: [1, 2, 3])) + Self.frame(.heartbeat(sequence: 9, time: 5)),
-            halfClose: false, readUntil: 1)
+        let credential = try await Self.credential()
+        let boot = credential.currentDocument
+        let answer = try await Self.proven(
+            port: port, .control, prover: credential.prover, attestation: boot, then: Self.frame(.heartbeat(sequence: 9, time: 5)), halfClose: false,
+            readUntil: 1)
         guard case .heartbeat(let seq, let time)? = Self.frames(answer).first else {
             Issue.record("no heartbeat answer")
             return
@@ -125,7 +248,7 @@ import CloisterTestSupport
         #expect(time >= before)
         try await Task.sleep(for: .milliseconds(100))
         let seen = events.control.withLock { $0 }
-        #expect(seen.contains { if case .hello(_, [1, 2, 3]) = $0 { true } else { false } })
+        #expect(seen.contains { if case .hello(_, boot) = $0 { true } else { false } })
         #expect(seen.contains { if case .heartbeat(_, 9, 5) = $0 { true } else { false } })
     }
 
@@ -134,7 +257,7 @@ import CloisterTestSupport
         let (server, port) = try await Self.server(events: events)
         defer { Task { await server.stop() } }
         let record = LogRecord(time: 1, level: .warning, message: "from inside", metadata: ["k": "v"])
-        _ = try await RawSocket.exchange(port: port, send: Self.hello(.log) + Self.frame(.log(record)))
+        _ = try await Self.proven(port: port, .log, prover: try await Self.credential().prover, then: Self.frame(.log(record)))
         try await Task.sleep(for: .milliseconds(100))
         #expect(events.logs.withLock { $0 } == [record])
     }
@@ -143,7 +266,7 @@ import CloisterTestSupport
     @Test func egressToAnUnlistedDestinationIsRefusedByTheHost() async throws {
         let (server, port) = try await Self.server(allow: ["127.0.0.1:1"])
         defer { Task { await server.stop() } }
-        let answer = try await RawSocket.exchange(port: port, send: Self.hello(.egress) + Self.frame(.connect(host: "127.0.0.1", port: 2)))
+        let answer = try await Self.proven(port: port, .egress, prover: try await Self.credential().prover, then: Self.frame(.connect(host: "127.0.0.1", port: 2)))
         guard case .close(let code, let reason)? = Self.frames(answer).first else {
             Issue.record("no close frame")
             return
@@ -158,8 +281,8 @@ import CloisterTestSupport
         let (server, port) = try await Self.server(allow: ["127.0.0.1:\(echo.port)"])
         defer { Task { await server.stop() } }
         let payload = Array("through egress".utf8)
-        let answer = try await RawSocket.exchange(
-            port: port, send: Self.hello(.egress) + Self.frame(.connect(host: "127.0.0.1", port: UInt16(echo.port))) + payload)
+        let answer = try await Self.proven(
+            port: port, .egress, prover: try await Self.credential().prover, then: Self.frame(.connect(host: "127.0.0.1", port: UInt16(echo.port))) + payload)
         var buffer = ByteBuffer(bytes: answer)
         guard case .connected(let address)? = try WireFrame.next(from: &buffer, maxFrameSize: 4096) else {
             Issue.record("no connected frame: \(answer.count) bytes")
@@ -180,7 +303,9 @@ import CloisterTestSupport
         let port = UInt32.random(in: 20_000...60_000)
         let events = Events()
         let server = BridgeServer(
-            configuration: .init(address: .vsock(cid: UInt32.max, port: port), egress: .init(allowlist: EgressAllowlist(), resolver: SystemResolver())),
+            configuration: .init(
+                address: .vsock(cid: UInt32.max, port: port), egress: .init(allowlist: EgressAllowlist(), resolver: SystemResolver()),
+                authenticator: BridgeAuthenticator(roots: Self.root.roots)),
             group: MultiThreadedEventLoopGroup.singleton, pool: IngressPool(), logger: Logger(label: "test"),
             onControl: { e in events.control.withLock { $0.append(e) } }, onLog: { _ in })
         try await server.start()
@@ -189,10 +314,33 @@ import CloisterTestSupport
             print("SKIP: the vsock_loopback kernel module is not loaded; the hello over vsock did not run (the listener bound)")
             return
         }
-        let client = try await BridgeAddress.vsock(cid: 1, port: port).connect(ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)).get()
-        try await client.writeAndFlush(ByteBuffer(bytes: Self.frame(.hello(version: 1, channel: .control, attestation: [7])))).get()
+        let credential = try await Self.credential()
+        let boot = credential.currentDocument
+        let answered = Mutex(false)
+        let client = try await BridgeAddress.vsock(cid: 1, port: port).connect(
+            ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        FrameReader(logger: Logger(label: "test"), onMessage: { message, context in
+                            if case .challenge(let nonce) = message, let hello = try? credential.prover.hello(.control, challenge: nonce, attestation: boot) {
+                                context.channel.writeFrame(hello)
+                                answered.withLock { $0 = true }
+                            }
+                            return .keepReading
+                        }))
+                }
+            }
+        ).get()
         for _ in 0..<100 where events.control.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(events.control.withLock { $0.first } == .hello(session: 1, attestation: [7]))
+        #expect(answered.withLock { $0 })
+        #expect(events.control.withLock { $0.first } == .hello(session: 1, attestation: boot))
         try await client.close()
     }
+}
+
+/// A service handler that takes whatever a proven connection sends, and closes when the peer is done.
+final class Sink: ChannelInboundHandler, Sendable {
+    typealias InboundIn = WireMessage
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) { context.close(promise: nil) }
 }
