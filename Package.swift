@@ -58,7 +58,7 @@ let package = Package(
         .target(
             name: "VsockBridge",
             dependencies: [
-                "EnclaveWire", "NitroAttestation", "TransparencyLog",
+                "EnclaveWire", "NitroAttestation", "SecureModule", "TransparencyLog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

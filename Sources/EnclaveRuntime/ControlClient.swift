@@ -43,6 +43,8 @@ public final class ControlClient: Sendable {
                 }
                 state.withLock { $0.timer = task }
                 channel.closeFuture.whenComplete { _ in
+                    // The host may be a new one that never saw this boot's MAC key: sign until a session is answered.
+                    prover.macUsable = false
                     task.cancel()
                     logger.notice("control channel down; dialing again")
                 }
@@ -50,6 +52,7 @@ public final class ControlClient: Sendable {
             onMessage: { message, channel in
                 switch message {
                 case .heartbeat(_, let time):
+                    prover.macUsable = true
                     let offset = Int64(clamping: time) - WallClock.milliseconds()
                     state.withLock {
                         $0.hostOffsetMs = offset

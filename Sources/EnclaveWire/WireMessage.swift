@@ -75,7 +75,7 @@ public enum WireMessage: Sendable, Hashable {
         case .hello(let v, let c, let a, let p):
             return [
                 .unsigned(Tag.hello.rawValue), .unsigned(v), .text(c.rawValue), a.map { .bytes($0) } ?? .null,
-                p.map { .array([.bytes($0.document), .bytes($0.signature)]) } ?? .null,
+                p?.cbor ?? .null,
             ]
         case .heartbeat(let s, let t): return [.unsigned(Tag.heartbeat.rawValue), .unsigned(s), .unsigned(t)]
         case .data(let b): return [.unsigned(Tag.data.rawValue), .bytes(b)]
@@ -124,16 +124,7 @@ public enum WireMessage: Sendable, Hashable {
             case .bytes(let b): attestation = b
             default: throw WireError(.malformedMessage, "hello attestation must be bytes or null")
             }
-            let proof: ChannelProof?
-            switch fields[4] {
-            case .null: proof = nil
-            case .array(let parts):
-                guard parts.count == 2, let document = parts[0].bytes, let signature = parts[1].bytes,
-                    !document.isEmpty, document.count <= ChannelProof.maxDocumentSize, signature.count == ChannelProof.signatureSize
-                else { throw WireError(.malformedMessage, "hello proof must be [document, 96-byte signature]") }
-                proof = ChannelProof(document: document, signature: signature)
-            default: throw WireError(.malformedMessage, "hello proof must be an array or null")
-            }
+            let proof: ChannelProof? = fields[4] == .null ? nil : try ChannelProof(fields[4])
             self = .hello(version: version, channel: channel, attestation: attestation, proof: proof)
         case (.heartbeat, 3):
             guard let s = fields[1].uint64, let t = fields[2].uint64 else { throw WireError(.malformedMessage, "heartbeat fields") }

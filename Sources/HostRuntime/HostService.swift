@@ -78,7 +78,9 @@ public struct HostService: Sendable {
         let requestPath = try RequestPath.open(configuration, group: group, logger: logger)
         if let requestPath {
             let maxFrame = m.bridge.maxFrameBytes
-            bridgeConfiguration.services[.queue] = { _ in QueueChannelHandler(queue: requestPath.queue, maxFrameSize: maxFrame, logger: logger) }
+            bridgeConfiguration.services[.queue] = { peer in
+                QueueChannelHandler(queue: requestPath.queue, identity: peer.key, maxFrameSize: maxFrame, logger: logger)
+            }
             bridgeConfiguration.services[.store] = { _ in
                 StoreChannelHandler(
                     database: requestPath.queue.database, committer: requestPath.queue.committer, maxFrameSize: maxFrame, logger: logger)

@@ -3,12 +3,14 @@ import Foundation
 import GRDB
 import Logging
 import NIOCore
+import NitroAttestation
 import VsockBridge
 
 /// The host's end of one `queue` connection. Pulls are answered from the job queue (one pull open at a time);
-/// result batches are committed in the order they arrive, then acknowledged; attestation answers go to the
-/// clients waiting for them. A message that breaks the protocol closes this connection only, and its leases go
-/// back to the queue.
+/// result batches are checked against the key that proved the connection (`ResultSeals`), committed in the order
+/// they arrive, then acknowledged; attestation answers go to the clients waiting for them. A message that breaks the
+/// protocol, or a result that is not the boot's own, closes this connection only, and its leases go back to the
+/// queue.
 final class QueueChannelHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = WireMessage
 
@@ -18,9 +20,11 @@ final class QueueChannelHandler: ChannelInboundHandler, @unchecked Sendable {
     private var owner: UInt64 = 0
     private var pulling = false
     private var results: AsyncStream<(UInt64, [UInt8], [QueueResult])>.Continuation?
+    private var seals: ResultSeals
 
-    init(queue: JobQueue, maxFrameSize: Int, logger: Logger) {
+    init(queue: JobQueue, identity: ES384PublicKey, maxFrameSize: Int, logger: Logger) {
         self.queue = queue
+        self.seals = ResultSeals(key: identity)
         self.maxFrameSize = maxFrameSize
         self.logger = logger
     }
@@ -90,6 +94,9 @@ final class QueueChannelHandler: ChannelInboundHandler, @unchecked Sendable {
                 }
             }
         case .results(let batch, let boot, let items):
+            if let reason = seals.check(boot: boot, items: items) {
+                return refuse(context, code: "resultUnsealed", reason: reason)
+            }
             results?.yield((batch, boot, items))
         case .attestation(let id, let document):
             queue.attested(id: id, .success(document))

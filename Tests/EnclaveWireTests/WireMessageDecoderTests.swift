@@ -17,7 +17,9 @@ func frame(_ message: WireMessage) -> ByteBuffer { frame(CBOREncoder.encode(mess
 
 @Suite struct WireMessageTests {
     static let messages: [WireMessage] = [
-        .hello(version: 2, channel: .control, attestation: [0x84, 0x40], proof: ChannelProof(document: [0x84], signature: [UInt8](repeating: 1, count: 96))),
+        .hello(version: 2, channel: .control, attestation: [0x84, 0x40], proof: .signature(document: [0x84], signature: [UInt8](repeating: 1, count: 96), macKey: nil)),
+        .hello(version: 2, channel: .control, attestation: [0x84], proof: .signature(document: [0x84], signature: [UInt8](repeating: 1, count: 96), macKey: [UInt8](repeating: 2, count: 32))),
+        .hello(version: 2, channel: .ingress, attestation: nil, proof: .mac(keyID: [UInt8](repeating: 3, count: 32), tag: [UInt8](repeating: 4, count: 32))),
         .hello(version: 2, channel: .ingress, attestation: nil, proof: nil),
         .challenge([UInt8](repeating: 0xC4, count: 32)),
         .heartbeat(sequence: 7, time: 1_700_000_000_000),
@@ -46,11 +48,17 @@ func frame(_ message: WireMessage) -> ByteBuffer { frame(CBOREncoder.encode(mess
         ([.unsigned(0), 2, "control", nil], .malformedMessage),
         ([.unsigned(0), 2, "control", "attestation", nil], .malformedMessage),
         ([.unsigned(0), 2, "queue", nil, "proof"], .malformedMessage),
-        ([.unsigned(0), 2, "queue", nil, [.bytes([1])]], .malformedMessage),
-        ([.unsigned(0), 2, "queue", nil, [.bytes([1]), .bytes([UInt8](repeating: 0, count: 95))]], .malformedMessage),
-        ([.unsigned(0), 2, "queue", nil, [.bytes([]), .bytes([UInt8](repeating: 0, count: 96))]], .malformedMessage),
-        ([.unsigned(0), 2, "queue", nil, [.bytes([1]), .bytes([UInt8](repeating: 0, count: 96)), 1]], .malformedMessage),
-        ([.unsigned(0), 2, "queue", nil, [.text("d"), .bytes([UInt8](repeating: 0, count: 96))]], .malformedMessage),
+        ([.unsigned(0), 2, "queue", nil, []], .malformedMessage),
+        ([.unsigned(0), 2, "queue", nil, [0, .bytes([1])]], .malformedMessage),
+        ([.unsigned(0), 2, "queue", nil, [0, .bytes([1]), .bytes([UInt8](repeating: 0, count: 95))]], .malformedMessage),
+        ([.unsigned(0), 2, "queue", nil, [0, .bytes([]), .bytes([UInt8](repeating: 0, count: 96))]], .malformedMessage),
+        ([.unsigned(0), 2, "queue", nil, [0, .bytes([1]), .bytes([UInt8](repeating: 0, count: 96)), .bytes([1])]], .malformedMessage),
+        ([.unsigned(0), 2, "queue", nil, [0, .bytes([1]), .bytes([UInt8](repeating: 0, count: 96)), .bytes([UInt8](repeating: 0, count: 32)), 1]], .malformedMessage),
+        ([.unsigned(0), 2, "queue", nil, [0, .text("d"), .bytes([UInt8](repeating: 0, count: 96))]], .malformedMessage),
+        ([.unsigned(0), 2, "queue", nil, [1, .bytes([UInt8](repeating: 0, count: 32))]], .malformedMessage),
+        ([.unsigned(0), 2, "queue", nil, [1, .bytes([UInt8](repeating: 0, count: 31)), .bytes([UInt8](repeating: 0, count: 32))]], .malformedMessage),
+        ([.unsigned(0), 2, "queue", nil, [1, .bytes([UInt8](repeating: 0, count: 32)), .bytes([UInt8](repeating: 0, count: 96))]], .malformedMessage),
+        ([.unsigned(0), 2, "queue", nil, [2, .bytes([UInt8](repeating: 0, count: 32)), .bytes([UInt8](repeating: 0, count: 32))]], .malformedMessage),
         // challenge: exactly 32 bytes.
         ([.unsigned(9), .bytes([UInt8](repeating: 0, count: 31))], .malformedMessage),
         ([.unsigned(9), .bytes([UInt8](repeating: 0, count: 33))], .malformedMessage),

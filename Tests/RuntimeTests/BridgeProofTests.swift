@@ -92,4 +92,44 @@ import Testing
         #expect(Set(before).subtracting(after).allSatisfy { $0.hasPrefix(key) == false })
         #expect(try K.HostView(f).blob(planted) == nil)
     }
+
+    /// Even a connection that proves a boot (here one the machine's owner makes under the emulated root) has its
+    /// results checked before any is stored: a response the enclave really signed, posted again for another job by a
+    /// connection of another key, and a response that is no signed answer at all, are refused with `resultUnsealed`
+    /// and never acknowledged.
+    @Test func resultsNotSealedByTheProvingKeyAreNeverStored() async throws {
+        let f = try await K.start()
+        let client = f.client()
+        _ = try await K.key(client, "create", ["name": "first", "type": "ed25519"])
+        let identity = try await client.connect()
+        let (jobID, sequence, status, response) = try await K.HostView(f).database.read { db -> (Int64, Int64, String, [UInt8]) in
+            guard let row = try Row.fetchOne(db, sql: "SELECT id, seq, status, response FROM jobs WHERE completed IS NOT NULL ORDER BY id LIMIT 1") else {
+                throw HarnessError("no completed job")
+            }
+            return (row[0], row[1], row[2], [UInt8](row[3] as Data))
+        }
+        let receipt = try SignedResponse(encoded: response).signed.encoded
+        let credential = try await TestBridgeProof.credential(emulatorDirectory: f.host.directory.appendingPathComponent("emulator").path)
+        let before = try Self.snapshot(f)
+        let posts: [QueueResult] = [
+            QueueResult(jobID: UInt64(jobID) + 1000, sequence: UInt64(sequence), status: status, response: response, receipt: receipt),
+            QueueResult(jobID: UInt64(jobID) + 1001, sequence: 1, status: "ok", response: Array("not signed".utf8), receipt: receipt),
+        ]
+        for post in posts {
+            let answer = try await RawSocket.challenged(port: f.host.ports.bridge, timeoutSeconds: 30) { challenge in
+                Self.frame(try credential.prover.hello(.queue, challenge: challenge))
+                    + Self.frame(.data(QueueMessage.results(batch: 1, boot: identity.boot, items: [post]).encoded))
+            }
+            let got = Self.frames(answer)
+            #expect(got.count == 1, "\(got.map(\.name))")
+            guard case .close(let code, _)? = got.first else {
+                Issue.record("not closed: \(got.map(\.name))")
+                continue
+            }
+            #expect(code == "resultUnsealed")
+        }
+        #expect(try Self.snapshot(f) == before)
+        // The enclave's own results are still taken.
+        _ = try await K.key(client, "create", ["name": "second", "type": "ed25519"])
+    }
 }

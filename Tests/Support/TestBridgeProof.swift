@@ -33,13 +33,15 @@ public enum TestBridgeProof {
     /// client was served): the signature cannot match the document's key.
     public static func replaying(_ document: [UInt8]) throws -> ChannelProver {
         let key = try P384Key.generate()
-        return ChannelProver { kind, challenge in
-            ChannelProof(document: document, signature: try key.signES384(ChannelProof.signedBytes(channel: kind, challenge: challenge)))
-        }
+        return ChannelProver(sign: { kind, challenge, _ in
+            .signature(document: document, signature: try key.signES384(ChannelProof.signedBytes(channel: kind, challenge: challenge)), macKey: nil)
+        })
     }
 
     /// A prover whose proofs no host checks (for tests of the dialers' side against a scripted host).
-    public static let unchecked = ChannelProver { _, _ in ChannelProof(document: [0xA0], signature: [UInt8](repeating: 0, count: ChannelProof.signatureSize)) }
+    public static let unchecked = ChannelProver(sign: { _, _, _ in
+        .signature(document: [0xA0], signature: [UInt8](repeating: 0, count: ChannelProof.signatureSize), macKey: nil)
+    })
 }
 
 extension BridgeCredential {

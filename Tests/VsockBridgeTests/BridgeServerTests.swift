@@ -178,8 +178,7 @@ import EnclaveRuntime
         }
         #expect(Self.closeCode(otherChallenge) == "channelProofInvalid")
         // A document that is not an attestation at all.
-        let junk = ChannelProver { _, _ in ChannelProof(document: [0xA0], signature: [UInt8](repeating: 0, count: 96)) }
-        #expect(Self.closeCode(try await Self.proven(port: port, .store, prover: junk)) == "channelAttestationInvalid")
+        #expect(Self.closeCode(try await Self.proven(port: port, .store, prover: TestBridgeProof.unchecked)) == "channelAttestationInvalid")
         // A control hello whose boot document binds another key than the proof's.
         let other = try await Self.credential()
         #expect(
@@ -215,6 +214,52 @@ import EnclaveRuntime
         let credential = try await Self.credential()
         #expect(Self.closeCode(try await Self.proven(port: port, .store, prover: credential.prover)) == nil)
         #expect(made.withLock { $0.map(\.key.spki) } == [credential.currentDocumentKey])
+    }
+
+    /// The signed control hello gives the boot's MAC key; afterwards that boot's connections prove themselves with an
+    /// HMAC. A MAC for an unknown boot, a wrong tag, a MAC on control and a MAC key offered off control are refused.
+    @Test func aBootsMACKeyFromItsSignedControlHelloProvesItsLaterConnections() async throws {
+        let events = Events()
+        let made = Mutex<[BridgeAuthenticator.Peer]>([])
+        let (server, port) = try await Self.server(events: events, services: [.queue: { peer in
+            made.withLock { $0.append(peer) }
+            return Sink()
+        }])
+        defer { Task { await server.stop() } }
+        let credential = try await Self.credential()
+        let prover = credential.prover
+        prover.macUsable = true
+        // Before any control hello of this boot, its MAC proves nothing.
+        #expect(Self.closeCode(try await Self.proven(port: port, .queue, prover: prover)) == "channelMACUnknown")
+        // A MAC key offered on another channel than control is refused.
+        let offered = try await RawSocket.challenged(port: port) { challenge in
+            guard case .signature(let d, _, _) = try prover.prove(.control, challenge: challenge) else { return [] }
+            let k = [UInt8](repeating: 9, count: 32)
+            return Self.frame(.hello(version: 2, channel: .queue, attestation: nil, proof: .signature(
+                document: d, signature: [UInt8](repeating: 0, count: 96), macKey: k)))
+        }
+        #expect(Self.closeCode(offered) == "channelProofInvalid")
+        // The signed control hello (with the boot document) gives the key...
+        let boot = credential.currentDocument
+        _ = try await Self.proven(port: port, .control, prover: prover, attestation: boot, then: Self.frame(.heartbeat(sequence: 1, time: 1)), halfClose: false, readUntil: 1)
+        // ...and a MAC now proves a queue connection, as that boot's key.
+        #expect(Self.closeCode(try await Self.proven(port: port, .queue, prover: prover)) == nil)
+        #expect(made.withLock { $0.map(\.key.spki) } == [credential.currentDocumentKey])
+        // A wrong tag, or a MAC over another channel kind.
+        let wrong = try await RawSocket.challenged(port: port) { challenge in
+            guard case .mac(let id, let tag) = try prover.prove(.queue, challenge: challenge) else { return [] }
+            return Self.frame(.hello(version: 2, channel: .queue, attestation: nil, proof: .mac(keyID: id, tag: tag.map { $0 ^ 0x80 })))
+        }
+        #expect(Self.closeCode(wrong) == "channelProofInvalid")
+        let otherKind = try await RawSocket.challenged(port: port) { challenge in
+            Self.frame(.hello(version: 2, channel: .queue, attestation: nil, proof: try prover.prove(.log, challenge: challenge)))
+        }
+        #expect(Self.closeCode(otherKind) == "channelProofInvalid")
+        // Control is always signed.
+        let macControl = try await RawSocket.challenged(port: port) { challenge in
+            Self.frame(.hello(version: 2, channel: .control, attestation: boot, proof: try prover.prove(.queue, challenge: challenge)))
+        }
+        #expect(Self.closeCode(macControl) == "channelProofInvalid")
     }
 
     @Test func queueAndStoreChannelsWithoutAServiceAreRefused() async throws {
