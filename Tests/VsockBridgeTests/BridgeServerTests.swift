@@ -7,6 +7,7 @@ import Synchronization
 import Testing
 import CloisterTestSupport
 
+@testable import BridgeHost
 @testable import VsockBridge
 
 /// The host's bridge listener, in process, against hostile and honest peers on real loopback sockets.
