@@ -1,6 +1,14 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
+// The bridge's host half and enclave half link the same things: the shared part, the wire, NIO and logging.
+let bridgeHalfDependencies: [Target.Dependency] = [
+    "VsockBridge", "EnclaveWire",
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOPosix", package: "swift-nio"),
+    .product(name: "Logging", package: "swift-log"),
+]
+
 // Dependency weight decides the split: CBOR and NitroAttestation need only libcbor and libcrypto,
 // so any Swift server (or the enclave itself) can verify attestation without pulling in NIO or HTTP.
 let package = Package(
@@ -13,6 +21,8 @@ let package = Package(
         .library(name: "WebAuthn", targets: ["WebAuthn"]),
         .library(name: "EnclaveWire", targets: ["EnclaveWire"]),
         .library(name: "VsockBridge", targets: ["VsockBridge"]),
+        .library(name: "BridgeHost", targets: ["BridgeHost"]),
+        .library(name: "BridgeEnclave", targets: ["BridgeEnclave"]),
         .library(name: "EnclaveRuntime", targets: ["EnclaveRuntime"]),
         .library(name: "HostRuntime", targets: ["HostRuntime"]),
         .library(name: "CloisterClient", targets: ["CloisterClient"]),
@@ -55,25 +65,38 @@ let package = Package(
         .target(name: "NitroAttestation", dependencies: ["CBOR", "COpenSSL"]),
         .target(name: "CNSM"),
         .target(name: "CLoopback"),
+        // The bridge in three parts, so that the enclave binary holds none of the host's: what both sides share
+        // (addresses, transports, frames, splicing, the manifest and its egress allowlist), the host half (the
+        // bridge server, ingress listener and pool, egress connector) and the enclave half (ingress tunnels, the
+        // egress proxy). Scripts/check-enclave-symbols checks the release enclave binary with `nm`.
         .target(
             name: "VsockBridge",
             dependencies: [
-                "EnclaveWire", "NitroAttestation", "SecureModule", "TransparencyLog",
+                "EnclaveWire", "NitroAttestation", "TransparencyLog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
+            name: "BridgeHost",
+            // Attestation and HMAC: every connection proves an attested boot before it is served.
+            dependencies: bridgeHalfDependencies + ["NitroAttestation", "SecureModule"]
+        ),
+        .target(
+            name: "BridgeEnclave",
+            dependencies: bridgeHalfDependencies
+        ),
+        .target(
             name: "DNSStub",
             dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
-        // What runs inside the enclave. It must never depend on HostRuntime, Hummingbird or GRDB: the enclave
-        // binary is what the PCRs measure.
+        // What runs inside the enclave. It must never depend on HostRuntime, BridgeHost, Hummingbird or GRDB: the
+        // enclave binary is what the PCRs measure (Scripts/check-enclave-symbols).
         .target(
             name: "EnclaveRuntime",
             dependencies: [
-                "VsockBridge", "EnclaveWire", "SecureModule", "NitroAttestation", "COpenSSL", "CLoopback", "AWSKMS", "AWSRequestSigning", "HTTPSClient",
+                "VsockBridge", "BridgeEnclave", "EnclaveWire", "SecureModule", "NitroAttestation", "COpenSSL", "CLoopback", "AWSKMS", "AWSRequestSigning", "HTTPSClient",
                 "TransparencyLog",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -93,7 +116,7 @@ let package = Package(
         .target(
             name: "HostRuntime",
             dependencies: [
-                "VsockBridge", "EnclaveWire", "NitroAttestation", "SecureModule", "DNSStub", "EmulatedKMS", "CBOR", "TransparencyLog",
+                "VsockBridge", "BridgeHost", "EnclaveWire", "NitroAttestation", "SecureModule", "DNSStub", "EmulatedKMS", "CBOR", "TransparencyLog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -112,7 +135,7 @@ let package = Package(
         .target(name: "CloisterClient", dependencies: ["EnclaveWire", "NitroAttestation", "SecureModule", "CBOR", "TransparencyLog"]),
         .executableTarget(
             name: "cloister-host",
-            dependencies: ["HostRuntime", "EmulatedKMS", "AWSKMS", "VsockBridge", "NitroAttestation", "SecureModule", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["HostRuntime", "EmulatedKMS", "AWSKMS", "VsockBridge", "BridgeHost", "NitroAttestation", "SecureModule", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "cloister-enclave",
@@ -238,7 +261,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VsockBridgeTests",
-            dependencies: ["VsockBridge", "EnclaveWire", "EnclaveRuntime", "CBOR", "CloisterTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VsockBridge", "BridgeHost", "BridgeEnclave", "EnclaveWire", "EnclaveRuntime", "CBOR", "CloisterTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "DNSStubTests",

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import BridgeEnclave
 import Glibc
 #endif
 import EnclaveWire

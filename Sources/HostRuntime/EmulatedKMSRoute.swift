@@ -1,3 +1,4 @@
+import BridgeHost
 import NIOCore
 import Synchronization
 import VsockBridge

@@ -1,3 +1,4 @@
+import BridgeHost
 import EmulatedKMS
 import EnclaveWire
 import Foundation

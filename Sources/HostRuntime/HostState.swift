@@ -1,3 +1,4 @@
+import BridgeHost
 import Prometheus
 import Synchronization
 import VsockBridge

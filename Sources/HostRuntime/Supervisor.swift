@@ -1,3 +1,4 @@
+import BridgeHost
 import EnclaveWire
 import Logging
 import ServiceLifecycle

@@ -1,3 +1,4 @@
+import BridgeHost
 import DNSStub
 import NIOCore
 import Synchronization

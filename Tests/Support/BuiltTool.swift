@@ -44,9 +44,17 @@ public enum BuiltTool {
         p.standardOutput = out
         p.standardError = err
         try p.run()
+        // Both pipes are read at once: a tool that fills one while the other is read first would never finish.
+        final class Box: @unchecked Sendable { var bytes: [UInt8] = [] }
+        let e = Box()
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            e.bytes = [UInt8](PipeReader.readAll(err.fileHandleForReading))
+            done.signal()
+        }.start()
         let o = PipeReader.readAll(out.fileHandleForReading)
-        let e = PipeReader.readAll(err.fileHandleForReading)
+        done.wait()
         p.waitUntilExit()
-        return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e.bytes, as: UTF8.self))
     }
 }

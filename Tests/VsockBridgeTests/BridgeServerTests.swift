@@ -8,6 +8,7 @@ import Testing
 import CloisterTestSupport
 import EnclaveRuntime
 
+@testable import BridgeHost
 @testable import VsockBridge
 
 /// The host's bridge listener, in process, against hostile and honest peers on real loopback sockets.

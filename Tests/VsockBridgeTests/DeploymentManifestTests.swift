@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import BridgeEnclave
 @testable import VsockBridge
 
 @Suite struct DeploymentManifestTests {

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+import VsockBridge
 
 /// What happens on the enclave's control channel, as the host's supervisor sees it.
 public enum ControlEvent: Sendable, Hashable {
@@ -190,23 +191,5 @@ public final class BridgeServer: Sendable {
     private func refuse(_ channel: Channel, code: String, reason: String) {
         logger.warning("closing bridge connection", metadata: ["code": "\(code)", "reason": "\(reason)"])
         channel.writeFrame(.close(code: code, reason: reason)).whenComplete { _ in channel.close(promise: nil) }
-    }
-}
-
-extension WireMessage {
-    /// The message type's name, for logs.
-    public var name: String {
-        switch self {
-        case .challenge: "challenge"
-        case .hello: "hello"
-        case .heartbeat: "heartbeat"
-        case .data: "data"
-        case .close: "close"
-        case .open: "open"
-        case .connect: "connect"
-        case .connected: "connected"
-        case .log: "log"
-        case .status: "status"
-        }
     }
 }

@@ -2,6 +2,7 @@ import EnclaveWire
 import Logging
 import NIOCore
 import NIOPosix
+import VsockBridge
 
 /// Turns a host name into addresses to connect to. The host's egress uses one that honours DNS TTLs, so a
 /// destination that moves is followed when its record expires.

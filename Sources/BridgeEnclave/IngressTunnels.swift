@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+import VsockBridge
 
 /// The enclave's side of ingress: it keeps `poolSize` idle connections dialed to the host's bridge, each answering
 /// the host's challenge with a hello as `ingress` that proves this boot, and then waiting. When the host pairs one with a client it sends `open`; the tunnel is handed

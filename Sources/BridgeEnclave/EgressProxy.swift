@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+import VsockBridge
 
 /// The enclave's side of egress: an HTTP CONNECT proxy on an enclave-local port. A workload asks for
 /// `CONNECT host:port`; the proxy checks its own allowlist first, then dials the host's bridge and asks for the

@@ -1,9 +1,7 @@
 import EnclaveWire
 import Logging
 import NIOCore
-#if canImport(Glibc)
-import Glibc
-#endif
+import VsockBridge
 
 /// The host's end of the control channel: answers each heartbeat with its own clock (the enclave's only time
 /// source besides its own counter) and reports hello, heartbeats, status and the end of the connection.
@@ -103,31 +101,5 @@ final class IdleTunnelGuard: ChannelInboundHandler, RemovableChannelHandler, Sen
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         closeOnHalfClose(context: context, event: event)
-    }
-}
-
-/// Milliseconds since 1970 from the system clock.
-public enum WallClock {
-    public static func milliseconds() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-    }
-
-    /// Milliseconds from a monotonic clock, for intervals.
-    public static func monotonicMilliseconds() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-    }
-}
-
-/// Bridge connections allow half-closure (tunnels need it); on a framed connection a half-close is the end, so it
-/// closes the connection. Any other event goes on.
-func closeOnHalfClose(context: ChannelHandlerContext, event: Any) {
-    if let event = event as? ChannelEvent, event == .inputClosed {
-        context.close(promise: nil)
-    } else {
-        context.fireUserInboundEventTriggered(event)
     }
 }

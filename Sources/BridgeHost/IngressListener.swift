@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+import VsockBridge
 
 /// One public listener on the host. Each client connection is paired with an idle reverse tunnel from the pool:
 /// the tunnel is told which enclave port the client is for, and from then on carries the client's bytes as they
