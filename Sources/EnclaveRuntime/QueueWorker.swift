@@ -4,16 +4,25 @@ import NIOCore
 import NitroAttestation
 import VsockBridge
 
-/// The enclave's worker on the `queue` channel. It long-polls the host for jobs (the host never pushes), runs
-/// each through the workload, receipts and seals each batch with one signature, and keeps every batch until the
-/// host acknowledges that it is on disk: after a reconnect, unacknowledged batches are sent again, so a
-/// receipt is never lost to a dropped connection. A job delivered again within this boot (its lease ran out)
-/// is answered from memory with the same signed response, never performed twice.
+/// The enclave's worker on the `queue` channel. It long-polls the host for jobs (the host never pushes) and keeps
+/// pulling while jobs run, up to `maxInFlight` unanswered. Jobs run concurrently, at most `maxRunning` at once, in
+/// the order their scopes need across pulls (`JobScheduler`). Finished jobs are receipted and sealed in group
+/// commits: one seal at a time, each of whatever finished since the previous one, with one signature (and, with a
+/// deployment log, its head stored before any of them is answered), so a job is answered when it is done, not when
+/// the slowest job pulled with it is. Every results message is kept until the host acknowledges that it is on
+/// disk: after a reconnect, unacknowledged ones are sent again, so a receipt is never lost to a dropped connection.
+/// A job delivered again within this boot (its lease ran out) is answered from memory with the same signed
+/// response, or by the run still under way, never performed twice.
 public final class QueueWorker: Sendable {
     /// Settings.
     public struct Configuration: Sendable {
-        /// Most jobs per pull (and per seal).
+        /// Most jobs per pull, and per seal.
         public var batch: UInt32 = 256
+        /// Most jobs performed at once.
+        public var maxRunning = 256
+        /// Most jobs pulled and not yet answered (being prepared, waiting for their scope, running, being sealed);
+        /// the worker pulls no more until some are answered.
+        public var maxInFlight = 1024
         /// How long the host may hold a pull open.
         public var waitMs: UInt32 = 20_000
         /// Unacknowledged batches before the worker stops pulling.
@@ -28,6 +37,11 @@ public final class QueueWorker: Sendable {
     enum Event: Sendable {
         case connected(Channel)
         case message(QueueMessage, Channel)
+        /// A pull's jobs, prepared (numbered in the order the pulls came).
+        case prepared(Int, [(QueueJob, PreparedJob)])
+        /// A job (`JobScheduler`'s id) was performed.
+        case performed(Int, JobOutcome)
+        case sealed(Result<[ReceiptChain.Sealed], any Error>)
     }
 
     private let link: BridgeLink
@@ -78,12 +92,14 @@ public final class QueueWorker: Sendable {
 
     /// Runs until the task is cancelled.
     public func run() async {
+        let (identity, log, store, master, feed) = (self.identity, self.log, self.store, self.master, self.feed)
+        let (workload, logger, configuration, maxFrameSize) = (self.workload, self.logger, self.configuration, self.maxFrameSize)
         link.start()
         defer {
             link.stop()
             feed.finish()
         }
-        let chain = ReceiptChain(identity: identity, log: log, store: log == nil ? nil : store, master: log == nil ? nil : master)
+        let (sealRequests, sealFeed) = AsyncStream.makeStream(of: [ReceiptChain.Outcome].self)
         var outbox: [(batch: UInt64, bytes: [UInt8])] = []
         var nextBatch: UInt64 = 0
         var answered: [String: QueueResult] = [:]
@@ -91,105 +107,162 @@ public final class QueueWorker: Sendable {
         var answeredBytes = 0
         var pulling = false
         var current: Channel?
+        // Jobs pulled and not answered yet, by request key: the host's job ids the one run answers (a job whose lease
+        // ran out while it ran comes again, and is not run twice).
+        var inFlight: [String: [UInt64]] = [:]
+        // Pulls are prepared concurrently and admitted to the scheduler in the order they came.
+        var pulls = 0
+        var nextAdmit = 0
+        var prepared: [Int: [(QueueJob, PreparedJob)]] = [:]
+        var scheduler = JobScheduler(maxRunning: configuration.maxRunning)
+        var admitted: [Int: (job: QueueJob, prepared: PreparedJob)] = [:]
+        var commits = GroupCommit<ReceiptChain.Outcome>(max: Int(configuration.batch))
+        var sealing: [ReceiptChain.Outcome] = []
 
-        func send(_ m: QueueMessage, on channel: Channel) {
-            channel.writeAndFlush(WireMessage.data(m.encoded), promise: nil)
+        func send(_ results: [QueueResult]) {
+            for part in Self.split(results, maxBytes: maxFrameSize - DeploymentManifest.API.frameOverhead) {
+                nextBatch += 1
+                let bytes = QueueMessage.results(batch: nextBatch, boot: identity.bootHash, items: part).encoded
+                outbox.append((nextBatch, bytes))
+                current?.writeAndFlush(WireMessage.data(bytes), promise: nil)
+            }
         }
         func pullIfIdle() {
-            guard let channel = current, !pulling, outbox.count < configuration.maxOutstanding else { return }
+            let room = configuration.maxInFlight - inFlight.count
+            guard let channel = current, !pulling, outbox.count < configuration.maxOutstanding, room > 0 else { return }
             pulling = true
-            send(.pull(max: configuration.batch, waitMs: configuration.waitMs), on: channel)
+            let m = QueueMessage.pull(max: UInt32(min(Int(configuration.batch), room)), waitMs: configuration.waitMs)
+            channel.writeAndFlush(WireMessage.data(m.encoded), promise: nil)
+        }
+        func sealIfIdle() {
+            guard let group = commits.next() else { return }
+            sealing = group
+            sealFeed.yield(group)
+        }
+        func sealed(_ result: Result<[ReceiptChain.Sealed], any Error>) {
+            commits.done()
+            let group = sealing
+            sealing = []
+            switch result {
+            case .success(let sealed):
+                var results: [QueueResult] = []
+                for s in sealed {
+                    answered[s.requestKey] = s.result
+                    answeredOrder.push(s.requestKey)
+                    answeredBytes += s.result.response.count + s.result.receipt.count
+                    results.append(s.result)
+                    for other in inFlight.removeValue(forKey: s.requestKey) ?? [] where other != s.jobID {
+                        var copy = s.result
+                        copy.jobID = other
+                        results.append(copy)
+                    }
+                }
+                while answeredBytes > configuration.rememberedBytes, let key = answeredOrder.pop() {
+                    if let old = answered.removeValue(forKey: key) { answeredBytes -= old.response.count + old.receipt.count }
+                }
+                send(results)
+            case .failure(let error):
+                // Without a signature (or a stored log head) nothing can be answered; the leases run out and the jobs
+                // come back (to this enclave, which runs them again, or after a restart to the next).
+                logger.error("queue: sealing \(group.count) job(s) failed: \(error)")
+                for o in group { inFlight[o.job.tenant + "/" + o.job.requestID] = nil }
+            }
         }
 
-        await withTaskCancellationHandler {
-            for await event in events {
-                switch event {
-                case .connected(let channel):
-                    current = channel
-                    pulling = false
-                    for item in outbox { channel.writeAndFlush(WireMessage.data(item.bytes), promise: nil) }
-                    if !outbox.isEmpty { logger.info("queue: sent \(outbox.count) unacknowledged batch(es) again") }
-                    pullIfIdle()
-                case .message(let message, let channel):
-                    guard channel === current else { continue }
-                    switch message {
-                    case .work(let jobs, let attestations):
+        await withDiscardingTaskGroup { tasks in
+            tasks.addTask {
+                // The receipt chain's one owner.
+                let chain = ReceiptChain(identity: identity, log: log, store: log == nil ? nil : store, master: log == nil ? nil : master)
+                for await outcomes in sealRequests {
+                    do { feed.yield(.sealed(.success(try await chain.seal(outcomes)))) } catch { feed.yield(.sealed(.failure(error))) }
+                }
+            }
+            func startReady() {
+                for id in scheduler.start() {
+                    let job = admitted[id]!.prepared
+                    tasks.addTask { feed.yield(.performed(id, await workload.perform(job, store: store))) }
+                }
+            }
+            await withTaskCancellationHandler {
+                for await event in events {
+                    switch event {
+                    case .connected(let channel):
+                        current = channel
                         pulling = false
-                        for request in attestations { attest(request, on: channel) }
-                        // Ask for the next batch before working on this one: the host gathers it while this one
-                        // is performed and sealed, so a job waits for at most one batch ahead of it.
-                        if !jobs.isEmpty { pullIfIdle() }
-                        if !jobs.isEmpty {
-                            var fresh: [QueueJob] = []
+                        for item in outbox { channel.writeAndFlush(WireMessage.data(item.bytes), promise: nil) }
+                        if !outbox.isEmpty { logger.info("queue: sent \(outbox.count) unacknowledged batch(es) again") }
+                        pullIfIdle()
+                    case .message(let message, let channel):
+                        guard channel === current else { continue }
+                        switch message {
+                        case .work(let jobs, let attestations):
+                            pulling = false
+                            for request in attestations { attest(request, on: channel) }
                             var repeats: [QueueResult] = []
+                            var fresh: [QueueJob] = []
                             for job in jobs {
-                                if var known = answered[job.tenant + "/" + job.requestID] {
+                                let key = job.tenant + "/" + job.requestID
+                                if var known = answered[key] {
                                     known.jobID = job.id
                                     repeats.append(known)
+                                } else if let ids = inFlight[key] {
+                                    if !ids.contains(job.id) { inFlight[key] = ids + [job.id] }
                                 } else {
+                                    inFlight[key] = [job.id]
                                     fresh.append(job)
                                 }
                             }
-                            var results = repeats
+                            if !repeats.isEmpty { send(repeats) }
                             if !fresh.isEmpty {
-                                do {
-                                    let sealed = try await chain.seal(await perform(fresh))
-                                    for s in sealed {
-                                        answered[s.requestKey] = s.result
-                                        answeredOrder.push(s.requestKey)
-                                        answeredBytes += s.result.response.count + s.result.receipt.count
-                                        results.append(s.result)
-                                    }
-                                    while answeredBytes > configuration.rememberedBytes, let key = answeredOrder.pop() {
-                                        if let old = answered.removeValue(forKey: key) { answeredBytes -= old.response.count + old.receipt.count }
-                                    }
-                                } catch {
-                                    // Without a signature (or a stored log head) nothing can be answered; the leases
-                                    // run out and the jobs come back (to this enclave or, after a restart, to the next).
-                                    logger.error("queue: sealing a batch failed: \(error)")
-                                }
+                                let pull = pulls
+                                pulls += 1
+                                tasks.addTask { feed.yield(.prepared(pull, await Self.prepare(fresh, workload: workload))) }
                             }
-                            for part in Self.split(results, maxBytes: maxFrameSize - DeploymentManifest.API.frameOverhead) {
-                                nextBatch += 1
-                                let bytes = QueueMessage.results(batch: nextBatch, boot: identity.bootHash, items: part).encoded
-                                outbox.append((nextBatch, bytes))
-                                channel.writeAndFlush(WireMessage.data(bytes), promise: nil)
-                            }
+                            pullIfIdle()
+                        case .ack(let batch):
+                            outbox.removeAll { $0.batch <= batch }
+                            pullIfIdle()
+                        case .pull, .results, .attestation, .attestationFailed:
+                            logger.warning("queue channel: the host sent an enclave message; closing")
+                            channel.close(promise: nil)
                         }
+                    case .prepared(let pull, let jobs):
+                        prepared[pull] = jobs
+                        while let next = prepared.removeValue(forKey: nextAdmit) {
+                            nextAdmit += 1
+                            for (job, p) in next { admitted[scheduler.admit(tenant: job.tenant, scope: p.scope).id] = (job, p) }
+                        }
+                        startReady()
+                    case .performed(let id, let outcome):
+                        scheduler.finish(id)
+                        let job = admitted.removeValue(forKey: id)!.job
+                        commits.finished(Self.receiptable(job, outcome))
+                        startReady()
+                        sealIfIdle()
+                    case .sealed(let result):
+                        sealed(result)
+                        sealIfIdle()
                         pullIfIdle()
-                    case .ack(let batch):
-                        outbox.removeAll { $0.batch <= batch }
-                        pullIfIdle()
-                    case .pull, .results, .attestation, .attestationFailed:
-                        logger.warning("queue channel: the host sent an enclave message; closing")
-                        channel.close(promise: nil)
                     }
                 }
+            } onCancel: {
+                feed.finish()
             }
-        } onCancel: {
-            feed.finish()
+            sealFeed.finish()
+            tasks.cancelAll()
         }
     }
 
-    /// Prepares the jobs of one pull concurrently, then runs them in the order their scopes need
-    /// (`PullSchedule`); outcomes come back in the jobs' order.
-    private func perform(_ jobs: [QueueJob]) async -> [ReceiptChain.Outcome] {
-        let workload = self.workload
-        let store = self.store
+    /// Prepares the jobs of one pull concurrently; they come back in the pull's order.
+    private static func prepare(_ jobs: [QueueJob], workload: any JobWorkload) async -> [(QueueJob, PreparedJob)] {
         let requests = jobs.map { JobRequest(requestID: $0.requestID, tenant: $0.tenant, operation: $0.operation, body: $0.body) }
-        let prepared: [PreparedJob]
-        if requests.count == 1 {
-            prepared = [await workload.prepare(requests[0])]
-        } else {
-            prepared = await withTaskGroup(of: (Int, PreparedJob).self) { group in
-                for (i, r) in requests.enumerated() { group.addTask { (i, await workload.prepare(r)) } }
-                var out = [PreparedJob?](repeating: nil, count: requests.count)
-                for await (i, p) in group { out[i] = p }
-                return out.map { $0! }
-            }
+        if requests.count == 1 { return [(jobs[0], await workload.prepare(requests[0]))] }
+        return await withTaskGroup(of: (Int, PreparedJob).self) { group in
+            for (i, r) in requests.enumerated() { group.addTask { (i, await workload.prepare(r)) } }
+            var out = [PreparedJob?](repeating: nil, count: requests.count)
+            for await (i, p) in group { out[i] = p }
+            return zip(jobs, out.map { $0! }).map { ($0, $1) }
         }
-        let outcomes = await PullSchedule.run(prepared) { await workload.perform($0, store: store) }
-        return zip(jobs, outcomes).map { Self.receiptable($0, $1) }
     }
 
     private static func receiptable(_ job: QueueJob, _ outcome: JobOutcome) -> ReceiptChain.Outcome {

@@ -10,7 +10,7 @@ import VsockBridge
 /// benchmark builds its logs with the enclave's own code.)
 public final class ReceiptChain {
     /// One finished job, before it is receipted.
-    public struct Outcome {
+    public struct Outcome: Sendable {
         public var job: QueueJob
         public var requestHash: [UInt8]
         public var status: String
@@ -29,7 +29,7 @@ public final class ReceiptChain {
     }
 
     /// One sealed job.
-    public struct Sealed {
+    public struct Sealed: Sendable {
         public var jobID: UInt64
         public var requestKey: String
         public var result: QueueResult
@@ -138,6 +138,10 @@ public final class ReceiptChain {
     private func appendToLog(_ batch: Batch) async throws(DeploymentLogError) -> DeploymentLog.Appended? {
         let receipts = batch.encoded
         guard let log, let logStore, let master else { return nil }
+        // No workload write lands between the state root read here and the head stored below.
+        let tracker = log.state
+        await tracker?.gate.hold()
+        defer { tracker?.gate.release() }
         var root: [UInt8]?
         if let state = log.state {
             do { root = try await state.currentRoot() } catch {

@@ -76,6 +76,8 @@ public final class TrackedStore: BlobStore {
     private let inner: any BlobStore
     private let tagKey: [UInt8]
     private let state = Mutex(State())
+    /// Writes wait while a head is made (`WriteGate`).
+    let gate = WriteGate()
 
     init(inner: any BlobStore, master: MasterSecret) {
         self.inner = inner
@@ -152,7 +154,8 @@ public final class TrackedStore: BlobStore {
     // MARK: Heads
 
     /// The root of the state as it is now, for the head about to be signed: records whose write went unanswered
-    /// are read first, so that the root is of what the store holds.
+    /// are read first, so that the root is of what the store holds. The caller holds `gate` from before this until
+    /// the head is stored (`headStored`) or given up.
     func currentRoot() async throws -> [UInt8] {
         for key in state.withLock({ $0.uncertain }) { _ = try await get(key) }
         return state.withLock { $0.digest.root }
@@ -200,6 +203,8 @@ public final class TrackedStore: BlobStore {
 
     public func put(_ key: String, value: [UInt8], expectedVersion: UInt64) async throws -> (stored: Bool, version: UInt64) {
         precondition(Self.isTracked(key), "workloads write workload records only")
+        await gate.enterWrite()
+        defer { gate.leaveWrite() }
         if state.withLock({ $0.uncertain.contains(key) }) { _ = try await get(key) }
         let (known, previous, epoch) = state.withLock { s in (s.entries[key], s.sinceHead[key] ?? s.entries[key], s.epoch) }
         // The tracker knows the current version: a write that expects another would fail at an honest host.

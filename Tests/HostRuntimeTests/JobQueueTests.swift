@@ -139,6 +139,31 @@ struct QueueFixture {
         #expect(f.queue.snapshot.waiting == 1)
     }
 
+    @Test func aPullWhileJobsAreLeasedTakesTheNextAndResultsMayComeInAnyOrder() async throws {
+        // The enclave keeps pulling while jobs run and answers each when it is done.
+        let f = try QueueFixture()
+        var ids: [UInt64] = []
+        for i in 0..<4 {
+            guard case .queued(let id) = try await f.submit("o\(i)") else { Issue.record("not queued"); return }
+            ids.append(id)
+        }
+        let owner = f.queue.connected()
+        let (first, _) = await f.queue.lease(owner: owner, max: 2, wait: .zero)
+        let (second, _) = await f.queue.lease(owner: owner, max: 10, wait: .zero)
+        #expect(first.map(\.requestID) == ["o0", "o1"])
+        #expect(second.map(\.requestID) == ["o2", "o3"])
+        #expect(f.queue.snapshot.leased == 4)
+        async let waited = f.queue.awaitCompletion(ids[0], timeout: .seconds(20))
+        // The last pulled is sealed first, the first pulled last, each in its own batch.
+        let boot = [UInt8](repeating: 3, count: 32)
+        for (n, job) in (first + second).reversed().enumerated() {
+            try await f.queue.complete(boot: boot, items: [QueueFixture.result(job, sequence: UInt64(n + 1))])
+        }
+        #expect(await waited?.sequence == 4)
+        for (n, id) in ids.enumerated() { #expect(try f.queue.completion(jobID: id)?.sequence == UInt64(4 - n)) }
+        #expect(f.queue.snapshot.leased == 0 && f.queue.snapshot.waiting == 0)
+    }
+
     @Test func theFirstResultWinsAndEveryReceiptIsKept() async throws {
         let f = try QueueFixture()
         guard case .queued(let id) = try await f.submit("f1") else { Issue.record("not queued"); return }
