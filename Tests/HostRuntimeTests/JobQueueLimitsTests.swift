@@ -8,6 +8,9 @@ import Testing
 
 @testable import HostRuntime
 
+/// A condition a test waited for in vain.
+struct NeverHappened: Error {}
+
 /// A count several tasks add to.
 final class Counter: Sendable {
     private let count = Mutex(0)
@@ -41,7 +44,7 @@ final class Counter: Sendable {
     static func until(_ condition: () -> Bool) async throws {
         let deadline = ContinuousClock.now + .seconds(30)
         while !condition() {
-            guard ContinuousClock.now < deadline else { Issue.record("never happened"); return }
+            guard ContinuousClock.now < deadline else { throw NeverHappened() }
             try await Task.sleep(for: .milliseconds(10))
         }
     }
@@ -88,7 +91,8 @@ final class Counter: Sendable {
         async let mine = q.attestation(nonce: [0xAA])
         try await Self.until { q.pendingAttestations.all == 3 }
         var answered = 0
-        while answered < 3 {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while answered < 3 && ContinuousClock.now < deadline {
             let (_, requests) = await q.lease(owner: owner, max: 10, wait: .seconds(5))
             for r in requests {
                 q.attested(id: r.id, .success([0xD0] + r.nonce))
