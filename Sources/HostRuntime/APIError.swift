@@ -4,11 +4,14 @@ public struct APIError: Error, Sendable, Hashable, CustomStringConvertible {
     public let status: Int
     public let code: String
     public let message: String
+    /// Whole seconds after which the same request may succeed, sent as `Retry-After` (429 and some 503 answers).
+    public let retryAfter: Int?
 
-    public init(_ status: Int, _ code: String, _ message: String) {
+    public init(_ status: Int, _ code: String, _ message: String, retryAfter: Int? = nil) {
         self.status = status
         self.code = code
         self.message = message
+        self.retryAfter = retryAfter
     }
 
     public var description: String { "\(status) \(code): \(message)" }

@@ -24,12 +24,15 @@ public struct APIServer: Sendable {
     let logger: Logger
     /// The manifest's witnesses (`log.witnesses`): whose cosigned heads `POST /v1/log/witness` keeps.
     let witnesses: [NoteVerifierKey]
+    /// The per-caller rate of `GET /v1/attestation`.
+    let attestationLimiter: AttestationLimiter
 
     public init(
         host: String, port: Int, maxBodyBytes: Int, wait: TimeAmount, queue: JobQueue, auth: APIAuthenticator, witnesses: [NoteVerifierKey] = [],
-        logger: Logger
+        attestationLimiter: AttestationLimiter = AttestationLimiter(limit: RateLimit(perMinute: 600, burst: 60)), logger: Logger
     ) {
         self.witnesses = witnesses
+        self.attestationLimiter = attestationLimiter
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
@@ -43,13 +46,14 @@ public struct APIServer: Sendable {
     static let jobHeader = HTTPField.Name("Cloister-Job")!
     static let statusHeader = HTTPField.Name("Cloister-Status")!
     static let sequenceHeader = HTTPField.Name("Cloister-Receipt-Seq")!
+    static let retryAfterHeader = HTTPField.Name("Retry-After")!
 
     /// The Hummingbird application, a `Service` for the host's group.
     public func application(onRunning: @escaping @Sendable (Int) -> Void = { _ in }) -> any Service {
-        let router = Router()
+        let router = Router(context: APIRequestContext.self)
         router.add(middleware: JSONErrorMiddleware(logger: logger))
         let api = self
-        router.get("/v1/attestation") { request, _ in try await api.attestation(request) }
+        router.get("/v1/attestation") { request, context in try await api.attestation(request, from: context.remoteAddress) }
         router.post("/v1/call/:op") { request, context in try await api.call(request, operation: context.parameters.get("op") ?? "") }
         router.get("/v1/requests/:id") { request, context in try await api.lookup(request, requestID: context.parameters.get("id") ?? "") }
         router.get("/v1/receipts") { request, _ in try await api.receipts(request) }
@@ -77,11 +81,18 @@ public struct APIServer: Sendable {
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_json)))
     }
 
-    func attestation(_ request: Request) async throws -> Response {
+    /// `GET /v1/attestation` (no token needed): counted against the token's holder, or without a valid token
+    /// against the caller's address (429 `rateLimited` beyond the rate); a caller without a token gets one of the
+    /// slots open to such callers (503 `anonymousBusy` when they are all waiting).
+    func attestation(_ request: Request, from address: SocketAddress?) async throws -> Response {
         guard let text = request.uri.queryParameters["nonce"], let nonce = Hex.decode(text), !nonce.isEmpty, nonce.count <= QueueMessage.maxNonce else {
             throw APIError(400, "badNonce", "nonce must be 1 to \(QueueMessage.maxNonce) bytes in hex")
         }
-        let document = try await queue.attestation(nonce: nonce)
+        let principal = auth.principal(authorization: request.headers[.authorization])
+        if case .limited(let seconds) = attestationLimiter.admit(principal: principal, address: address) {
+            throw APIError(429, "rateLimited", "too many attestation requests from this caller; try again in \(seconds) s", retryAfter: seconds)
+        }
+        let document = try await queue.attestation(nonce: nonce, anonymous: principal == nil)
         return Response(status: .ok, headers: [.contentType: "application/cbor"], body: .init(byteBuffer: ByteBuffer(bytes: document)))
     }
 
@@ -306,7 +317,9 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static func render(_ error: APIError) -> Response {
-        APIServer.json(
+        var response = APIServer.json(
             error.status, "{\"error\":{\"code\":\"\(error.code)\",\"message\":\"\(JSONLine.escape(error.message))\"}}")
+        if let seconds = error.retryAfter { response.headers[APIServer.retryAfterHeader] = String(seconds) }
+        return response
     }
 }

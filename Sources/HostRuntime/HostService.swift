@@ -196,6 +196,10 @@ struct RequestPath: Sendable {
         do { database = try HostDatabase(path: path) } catch { throw HostStartError("cannot open the database \(path): \(error)") }
         var qc = JobQueue.Configuration()
         qc.leaseMs = api.leaseMs
+        qc.maxPendingAttestations = api.attestationSlots
+        qc.maxAnonymousAttestations = api.anonymousAttestationSlots
+        qc.maxQueuedPerTenant = api.tenantMaxQueuedJobs
+        qc.maxBytesPerTenant = api.tenantMaxBytesInFlight
         qc.maxWorkBytes = c.manifest.bridge.maxFrameBytes - DeploymentManifest.API.frameOverhead
         let queue = JobQueue(database: database, configuration: qc, eventLoop: group.next(), logger: logger)
         // Loaded before any service runs, so that no job is submitted or leased while the table is read.
@@ -206,7 +210,8 @@ struct RequestPath: Sendable {
         }
         let server = APIServer(
             host: api.listenHost, port: api.listenPort, maxBodyBytes: api.maxBodyBytes, wait: .milliseconds(Int64(api.waitMs)), queue: queue,
-            auth: auth, witnesses: c.manifest.log.witnesses, logger: logger)
+            auth: auth, witnesses: c.manifest.log.witnesses,
+            attestationLimiter: AttestationLimiter(limit: RateLimit(perMinute: api.attestationPerMinute, burst: api.attestationBurst)), logger: logger)
         return RequestPath(queue: queue, server: server, logger: logger)
     }
 

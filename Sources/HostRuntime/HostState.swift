@@ -68,6 +68,9 @@ public final class HostState: Sendable {
             gauge("queue", "waiting_jobs", "Jobs committed and waiting for the enclave").set(Int64(q.waiting))
             gauge("queue", "leased_jobs", "Jobs leased to the enclave and not yet finished").set(Int64(q.leased))
             gauge("queue", "connections", "Queue connections from the enclave").set(Int64(q.connected))
+            let attestations = queue.pendingAttestations
+            gauge("attestation", "waiting", "Attestation requests waiting for the enclave").set(Int64(attestations.all))
+            gauge("attestation", "waiting_anonymous", "Attestation requests without a valid token waiting for the enclave").set(Int64(attestations.anonymous))
             mirror("queue", "enqueued", "Jobs committed", Int64(q.enqueued))
             mirror("queue", "completed", "Jobs finished with a signed response stored", Int64(q.completed))
             mirror("queue", "repeated", "Requests answered from an earlier job with the same request id", Int64(q.repeated))

@@ -23,8 +23,17 @@ public final class JobQueue: Sendable {
         public var leaseMs = 30_000
         /// Jobs waiting or leased before new ones are refused with 503 `queueFull`.
         public var maxQueued = 100_000
-        /// Attestation requests waiting for the enclave before new ones are refused.
+        /// Attestation requests waiting for the enclave before new ones are refused with 503 `busy`.
         public var maxPendingAttestations = 256
+        /// How many of those callers without a token may hold together (beyond, 503 `anonymousBusy`): the rest are
+        /// kept for callers with one, so that a flood without tokens never locks them out.
+        public var maxAnonymousAttestations = 128
+        /// Jobs one tenant may have unfinished (waiting or leased) before its new ones are refused with 429
+        /// `tenantQueueFull`: one tenant's flood never fills `maxQueued` for the others.
+        public var maxQueuedPerTenant = 10_000
+        /// Body bytes one tenant may have in unfinished jobs before its new ones are refused with 429
+        /// `tenantBytesInFlight`.
+        public var maxBytesPerTenant = 256 * 1024 * 1024
         public var attestationTimeout = TimeAmount.seconds(10)
         /// Most bytes of job bodies one `work` message carries (it must fit the bridge's frame limit); a single
         /// job always goes, whatever its size.
@@ -47,6 +56,12 @@ public final class JobQueue: Sendable {
         var timer: Scheduled<Void>?
     }
 
+    private struct AttestationWaiter {
+        var continuation: CheckedContinuation<Result<[UInt8], APIError>, Never>
+        var timer: Scheduled<Void>?
+        var anonymous: Bool
+    }
+
     private struct Waiter {
         var id: UInt64
         var continuation: CheckedContinuation<JobCompletion?, Never>
@@ -62,7 +77,9 @@ public final class JobQueue: Sendable {
         var owners = Set<UInt64>()
         var nextID: UInt64 = 0
         var attestations = FIFO<QueueMessage.AttestationRequest>()
-        var attestationWaiters: [UInt64: (CheckedContinuation<Result<[UInt8], APIError>, Never>, Scheduled<Void>?)] = [:]
+        var attestationWaiters: [UInt64: AttestationWaiter] = [:]
+        var anonymousAttestations = 0
+        var loads = TenantLoads()
         var completionWaiters: [UInt64: [Waiter]] = [:]
         var enqueued: UInt64 = 0
         var completed: UInt64 = 0
@@ -102,6 +119,7 @@ public final class JobQueue: Sendable {
                 let job = QueueJob(id: id, requestID: r[1], tenant: r[2], operation: r[3], body: (r[4] as Data).bytes, attempt: 1)
                 s.ready[id] = job
                 s.order.push(id)
+                s.loads.queued(tenant: job.tenant, bytes: job.body.count)
             }
         }
         if !rows.isEmpty { logger.info("queue: \(rows.count) unfinished job(s) from before the restart are queued again") }
@@ -131,11 +149,23 @@ public final class JobQueue: Sendable {
     }
 
     /// Commits a job durably and queues it. A request id a tenant already used for a different operation or body
-    /// is refused with 409 `requestIdReused`.
+    /// is refused with 409 `requestIdReused`. A new job beyond the queue's room is refused with 503 `queueFull`, or
+    /// beyond the tenant's with 429 `tenantQueueFull` or `tenantBytesInFlight`; the same request sent again is
+    /// answered from its job even then.
     public func submit(tenantID: Int64, tenant: String, requestID: String, operation: String, body: [UInt8]) async throws(APIError) -> Submitted {
-        let depth = state.withLock { $0.ready.count + $0.leased.count }
-        guard depth < configuration.maxQueued else { throw APIError(503, "queueFull", "\(depth) jobs are waiting; try again later") }
         let hash = RequestDigest.hash(tenant: tenant, operation: operation, requestID: requestID, body: body)
+        if let refusal = reserve(tenant: tenant, bytes: body.count) {
+            let found: (Int64, [UInt8], JobCompletion?)?
+            do { found = try await database.pool.read { db in try Self.stored(db, tenantID: tenantID, requestID: requestID) } } catch {
+                throw APIError.storage(error)
+            }
+            guard let (id, storedHash, completion) = found else { throw refusal }
+            guard storedHash == hash else { throw Self.reused(requestID) }
+            state.withLock { $0.repeated += 1 }
+            return .existing(UInt64(id), completion)
+        }
+        var keep = false
+        defer { if !keep { release(tenant: tenant, bytes: body.count) } }
         enum Row2: Sendable {
             case inserted(Int64)
             case existing(Int64, [UInt8], JobCompletion?)
@@ -151,16 +181,10 @@ public final class JobQueue: Sendable {
                         """
                 ).execute(arguments: [tenantID, requestID, operation, Data(body), Data(hash), now])
                 if db.changesCount == 1 { return Row2.inserted(db.lastInsertedRowID) }
-                guard let r = try Row.fetchOne(
-                    db, sql: "SELECT id, request_hash, status, seq, response FROM jobs WHERE tenant_id = ? AND request_id = ?",
-                    arguments: [tenantID, requestID])
-                else { throw DatabaseError(resultCode: .SQLITE_INTERNAL, message: "job vanished") }
-                let id: Int64 = r[0]
-                var completion: JobCompletion?
-                if let status: String = r[2], let seq: Int64 = r[3], let response: Data = r[4] {
-                    completion = JobCompletion(jobID: UInt64(id), status: status, sequence: UInt64(seq), response: response.bytes)
+                guard let (id, storedHash, completion) = try Self.stored(db, tenantID: tenantID, requestID: requestID) else {
+                    throw DatabaseError(resultCode: .SQLITE_INTERNAL, message: "job vanished")
                 }
-                return Row2.existing(id, (r[1] as Data).bytes, completion)
+                return Row2.existing(id, storedHash, completion)
             }
         } catch {
             logger.error("queue: a job could not be committed: \(error)")
@@ -169,7 +193,10 @@ public final class JobQueue: Sendable {
         switch outcome {
         case .inserted(let id):
             let job = QueueJob(id: UInt64(id), requestID: requestID, tenant: tenant, operation: operation, body: body, attempt: 1)
+            keep = true
             let wake = state.withLock { s in
+                // The reservation becomes the job's: its load stays counted until it finishes.
+                s.loads.committed()
                 s.ready[job.id] = job
                 s.order.push(job.id)
                 s.enqueued += 1
@@ -178,13 +205,27 @@ public final class JobQueue: Sendable {
             deliver(wake)
             return .queued(job.id)
         case .existing(let id, let storedHash, let completion):
-            guard storedHash == hash else {
-                throw APIError(409, "requestIdReused", "request id \(requestID) was used before for a different operation or body")
-            }
+            guard storedHash == hash else { throw Self.reused(requestID) }
             state.withLock { $0.repeated += 1 }
             return .existing(UInt64(id), completion)
         }
     }
+
+    /// Counts a job of `tenant` with `bytes` of body as unfinished, or says why there is no room for it.
+    private func reserve(tenant: String, bytes: Int) -> APIError? {
+        state.withLock { s in
+            let depth = s.ready.count + s.leased.count
+            return s.loads.reserve(tenant: tenant, bytes: bytes, depth: depth, configuration)
+        }
+    }
+
+    /// Gives back a reservation whose job was not queued.
+    private func release(tenant: String, bytes: Int) {
+        state.withLock { $0.loads.released(tenant: tenant, bytes: bytes) }
+    }
+
+    /// What `tenant` has unfinished now (jobs being committed included).
+    public func load(tenant: String) -> TenantLoad { state.withLock { $0.loads[tenant] } }
 
     /// Waits up to `timeout` for a job's completion; nil when it is still unfinished.
     public func awaitCompletion(_ jobID: UInt64, timeout: TimeAmount) async -> JobCompletion? {
@@ -227,13 +268,6 @@ public final class JobQueue: Sendable {
     /// The stored completion of a job, from the database.
     public func completion(jobID: UInt64) throws -> JobCompletion? {
         try database.pool.read { db in try Self.completion(db, jobID: jobID) }
-    }
-
-    static func completion(_ db: Database, jobID: UInt64) throws -> JobCompletion? {
-        guard let r = try Row.fetchOne(db, sql: "SELECT status, seq, response FROM jobs WHERE id = ? AND completed IS NOT NULL", arguments: [Int64(jobID)]) else {
-            return nil
-        }
-        return JobCompletion(jobID: jobID, status: r[0], sequence: UInt64(r[1] as Int64), response: (r[2] as Data).bytes)
     }
 
     // MARK: The enclave's side
@@ -315,8 +349,11 @@ public final class JobQueue: Sendable {
         var resumes: [(Waiter, JobCompletion)] = []
         state.withLock { s in
             for (i, item) in items.enumerated() {
-                s.leased[item.jobID] = nil
-                s.ready[item.jobID] = nil
+                let leased = s.leased.removeValue(forKey: item.jobID)?.job
+                let waiting = s.ready.removeValue(forKey: item.jobID)
+                if let job = leased ?? waiting {
+                    s.loads.finished(tenant: job.tenant, bytes: job.body.count)
+                }
                 guard applied[i] else { continue }
                 let done = JobCompletion(jobID: item.jobID, status: item.status, sequence: item.sequence, response: item.response)
                 s.completed += 1
@@ -329,38 +366,32 @@ public final class JobQueue: Sendable {
         }
     }
 
-    /// Files signed receipts that came with a log head (before their results): each under its boot and sequence,
-    /// with what `ReceiptFiling` reads of it; one already filed is left as it is. What does not parse is not filed.
-    static func file(receipts: [[UInt8]], received: Int64, in db: Database) throws {
-        let statement = try db.cachedStatement(
-            sql: "INSERT INTO receipts (boot, seq, entry, received, log_index, leaf, tenant) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (boot, seq) DO NOTHING")
-        for entry in receipts {
-            let filed = ReceiptFiling(entry)
-            guard let signed = try? SignedReceipt(encoded: entry), let receipt = try? Receipt(encoded: signed.receipt),
-                receipt.sequence <= UInt64(Int64.max), let index = filed.logIndex, let leaf = filed.leaf
-            else { continue }
-            try statement.execute(arguments: [Data(receipt.boot), Int64(receipt.sequence), Data(entry), received, index, Data(leaf), filed.tenant])
-        }
-    }
-
     // MARK: Attestation
 
-    /// Asks the enclave (on its next pull) for a fresh document carrying `nonce`.
-    public func attestation(nonce: [UInt8]) async throws(APIError) -> [UInt8] {
+    /// Asks the enclave (on its next pull) for a fresh document carrying `nonce`. `anonymous`: the caller has no
+    /// valid token, and gets a slot only within `maxAnonymousAttestations`.
+    public func attestation(nonce: [UInt8], anonymous: Bool = false) async throws(APIError) -> [UInt8] {
         let result = await withCheckedContinuation { (c: CheckedContinuation<Result<[UInt8], APIError>, Never>) in
             let (refusal, wake, _) = state.withLock { s -> (APIError?, [(Puller, [QueueJob], [QueueMessage.AttestationRequest])], UInt64) in
                 guard !s.owners.isEmpty else { return (APIError(503, "enclaveUnavailable", "no enclave is connected to the queue"), [], 0) }
+                guard !anonymous || s.anonymousAttestations < configuration.maxAnonymousAttestations else {
+                    return (
+                        APIError(503, "anonymousBusy", "the attestation requests open to callers without a token are all waiting", retryAfter: 1), [], 0
+                    )
+                }
                 guard s.attestationWaiters.count < configuration.maxPendingAttestations else {
-                    return (APIError(503, "busy", "too many attestation requests are waiting"), [], 0)
+                    return (APIError(503, "busy", "too many attestation requests are waiting", retryAfter: 1), [], 0)
                 }
                 s.nextID += 1
                 let id = s.nextID
                 let timer = loop.scheduleTask(in: configuration.attestationTimeout) { [self] () -> Void in
-                    guard let waiter = state.withLock({ $0.attestationWaiters.removeValue(forKey: id) }) else { return }
-                    waiter.0.resume(returning: .failure(APIError(504, "enclaveTimeout", "the enclave did not answer the attestation request in time")))
+                    guard let waiter = state.withLock({ Self.removeAttestationWaiter(id, &$0) }) else { return }
+                    waiter.continuation.resume(
+                        returning: .failure(APIError(504, "enclaveTimeout", "the enclave did not answer the attestation request in time")))
                 }
                 s.attestations.push(.init(id: id, nonce: nonce))
-                s.attestationWaiters[id] = (c, timer)
+                s.attestationWaiters[id] = AttestationWaiter(continuation: c, timer: timer, anonymous: anonymous)
+                if anonymous { s.anonymousAttestations += 1 }
                 return (nil, takeForPullers(&s), id)
             }
             if let refusal { return c.resume(returning: .failure(refusal)) }
@@ -371,9 +402,20 @@ public final class JobQueue: Sendable {
 
     /// The enclave's answer to an attestation request.
     public func attested(id: UInt64, _ result: Result<[UInt8], APIError>) {
-        guard let (c, timer) = state.withLock({ $0.attestationWaiters.removeValue(forKey: id) }) else { return }
-        timer?.cancel()
-        c.resume(returning: result)
+        guard let waiter = state.withLock({ Self.removeAttestationWaiter(id, &$0) }) else { return }
+        waiter.timer?.cancel()
+        waiter.continuation.resume(returning: result)
+    }
+
+    private static func removeAttestationWaiter(_ id: UInt64, _ s: inout State) -> AttestationWaiter? {
+        guard let waiter = s.attestationWaiters.removeValue(forKey: id) else { return nil }
+        if waiter.anonymous { s.anonymousAttestations -= 1 }
+        return waiter
+    }
+
+    /// Attestation requests waiting for the enclave: all, and those of callers without a token.
+    public var pendingAttestations: (all: Int, anonymous: Int) {
+        state.withLock { ($0.attestationWaiters.count, $0.anonymousAttestations) }
     }
 
     // MARK: Internals (called with the lock held)

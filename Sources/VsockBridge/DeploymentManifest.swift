@@ -85,6 +85,20 @@ public struct DeploymentManifest: Sendable, Hashable {
         public var waitMs = 10_000
         /// How long a leased job may stay unfinished before the host leases it again.
         public var leaseMs = 30_000
+        /// Attestation requests one caller (a tenant, or an address without a token) may make per minute in the
+        /// long run; beyond, 429 `rateLimited`.
+        public var attestationPerMinute = 600
+        /// Attestation requests one caller may make at once before the per-minute rate applies.
+        public var attestationBurst = 60
+        /// Attestation requests waiting for the enclave at once, from all callers; beyond, 503 `busy`.
+        public var attestationSlots = 256
+        /// How many of `attestationSlots` callers without a valid token may hold together (beyond, 503
+        /// `anonymousBusy`); the rest are kept for callers with one.
+        public var anonymousAttestationSlots = 128
+        /// Jobs one tenant may have submitted and not yet finished; beyond, 429 `tenantQueueFull`.
+        public var tenantMaxQueuedJobs = 10_000
+        /// Request body bytes one tenant may have submitted and not yet finished; beyond, 429 `tenantBytesInFlight`.
+        public var tenantMaxBytesInFlight = 256 * 1024 * 1024
 
         /// Room a queue message needs beyond the bodies or results it carries (framing, ids, receipts, seals).
         public static let frameOverhead = 64 * 1024
@@ -302,13 +316,22 @@ public struct DeploymentManifest: Sendable, Hashable {
             if let v = try l.int("freshSeconds", 10...86_400) { m.log.freshSeconds = v }
         }
         if let a = try top.object("api") {
-            try a.only(["listen", "workload", "maxBodyBytes", "waitMs", "leaseMs"])
+            try a.only([
+                "listen", "workload", "maxBodyBytes", "waitMs", "leaseMs", "attestationPerMinute", "attestationBurst", "attestationSlots",
+                "anonymousAttestationSlots", "tenantMaxQueuedJobs", "tenantMaxBytesInFlight",
+            ])
             var api = API()
             if let listen = try a.string("listen") { (api.listenHost, api.listenPort) = try hostPort(listen, path: "api.listen") }
             if let v = try a.string("workload") { api.workload = v }
             if let v = try a.int("maxBodyBytes", 1...256 * 1024) { api.maxBodyBytes = v }
             if let v = try a.int("waitMs", 0...600_000) { api.waitMs = v }
             if let v = try a.int("leaseMs", 500...3_600_000) { api.leaseMs = v }
+            if let v = try a.int("attestationPerMinute", 1...600_000) { api.attestationPerMinute = v }
+            if let v = try a.int("attestationBurst", 1...100_000) { api.attestationBurst = v }
+            if let v = try a.int("attestationSlots", 1...65_536) { api.attestationSlots = v }
+            if let v = try a.int("anonymousAttestationSlots", 0...65_535) { api.anonymousAttestationSlots = v }
+            if let v = try a.int("tenantMaxQueuedJobs", 1...50_000) { api.tenantMaxQueuedJobs = v }
+            if let v = try a.int("tenantMaxBytesInFlight", 1...(1 << 36)) { api.tenantMaxBytesInFlight = v }
             m.api = api
         }
         try m.validate()
@@ -336,6 +359,13 @@ public struct DeploymentManifest: Sendable, Hashable {
             let needed = max(api.maxBodyBytes, API.maxResultBytes) + API.frameOverhead
             guard bridge.maxFrameBytes >= needed else {
                 throw Error("bridge.maxFrameBytes", "the request path needs at least \(needed) bytes per frame (api.maxBodyBytes or a result, plus overhead)")
+            }
+            // Some slots must stay for callers with a token, or an anonymous flood would lock them out.
+            guard api.anonymousAttestationSlots < api.attestationSlots else {
+                throw Error("api.anonymousAttestationSlots", "must be below api.attestationSlots (\(api.attestationSlots)), or no slot is kept for callers with a token")
+            }
+            guard api.tenantMaxBytesInFlight >= api.maxBodyBytes else {
+                throw Error("api.tenantMaxBytesInFlight", "a tenant could never send a body of api.maxBodyBytes (\(api.maxBodyBytes))")
             }
             if api.listenPort == host.adminPort && api.listenHost == host.adminHost {
                 throw Error("api.listen", "\(api.listenHost):\(api.listenPort) is the admin port")

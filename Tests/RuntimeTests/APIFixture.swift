@@ -19,14 +19,28 @@ struct APIFixture {
     /// The program key of tenant `acme`'s first credential (kept across restarts).
     let credential: CredentialKey
 
+    /// How `start` knows the enclave serves.
+    enum Readiness {
+        /// An attestation request without a token is answered.
+        case attestation
+        /// The enclave's queue connection is up (`/metrics`); for a host whose attestation rate a test measures.
+        case queueConnection
+    }
+
     /// Starts a host (or restarts `previous`'s on its data); `wait: false` does not wait for the enclave to serve
     /// (a boot that is meant to be refused), and then needs `previous`.
     static func start(
-        restart previous: APIFixture? = nil, hostArguments: HostArguments = .none, wait: Bool = true, edit: (inout [String: Any]) -> Void = { _ in }
+        restart previous: APIFixture? = nil, hostArguments: HostArguments = .none, wait: Bool = true, readiness: Readiness = .attestation,
+        edit: (inout [String: Any]) -> Void = { _ in }
     ) async throws -> APIFixture {
         let host = try await HostProcess.start(api: true, restart: previous?.host, hostArguments: hostArguments, edit: edit)
         let base = URL(string: "http://127.0.0.1:\(host.ports.api)/")!
-        if wait { try await waitForQueue(base, host: host) }
+        if wait {
+            switch readiness {
+            case .attestation: try await waitForQueue(base, host: host)
+            case .queueConnection: try await waitForQueueConnection(host)
+            }
+        }
         let trust = TrustManifest(pcrs: try pins(manifest: host.directory.appendingPathComponent("manifest.json")))
         guard wait || previous != nil else { throw HarnessError("a host not waited for needs the tokens of an earlier one") }
         let root = try EmulatedRoot.load(directory: host.directory.appendingPathComponent("emulator").path)
@@ -94,6 +108,25 @@ struct APIFixture {
 
     static func token(_ body: [UInt8]) -> String? {
         ((try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any])?["token"] as? String
+    }
+
+    /// Waits until the enclave's queue worker is connected, as the host's metrics say, without asking the API.
+    static func waitForQueueConnection(_ host: HostProcess, within seconds: Double = 60) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let value = try? await metric(host, "cloister_queue_connections"), value >= 1 { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw HarnessError("the enclave's queue connection did not come up; log tail:\n\(host.tail(30))")
+    }
+
+    /// A gauge or counter of the host's `/metrics`; 0 when it is absent.
+    static func metric(_ host: HostProcess, _ name: String) async throws -> Double {
+        let (_, text) = try await host.admin("/metrics")
+        for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
+            return Double(line.split(separator: " ")[1]) ?? 0
+        }
+        return 0
     }
 
     /// Waits until the enclave's queue worker is connected (an attestation request is answered).

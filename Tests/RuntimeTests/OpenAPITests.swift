@@ -56,7 +56,7 @@ import Testing
             }
         }
         let attestation = paths["/v1/attestation"]!["get"]!["responses"] as! [String: Any]
-        #expect(Set(attestation.keys) == ["200", "400", "502", "503", "504"])
+        #expect(Set(attestation.keys) == ["200", "400", "429", "502", "503", "504"])
         let consistency = paths["/v1/log/consistency"]!["get"]!["responses"] as! [String: Any]
         #expect(consistency["503"] != nil)
     }

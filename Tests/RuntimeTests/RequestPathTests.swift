@@ -196,10 +196,6 @@ import Testing
     }
 
     static func metric(_ f: APIFixture, _ name: String) async throws -> Double {
-        let (_, text) = try await f.host.admin("/metrics")
-        for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
-            return Double(line.split(separator: " ")[1]) ?? 0
-        }
-        return 0
+        try await APIFixture.metric(f.host, name)
     }
 }

@@ -21,6 +21,20 @@ import Testing
         #expect(m.ingress.isEmpty && m.egress.allow.isEmpty && m.egress.proxyPort == nil)
     }
 
+    @Test func theAPILimitsHaveDefaultsAndCanBeSet() throws {
+        let d = try #require(try Self.parse(#"{"api": {}}"#).api)
+        #expect(d.attestationPerMinute == 600 && d.attestationBurst == 60)
+        #expect(d.attestationSlots == 256 && d.anonymousAttestationSlots == 128)
+        #expect(d.tenantMaxQueuedJobs == 10_000 && d.tenantMaxBytesInFlight == 256 * 1024 * 1024)
+        let m = try #require(
+            try Self.parse(
+                #"{"api": {"attestationPerMinute": 6, "attestationBurst": 2, "attestationSlots": 8, "anonymousAttestationSlots": 0, "tenantMaxQueuedJobs": 3, "tenantMaxBytesInFlight": 65536}}"#
+            ).api)
+        #expect(m.attestationPerMinute == 6 && m.attestationBurst == 2)
+        #expect(m.attestationSlots == 8 && m.anonymousAttestationSlots == 0)
+        #expect(m.tenantMaxQueuedJobs == 3 && m.tenantMaxBytesInFlight == 65536)
+    }
+
     @Test func theShippedManifestsParse() throws {
         for name in ["emulation.json", "example.json"] {
             let path = #filePath.components(separatedBy: "/Tests/")[0] + "/Manifests/" + name
@@ -105,6 +119,16 @@ import Testing
         (#"{"api": {"maxBodyBytes": 262145}}"#, "api.maxBodyBytes"),
         (#"{"api": {"leaseMs": 100}}"#, "api.leaseMs"),
         (#"{"api": {"waitMs": -1}}"#, "api.waitMs"),
+        (#"{"api": {"attestationPerMinute": 0}}"#, "api.attestationPerMinute"),
+        (#"{"api": {"attestationBurst": 1.5}}"#, "api.attestationBurst"),
+        (#"{"api": {"attestationBurst": "60"}}"#, "api.attestationBurst"),
+        (#"{"api": {"attestationSlots": 65537}}"#, "api.attestationSlots"),
+        (#"{"api": {"anonymousAttestationSlots": -1}}"#, "api.anonymousAttestationSlots"),
+        (#"{"api": {"attestationSlots": 4, "anonymousAttestationSlots": 4}}"#, "api.anonymousAttestationSlots"),
+        (#"{"api": {"tenantMaxQueuedJobs": 0}}"#, "api.tenantMaxQueuedJobs"),
+        (#"{"api": {"tenantMaxQueuedJobs": 50001}}"#, "api.tenantMaxQueuedJobs"),
+        (#"{"api": {"tenantMaxBytesInFlight": 0}}"#, "api.tenantMaxBytesInFlight"),
+        (#"{"api": {"maxBodyBytes": 2048, "tenantMaxBytesInFlight": 2047}}"#, "api.tenantMaxBytesInFlight"),
         (#"{"api": {"listen": "127.0.0.1:9090"}}"#, "api.listen"),
         (#"{"api": {"listen": "127.0.0.1:8443"}, "ingress": [{"listen": "127.0.0.1:8443", "enclavePort": 1}]}"#, "api.listen"),
         (#"{"api": []}"#, "api"),
