@@ -16,25 +16,17 @@
 //      the same outcome.
 //   6. A verified document meets a policy that pins its own PCRs and nonce.
 //   7. NSM wire codec: a request or response that decodes re-encodes to bytes that decode to the same value
-//      (Sources/SecureModule/NSMMessages.swift and NSMError.swift are compiled into this target). Likewise the
-//      bridge's WireMessage, which must also stay within the wire's bounds.
-//   8. Request path: QueueMessage, StoreMessage (listing pages included), CredentialsMessage, LogHeadRecord, Receipt, Seal (payload), SignedReceipt, SignedResponse,
-//      IdentityClaims, GenesisClaims, DeploymentRecord, RecoveryRecord, SealedRequest (and its inner body), SealedResult and Credential each re-encode what they parse to bytes that parse to an equal value; a receipt or seal
-//      parses only from its own deterministic encoding, since that encoding is what is hashed and signed
-//      (the EnclaveWire sources these need are compiled into this target).
-//   9. WebAuthn: AuthenticatorData, AttestationObject, a COSE_Key (CredentialPublicKey) and ClientData each
-//      re-encode what they parse (encoded, coseKey, serialized) to bytes that parse to the same value, within
-//      the bounds the module promises; a key's SubjectPublicKeyInfo loads back as the same key; a base64url
-//      text that decodes is the encoding of its bytes. And the input, put in the place of one part of a valid
-//      assertion (the authenticator data, the clientDataJSON or the signature), verifies only when it is that
-//      part: the signature binds the bytes as received.
+//      (Sources/SecureModule/NSMMessages.swift and NSMError.swift are compiled into this target).
+//   8. The EnclaveWire decoders (the bridge's WireMessage, the queue, store and credentials messages, stored
+//      records, receipts, seals, sealed requests, approvals...): Fuzz/Common/WireChecks.swift, all on each input.
+//   9. The WebAuthn parsers and ceremonies: Fuzz/Common/WebAuthnChecks.swift, all on each input.
+//   Scripts/fuzz-wire and Scripts/fuzz-webauthn run 8 and 9 alone, one parser per input, far faster.
 //
 // Build and run with Scripts/fuzz-attestation.
 
 import CBOR
 import NitroAttestation
 import SecureModule
-import WebAuthn
 
 /// Shared across inputs so chain prefixes validated by one input are reused by later ones.
 private let cachedVerifier = AttestationVerifier(roots: .aws, cache: ChainCache(capacity: 64))
@@ -50,9 +42,8 @@ public func attestationFuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) 
 
 private func fuzzOne(_ input: [UInt8]) {
     checkNSMRoundTrip(input)
-    checkWireRoundTrip(input)
-    checkRequestPathRoundTrips(input)
-    checkWebAuthn(input)
+    checkAllWireParsers(input)
+    checkAllWebAuthnParsers(input)
 
     // File decoding (raw CBOR, hex, base64).
     var document = input
@@ -297,28 +288,6 @@ private func identical(_ a: CBOR, _ b: CBOR) -> Bool {
     }
 }
 
-private func check(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String, _ input: [UInt8]) {
-    if !condition() { die(message(), input) }
-}
-
-private func die(_ message: String, _ input: [UInt8]) -> Never {
-    let shown = input.count <= 512 ? hex(input) : hex(input.prefix(512)) + "... (\(input.count) bytes)"
-    fatalError("invariant broken: \(message)\ninput: \(shown)")
-}
-
-private func hex(_ bytes: some Sequence<UInt8>) -> String { Hex.encode(bytes) }
-
-/// Invariant 7, the bridge: a message that parses must re-encode to a frame payload that parses to the same
-/// message, and must respect the bounds the wire promises.
-private func checkWireRoundTrip(_ input: [UInt8]) {
-    guard let message = try? WireMessage(payload: input, maxFrameSize: 1 << 16) else { return }
-    let again = try? WireMessage(payload: CBOREncoder.encode(message.cbor), maxFrameSize: 1 << 17)
-    check(again == message, "WireMessage does not survive re-encoding", input)
-    if case .log(let record) = message {
-        check(record.metadata.count <= LogRecord.maxMetadataEntries, "a log record over the metadata bound parsed", input)
-    }
-}
-
 /// Invariant 7, the NSM codec (what the enclave reads back from /dev/nsm, and what the emulator reads).
 private func checkNSMRoundTrip(_ input: [UInt8]) {
     if let request = try? NSMRequest(input) {
@@ -327,94 +296,4 @@ private func checkNSMRoundTrip(_ input: [UInt8]) {
     if let response = try? NSMResponse(input) {
         check((try? NSMResponse(response.encoded)) == response, "NSMResponse does not survive re-encoding", input)
     }
-}
-
-/// Invariant 8: the request path's messages and signed structures, all fed the same input. Most inputs parse
-/// as none of them; the seeds (Scripts/fuzz-attestation) start the fuzzer with one of each.
-private func checkRequestPathRoundTrips(_ input: [UInt8]) {
-    // QueueMessage's initializer has a defaulted size bound, so it is wrapped rather than named.
-    checkReparses("QueueMessage", input, { bytes throws(WireError) in try QueueMessage(encoded: bytes) }, \.encoded)
-    checkReparses("StoreMessage", input, StoreMessage.init(encoded:), \.encoded)
-    checkReparses("CredentialsMessage", input, CredentialsMessage.init(encoded:), \.encoded)
-    checkReparses("RecoveryRecord", input, RecoveryRecord.init(encoded:), \.encoded)
-    checkReparses("LogHeadRecord", input, LogHeadRecord.init(encoded:), \.encoded, canonical: true)
-    checkReparses("Receipt", input, Receipt.init(encoded:), \.encoded, canonical: true)
-    checkReparses("Seal", input, Seal.init(payload:), \.payload, canonical: true)
-    checkReparses("SignedReceipt", input, SignedReceipt.init(encoded:), \.encoded)
-    checkReparses("SignedResponse", input, SignedResponse.init(encoded:), \.encoded)
-    checkReparses("IdentityClaims", input, IdentityClaims.init(encoded:), \.encoded)
-    checkReparses("GenesisClaims", input, GenesisClaims.init(encoded:), \.encoded)
-    checkReparses("DeploymentRecord", input, DeploymentRecord.init(encoded:), \.encoded)
-    checkReparses("SealedRequest", input, SealedRequest.init(encoded:), \.encoded)
-    checkReparses("SealedRequest.Inner", input, SealedRequest.Inner.init(encoded:), \.encoded)
-    checkReparses("SealedResult", input, SealedResult.init(encoded:), \.encoded)
-    checkReparses("Credential", input, Credential.init(encoded:), \.encoded)
-}
-
-/// When `parse` accepts `input`, the value's encoding must parse to an equal value; with `canonical`, that
-/// encoding must also be `input` itself.
-private func checkReparses<Value: Equatable, Failure: Error & Equatable>(
-    _ name: String, _ input: [UInt8], _ parse: ([UInt8]) throws(Failure) -> Value, _ encode: (Value) -> [UInt8],
-    canonical: Bool = false
-) {
-    guard let value = try? parse(input) else { return }
-    let encoded = encode(value)
-    if canonical { check(encoded == input, "\(name) parsed from bytes other than its own encoding", input) }
-    let again = Result { () throws(Failure) -> Value in try parse(encoded) }
-    check(again == .success(value), "\(name) does not survive re-encoding: \(again); re-encoded \(hex(encoded))", input)
-}
-
-// MARK: - WebAuthn (invariant 9)
-
-/// One valid EdDSA assertion, made at start-up, whose parts the input stands in for.
-private let passkey: (key: CredentialPublicKey, authenticatorData: [UInt8], clientDataJSON: [UInt8], signature: [UInt8]) = {
-    let signer = try! CredentialKey.generate(.ed25519)
-    let key = try! CredentialPublicKey(algorithm: .edDSA, spki: signer.spki)
-    let data = AuthenticatorData(rpIdHash: SHA.sha256(Array("fuzz.example".utf8)), flags: [.userPresent, .userVerified], signCount: 7).encoded
-    let json = ClientData(type: ClientData.getType, challenge: passkeyChallenge, origin: "https://fuzz.example").serialized
-    let signature = try! signer.sign(data + SHA.sha256(json))
-    let verified = try? passkeyVerifier.verifyAssertion(
-        authenticatorData: data, clientDataJSON: json, signature: signature, challenge: passkeyChallenge, publicKey: key,
-        storedSignCount: 0)
-    precondition(verified != nil, "the fuzzer's own assertion does not verify")
-    return (key, data, json, signature)
-}()
-private let passkeyChallenge = [UInt8](repeating: 0xAC, count: 32)
-private let passkeyVerifier = WebAuthnVerifier(policy: WebAuthnPolicy(rpID: "fuzz.example", allowedOrigins: ["https://fuzz.example"]))
-
-private func checkWebAuthn(_ input: [UInt8]) {
-    if let data = try? AuthenticatorData(input) {
-        check((37...AuthenticatorData.maxSize).contains(input.count), "authenticator data of \(input.count) bytes parsed", input)
-        check((data.attestedCredentialData?.credentialID.count ?? 0) <= 1023, "a credential id over 1023 bytes parsed", input)
-        check(data.flags.contains(.attestedCredentialData) == (data.attestedCredentialData != nil), "AT and the credential disagree", input)
-        check(data.flags.contains(.extensionData) == (data.extensions != nil), "ED and the extensions disagree", input)
-        check(!data.flags.contains(.backedUp) || data.flags.contains(.backupEligible), "BS without BE parsed", input)
-        // Compared as bytes: extension values may hold NaN, which no float equals.
-        let again = try? AuthenticatorData(data.encoded)
-        check(again?.encoded == data.encoded, "AuthenticatorData does not survive re-encoding", input)
-        check(again?.attestedCredentialData == data.attestedCredentialData, "the credential changed on re-encoding", input)
-    }
-    if let object = try? AttestationObject(input) {
-        check(object.format == "none" && object.statement.isEmpty, "an attestation other than none parsed", input)
-        let again = try? AttestationObject(object.encoded)
-        check(again?.encoded == object.encoded, "AttestationObject does not survive re-encoding", input)
-    }
-    if let key = try? CredentialPublicKey(coseKey: input) {
-        check((try? CredentialPublicKey(coseKey: key.coseKey.encoded)) == key, "a COSE_Key does not survive re-encoding", input)
-        check((try? CredentialPublicKey(algorithm: key.algorithm, spki: key.spki)) == key, "a key's SubjectPublicKeyInfo does not load back", input)
-    }
-    checkReparses("ClientData", input, ClientData.init(json:), \.serialized)
-    if input.count <= 4096, let text = String(validating: input, as: UTF8.self), let bytes = Base64URL.decode(text) {
-        check(Base64URL.encode(bytes) == text, "base64url text that decodes is not its bytes' encoding", input)
-    }
-
-    func accepts(_ data: [UInt8], _ json: [UInt8], _ signature: [UInt8]) -> Bool {
-        (try? passkeyVerifier.verifyAssertion(
-            authenticatorData: data, clientDataJSON: json, signature: signature, challenge: passkeyChallenge,
-            publicKey: passkey.key, storedSignCount: 0)) != nil
-    }
-    let p = passkey
-    check(!accepts(input, p.clientDataJSON, p.signature) || input == p.authenticatorData, "other authenticator data verified", input)
-    check(!accepts(p.authenticatorData, input, p.signature) || input == p.clientDataJSON, "other clientDataJSON verified", input)
-    check(!accepts(p.authenticatorData, p.clientDataJSON, input) || input == p.signature, "another signature verified", input)
 }
