@@ -195,7 +195,7 @@ final class SoakTenant: Sendable {
                 if record.acked == nil { record.acked = nowMS() }
                 do {
                     return try await client.verify(answer.1, operation: operation, requestID: record.id, body: call.body)
-                } catch let error as ClientError where error.code == .transport || error.code == .httpError {
+                } catch where error.code == .transport || error.code == .httpError {
                     pending = true  // the proof or boot document it needs is not reachable yet: fetch again
                     try? await Task.sleep(for: .milliseconds(250))
                 } catch {
