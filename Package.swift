@@ -218,6 +218,15 @@ let package = Package(
             ],
             path: "Benchmarks/ActionRequests"
         ),
+        // Scripts/soak's client: several tenants' mixed load of signed actions across kills, and its end-of-run checks.
+        .executableTarget(
+            name: "Soak",
+            dependencies: [
+                "CloisterClient", "SecureModule", "EnclaveWire", "NitroAttestation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/Soak"
+        ),
         // Scripts/bench-audit's logs: real receipts and seals from a software secure module, in the binary form.
         .executableTarget(
             name: "AuditLogBuilder",
