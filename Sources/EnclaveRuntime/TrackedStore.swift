@@ -73,7 +73,8 @@ public final class TrackedStore: BlobStore {
         /// Records whose last write may or may not have happened (the store did not answer).
         var uncertain: Set<String> = []
         /// Writes sent and not yet answered: a read in the meantime may already see them.
-        var inFlight: [String: Entry] = [:]
+        /// (Concurrent jobs may send several writes of one record; the host takes one of them.)
+        var inFlight: [String: [Entry]] = [:]
         /// Bytes the index takes (`indexBytes` of each entry).
         var indexBytes = 0
         /// Bytes set aside for new records whose first write is on its way.
@@ -199,9 +200,13 @@ public final class TrackedStore: BlobStore {
 
     public func get(_ key: String) async throws -> (version: UInt64, value: [UInt8])? {
         guard Self.isTracked(key) else { return try await inner.get(key) }
+        // What was current when the read began: a write of this enclave may complete while the answer is on its way
+        // (concurrent jobs change one tenant's key index), and the read then returns what it replaced.
+        let before = state.withLock { $0.entries[key] }
         let stored = try await inner.get(key)
         let (known, uncertain) = state.withLock { ($0.entries[key], $0.uncertain.contains(key)) }
         guard let stored else {
+            if before == nil, known != nil { return nil }
             if let known { throw DeploymentLogError(.storeRolledBack, "record \(key) is absent, but this enclave knows it at version \(known.version)") }
             state.withLock { _ = $0.uncertain.remove(key) }
             return nil
@@ -210,7 +215,8 @@ public final class TrackedStore: BlobStore {
             throw DeploymentLogError(.storeRecordInvalid, "record \(key) (version \(stored.version)) was not written by this deployment's enclave for this key and version")
         }
         let entry = Entry(version: stored.version, hash: SHA.sha256(stored.value))
-        if entry != known, state.withLock({ $0.inFlight[key] == entry }) {
+        if entry != known, entry == before { return (stored.version, Array(stored.value[Header.size...])) }
+        if entry != known, state.withLock({ $0.inFlight[key]?.contains(entry) == true }) {
             // A write of this enclave that the host stored and has not answered yet: the put records it.
             return (stored.version, Array(stored.value[Header.size...]))
         }
@@ -239,8 +245,14 @@ public final class TrackedStore: BlobStore {
         let header = Header(epoch: epoch, previous: previous, tag: tag(key: key, version: version, epoch: epoch, previous: previous, contents: value[...]))
         let stored = header.bytes + value
         let answer: (stored: Bool, version: UInt64)
-        state.withLock { $0.inFlight[key] = Entry(version: version, hash: SHA.sha256(stored)) }
-        defer { state.withLock { _ = $0.inFlight.removeValue(forKey: key) } }
+        let sent = Entry(version: version, hash: SHA.sha256(stored))
+        state.withLock { $0.inFlight[key, default: []].append(sent) }
+        defer {
+            state.withLock { s in
+                if let i = s.inFlight[key]?.firstIndex(of: sent) { s.inFlight[key]!.remove(at: i) }
+                if s.inFlight[key]?.isEmpty == true { s.inFlight.removeValue(forKey: key) }
+            }
+        }
         do { answer = try await inner.put(key, value: stored, expectedVersion: expectedVersion) } catch {
             state.withLock { _ = $0.uncertain.insert(key) }
             throw error

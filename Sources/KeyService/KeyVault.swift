@@ -145,10 +145,12 @@ public final class KeyVault: Sendable {
     func readSealed(_ tenant: String, _ name: String) async throws(KeyServiceError) -> (plaintext: [UInt8], version: UInt64)? {
         let wrap = wrappingKey(tenant)
         let key = storeKey(tenant, name)
+        // The mark as the read begins: a write of this enclave completing meanwhile must not make the version it
+        // replaced, current when the read was sent, look stale.
+        let seen = state.withLock { $0.highWater.value(MarkKey(key)) ?? 0 }
         let blob: (version: UInt64, value: [UInt8])?
         do { blob = try await store.get(key) } catch { throw Self.storeError(error) }
         guard let blob else { return nil }
-        let seen = state.withLock { $0.highWater.value(MarkKey(key)) ?? 0 }
         guard blob.version >= seen else {
             throw KeyServiceError("staleKeyBlob", "the host served version \(blob.version) of a blob this enclave has seen at version \(seen)")
         }
