@@ -24,6 +24,10 @@ public enum DeploymentLogErrorCode: String, Sendable, CaseIterable {
     case storeRolledBack
     /// A workload record this deployment's enclave did not write for that key and version (no valid tag).
     case storeRecordInvalid
+    /// The store index (the version and hash of every workload record, which rollback detection needs) is at its
+    /// bound (`CLOISTER_STORE_INDEX_BYTES`): the write of a new record is refused; records already known can still
+    /// change, and nothing else fails.
+    case storeIndexFull
     /// A pinned witness cosigned another head of the same size than the one in the store. The enclave serves nothing.
     case logForked
 }

@@ -36,6 +36,8 @@ public final class EnclaveService: Service, Sendable {
         /// The roots (PEM) a KMS endpoint's TLS certificate must chain to on Nitro: Amazon Trust Services', carried
         /// in the image so that they are measured. In emulation the emulated root is the only one.
         public var kmsTrustRoots: String = EnclaveService.defaultKMSTrustRoots
+        /// The bounds of what grows in memory with tenant input or time.
+        public var memory = EnclaveMemory()
 
         public init(manifest: DeploymentManifest, manifestBytes: [UInt8], bridge: BridgeAddress) {
             self.manifest = manifest
@@ -149,7 +151,7 @@ public final class EnclaveService: Service, Sendable {
             do {
                 var loaded = try await DeploymentLog.load(store: store, master: master)
                 try await loaded.awaitWitnesses(m.log, store: store, logger: logger)
-                let tracked = TrackedStore(inner: store, master: master)
+                let tracked = TrackedStore(inner: store, master: master, maxIndexBytes: c.memory.storeIndexBytes)
                 do {
                     let foreign = try await tracked.load(headSize: loaded.range.size, root: loaded.stateRoot)
                     if foreign > 0 { logger.warning("\(foreign) record(s) in the store are not this deployment's; they are left out and cannot be read") }
@@ -214,11 +216,13 @@ public final class EnclaveService: Service, Sendable {
         tunnels.start()
         var worker: QueueWorker?
         if let api = m.api, let s = store {
-            let context = JobWorkloadContext(identity: identity, store: log?.state ?? s, master: master, logger: logger)
+            let context = JobWorkloadContext(identity: identity, store: log?.state ?? s, master: master, logger: logger, memory: c.memory)
             let jobWorkload: any JobWorkload = try recovery.map { $0(identity) } ?? JobWorkloads.named(api.workload) ?? registration!.make(context)
+            var queue = QueueWorker.Configuration()
+            queue.rememberedBytes = c.memory.answerBytes
             worker = QueueWorker(
-                bridge: c.bridge, prover: prover, identity: identity, workload: jobWorkload, store: s, log: log, master: master, maxFrameSize: m.bridge.maxFrameBytes,
-                group: group, logger: logger)
+                bridge: c.bridge, prover: prover, identity: identity, workload: jobWorkload, store: s, log: log, master: master, configuration: queue,
+                maxFrameSize: m.bridge.maxFrameBytes, group: group, logger: logger)
         }
         logger.info(
             "enclave up",

@@ -92,6 +92,8 @@ public struct JobWorkloadContext: Sendable {
     public var store: any BlobStore
     public var master: MasterSecret?
     public var logger: Logger
+    /// The enclave's memory bounds, for what the workload keeps.
+    public var memory = EnclaveMemory()
 }
 
 /// A job workload a build offers beyond the built-in ones: whether it needs the deployment's master secret (the

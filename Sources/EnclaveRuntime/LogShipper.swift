@@ -8,18 +8,30 @@ import VsockBridge
 import Glibc
 #endif
 
-/// Ships the enclave's log records to the host over the log channel. Records made while the channel is down wait
-/// in a bounded queue (the oldest are dropped first, and the next record says how many); errors and worse are also
-/// written to standard error, which is the enclave console.
+/// Ships the enclave's log records to the host over the log channel. Records made while the channel is down, or
+/// while the host does not read it (the channel is not writable), wait in a queue bounded by count and bytes (the
+/// oldest are dropped first, and the next record says how many); errors and worse are also written to standard
+/// error, which is the enclave console.
 public final class LogShipper: Sendable {
-    /// Records kept while the log channel is down.
+    /// Records kept while the log channel is down or full.
     public static let queueLimit = 1000
+    /// Bytes of the records kept while the log channel is down or full (`LogShipper.bytes` of each).
+    public static let queueBytesLimit = 1 << 20
 
     private struct State {
         var queue: [LogRecord] = []
+        var queueBytes = 0
         var dropped = 0
         var link: BridgeLink?
     }
+
+    /// The bytes a queued record holds, from above: its text and metadata, and their storage.
+    static func bytes(_ r: LogRecord) -> Int {
+        128 + r.message.utf8.count + r.metadata.reduce(0) { $0 + 64 + $1.key.utf8.count + $1.value.utf8.count }
+    }
+
+    /// Bytes the queued records hold now.
+    public var queuedBytes: Int { state.withLock { $0.queueBytes } }
 
     private let state = Mutex(State())
 
@@ -31,7 +43,10 @@ public final class LogShipper: Sendable {
             bridge: bridge, kind: .log, prover: prover, maxFrameSize: maxFrameSize, group: group, logger: logger,
             onConnect: { [self] channel in
                 let queued = state.withLock { s -> [LogRecord] in
-                    defer { s.queue.removeAll() }
+                    defer {
+                        s.queue.removeAll()
+                        s.queueBytes = 0
+                    }
                     return s.queue
                 }
                 for r in queued { channel.write(WireMessage.log(r), promise: nil) }
@@ -55,18 +70,33 @@ public final class LogShipper: Sendable {
             var bytes = Array(line.utf8)
             _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
         }
-        let channel: Channel? = state.withLock { s in
-            if let c = s.link?.channel, c.isActive { return c }
-            if s.queue.count >= Self.queueLimit {
-                s.queue.removeFirst()
-                s.dropped += 1
+        let (channel, queued): (Channel?, [LogRecord]) = state.withLock { s in
+            // A host that does not read the channel must not make its writes pile up here: wait in the queue.
+            if let c = s.link?.channel, c.isActive, c.isWritable {
+                defer {
+                    s.queue.removeAll()
+                    s.queueBytes = 0
+                }
+                return (c, s.queue)
             }
             var r = record
             if s.dropped > 0 { r.metadata["dropped_before"] = "\(s.dropped)" }
+            let size = Self.bytes(r)
+            guard size <= Self.queueBytesLimit else {
+                s.dropped += 1
+                return (nil, [])
+            }
+            while !s.queue.isEmpty, s.queue.count >= Self.queueLimit || s.queueBytes + size > Self.queueBytesLimit {
+                s.queueBytes -= Self.bytes(s.queue.removeFirst())
+                s.dropped += 1
+            }
             s.queue.append(r)
-            return nil
+            s.queueBytes += size
+            return (nil, [])
         }
-        channel?.writeAndFlush(WireMessage.log(record), promise: nil)
+        guard let channel else { return }
+        for r in queued { channel.write(WireMessage.log(r), promise: nil) }
+        channel.writeAndFlush(WireMessage.log(record), promise: nil)
     }
 
     /// A swift-log handler that ships through this shipper.

@@ -17,8 +17,20 @@ import Synchronization
 public final class TrackedStore: BlobStore {
     struct Entry: Sendable, Equatable {
         var version: UInt64
-        var hash: [UInt8]
+        var hash: InlineDigest
+
+        init(version: UInt64, hash: [UInt8]) {
+            self.version = version
+            self.hash = InlineDigest(hash)
+        }
     }
+
+    /// What the index holds for each record beyond its key's bytes: the entry (version and hash, inline), the
+    /// key's string storage and the hash table's slot and slack.
+    static let entryOverhead = 2 * MemoryLayout<Entry>.stride + 2 * MemoryLayout<String>.stride + 32
+
+    /// The bytes `key`'s record takes in the index.
+    static func indexBytes(_ key: String) -> Int { key.utf8.count + entryOverhead }
 
     struct Header {
         static let size = 4 + 8 + 8 + 32 + 32
@@ -44,7 +56,7 @@ public final class TrackedStore: BlobStore {
         }
 
         var bytes: [UInt8] {
-            Self.magic + Self.be(epoch) + Self.be(previous?.version ?? 0) + (previous?.hash ?? [UInt8](repeating: 0, count: 32)) + tag
+            Self.magic + Self.be(epoch) + Self.be(previous?.version ?? 0) + (previous?.hash.bytes ?? [UInt8](repeating: 0, count: 32)) + tag
         }
 
         static func be(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (56 - 8 * $0)) } }
@@ -61,7 +73,12 @@ public final class TrackedStore: BlobStore {
         /// Records whose last write may or may not have happened (the store did not answer).
         var uncertain: Set<String> = []
         /// Writes sent and not yet answered: a read in the meantime may already see them.
-        var inFlight: [String: Entry] = [:]
+        /// (Concurrent jobs may send several writes of one record; the host takes one of them.)
+        var inFlight: [String: [Entry]] = [:]
+        /// Bytes the index takes (`indexBytes` of each entry).
+        var indexBytes = 0
+        /// Bytes set aside for new records whose first write is on its way.
+        var reservedBytes = 0
     }
 
     /// Whether `key` is a workload record the tracker covers (the log head, the master's records and the witnesses'
@@ -78,11 +95,22 @@ public final class TrackedStore: BlobStore {
     private let state = Mutex(State())
     /// Writes wait while a head is made (`WriteGate`).
     let gate = WriteGate()
+    /// Most bytes the index may take. Every entry is needed to detect a rollback of its record, so none is ever
+    /// evicted: when a new record would pass the bound, its write is refused (`storeIndexFull`), and records
+    /// already known can still change. (The index loaded at boot is kept whole, even past the bound.)
+    public let maxIndexBytes: Int
 
-    init(inner: any BlobStore, master: MasterSecret) {
+    init(inner: any BlobStore, master: MasterSecret, maxIndexBytes: Int = EnclaveMemory().storeIndexBytes) {
         self.inner = inner
+        self.maxIndexBytes = maxIndexBytes
         tagKey = master.derive("store-state", [])
     }
+
+    /// Bytes the index takes now.
+    public var indexBytes: Int { state.withLock { $0.indexBytes } }
+
+    /// Records the index holds.
+    public var count: Int { state.withLock { $0.entries.count } }
 
     private func tag(key: String, version: UInt64, epoch: UInt64, previous: Entry?, contents: ArraySlice<UInt8>) -> [UInt8] {
         let header = Header(epoch: epoch, previous: previous, tag: []).bytes
@@ -120,13 +148,13 @@ public final class TrackedStore: BlobStore {
                 }
                 let entry = Entry(version: e.version, hash: SHA.sha256(e.value))
                 entries[e.key] = entry
-                now.add(key: e.key, version: entry.version, hash: entry.hash)
+                now.add(key: e.key, version: entry.version, hash: entry.hash.bytes)
                 if h.epoch < headSize {
-                    atHead.add(key: e.key, version: entry.version, hash: entry.hash)
+                    atHead.add(key: e.key, version: entry.version, hash: entry.hash.bytes)
                 } else if h.epoch == headSize {
                     // Written after the stored head by a batch that did not finish: the head knew what it replaced.
                     sinceHead[e.key] = h.previous
-                    if let p = h.previous { atHead.add(key: e.key, version: p.version, hash: p.hash) }
+                    if let p = h.previous { atHead.add(key: e.key, version: p.version, hash: p.hash.bytes) }
                 } else {
                     pending = DeploymentLogError(
                         .storeRolledBack, "record \(e.key) was written at log size \(h.epoch), after the stored head (size \(headSize)): the head is older than the store")
@@ -142,8 +170,10 @@ public final class TrackedStore: BlobStore {
                     .storeRolledBack, "the store's \(entries.count) records are not the state the log head of size \(headSize) committed to (an old copy of some record?)")
             }
         }
+        let bytes = entries.keys.reduce(0) { $0 + Self.indexBytes($1) }
         state.withLock { s in
             s.entries = entries
+            s.indexBytes = bytes
             s.sinceHead = sinceHead
             s.digest = now
             s.epoch = headSize
@@ -173,9 +203,13 @@ public final class TrackedStore: BlobStore {
 
     public func get(_ key: String) async throws -> (version: UInt64, value: [UInt8])? {
         guard Self.isTracked(key) else { return try await inner.get(key) }
+        // What was current when the read began: a write of this enclave may complete while the answer is on its way
+        // (concurrent jobs change one tenant's key index), and the read then returns what it replaced.
+        let before = state.withLock { $0.entries[key] }
         let stored = try await inner.get(key)
         let (known, uncertain) = state.withLock { ($0.entries[key], $0.uncertain.contains(key)) }
         guard let stored else {
+            if before == nil, known != nil { return nil }
             if let known { throw DeploymentLogError(.storeRolledBack, "record \(key) is absent, but this enclave knows it at version \(known.version)") }
             state.withLock { _ = $0.uncertain.remove(key) }
             return nil
@@ -184,7 +218,8 @@ public final class TrackedStore: BlobStore {
             throw DeploymentLogError(.storeRecordInvalid, "record \(key) (version \(stored.version)) was not written by this deployment's enclave for this key and version")
         }
         let entry = Entry(version: stored.version, hash: SHA.sha256(stored.value))
-        if entry != known, state.withLock({ $0.inFlight[key] == entry }) {
+        if entry != known, entry == before { return (stored.version, Array(stored.value[Header.size...])) }
+        if entry != known, state.withLock({ $0.inFlight[key]?.contains(entry) == true }) {
             // A write of this enclave that the host stored and has not answered yet: the put records it.
             return (stored.version, Array(stored.value[Header.size...]))
         }
@@ -209,12 +244,20 @@ public final class TrackedStore: BlobStore {
         let (known, previous, epoch) = state.withLock { s in (s.entries[key], s.sinceHead[key] ?? s.entries[key], s.epoch) }
         // The tracker knows the current version: a write that expects another would fail at an honest host.
         guard expectedVersion == (known?.version ?? 0) else { return (false, known?.version ?? 0) }
+        let reserved = known == nil ? try reserve(key) : 0
+        defer { if reserved > 0 { state.withLock { $0.reservedBytes -= reserved } } }
         let version = expectedVersion + 1
         let header = Header(epoch: epoch, previous: previous, tag: tag(key: key, version: version, epoch: epoch, previous: previous, contents: value[...]))
         let stored = header.bytes + value
         let answer: (stored: Bool, version: UInt64)
-        state.withLock { $0.inFlight[key] = Entry(version: version, hash: SHA.sha256(stored)) }
-        defer { state.withLock { _ = $0.inFlight.removeValue(forKey: key) } }
+        let sent = Entry(version: version, hash: SHA.sha256(stored))
+        state.withLock { $0.inFlight[key, default: []].append(sent) }
+        defer {
+            state.withLock { s in
+                if let i = s.inFlight[key]?.firstIndex(of: sent) { s.inFlight[key]!.remove(at: i) }
+                if s.inFlight[key]?.isEmpty == true { s.inFlight.removeValue(forKey: key) }
+            }
+        }
         do { answer = try await inner.put(key, value: stored, expectedVersion: expectedVersion) } catch {
             state.withLock { _ = $0.uncertain.insert(key) }
             throw error
@@ -232,10 +275,25 @@ public final class TrackedStore: BlobStore {
         throw StoreError(code: "notSupported")
     }
 
+    /// Sets aside the index bytes of a new record for its first write, or refuses it when the index is full.
+    private func reserve(_ key: String) throws(DeploymentLogError) -> Int {
+        let cost = Self.indexBytes(key)
+        let room = state.withLock { s -> Bool in
+            guard s.indexBytes + s.reservedBytes + cost <= maxIndexBytes else { return false }
+            s.reservedBytes += cost
+            return true
+        }
+        guard room else {
+            throw DeploymentLogError(
+                .storeIndexFull, "the store index holds \(indexBytes) of its \(maxIndexBytes) bytes: this enclave takes no new record (records it knows can still change)")
+        }
+        return cost
+    }
+
     private func record(_ s: inout State, key: String, old: Entry?, new: Entry) {
         if s.sinceHead[key] == nil { s.sinceHead[key] = .some(old) }
-        if let old { s.digest.remove(key: key, version: old.version, hash: old.hash) }
-        s.digest.add(key: key, version: new.version, hash: new.hash)
-        s.entries[key] = new
+        if let old { s.digest.remove(key: key, version: old.version, hash: old.hash.bytes) }
+        s.digest.add(key: key, version: new.version, hash: new.hash.bytes)
+        if s.entries.updateValue(new, forKey: key) == nil { s.indexBytes += Self.indexBytes(key) }
     }
 }

@@ -13,9 +13,11 @@ import Glibc
 /// master secret with the tenant in the HKDF info (`tenant-wrap`); each key record is AES-256-GCM under it with
 /// the tenant, the key name and the store version in the associated data, so a blob moved to another tenant or
 /// key, or served under another version, does not open. Store keys hide key names with an HMAC under a separate
-/// key (`tenant-names`). Within a boot, a blob older than one already seen is refused (`staleKeyBlob`), and
+/// key (`tenant-names`). Within a boot, a blob older than one already seen is refused (`staleKeyBlob` while the
+/// vault keeps its mark; the store index below, `TrackedStore`, refuses it in any case: `storeRolledBack`), and
 /// records in use are kept in memory, since this enclave is their only writer. (Several enclaves sharing one store
-/// would need the cache to check versions; that deployment does not exist yet.)
+/// would need the cache to check versions; that deployment does not exist yet.) Every cache and mark is bounded by
+/// bytes (`EnclaveMemory`), the least recently used going first.
 public final class KeyVault: Sendable {
     private struct TenantKeys {
         var wrap: [UInt8]
@@ -23,11 +25,67 @@ public final class KeyVault: Sendable {
     }
 
     private struct State {
-        var highWater: [String: UInt64] = [:]
-        var parsed: [[UInt8]: PrivateKey] = [:]
-        var tenants: [String: TenantKeys] = [:]
-        var records: [String: (record: KeyRecord?, version: UInt64)] = [:]
-        var credentials: [String: (set: CredentialSet?, version: UInt64)] = [:]
+        var highWater: ByteBoundedCache<MarkKey, UInt64>
+        var parsed: ByteBoundedCache<InlineDigest, PrivateKey>
+        var tenants: ByteBoundedCache<String, TenantKeys>
+        var records: ByteBoundedCache<String, (record: KeyRecord?, version: UInt64)>
+        var credentials: ByteBoundedCache<String, (set: CredentialSet?, version: UInt64)>
+        /// Counts the writes begun, in stripes by record: a read that saw a write of its stripe begin meanwhile
+        /// keeps nothing, so that an evicted newer entry is never replaced by an older one.
+        var writes = [UInt64](repeating: 0, count: KeyVault.stripes)
+
+        init(_ memory: EnclaveMemory) {
+            highWater = ByteBoundedCache(maxBytes: memory.rollbackMarkBytes)
+            parsed = ByteBoundedCache(maxBytes: memory.parsedKeyBytes)
+            tenants = ByteBoundedCache(maxBytes: memory.tenantKeyBytes)
+            records = ByteBoundedCache(maxBytes: memory.keyCacheBytes)
+            credentials = ByteBoundedCache(maxBytes: memory.credentialCacheBytes)
+        }
+    }
+
+    static let stripes = 256
+
+    /// The stripe of the write counts that (tenant, name) counts in.
+    static func stripe(_ tenant: String, _ name: String) -> Int {
+        var h = Hasher()
+        h.combine(tenant)
+        h.combine(name)
+        return h.finalize() & (stripes - 1)
+    }
+
+    /// The write count of (tenant, name)'s stripe.
+    private func writeCount(_ tenant: String, _ name: String) -> UInt64 { state.withLock { $0.writes[Self.stripe(tenant, name)] } }
+
+    /// A store key as a rollback mark knows it: 16 bytes of its SHA-256, held inline.
+    struct MarkKey: Hashable, Sendable {
+        var high: UInt64
+        var low: UInt64
+
+        init(_ storeKey: String) {
+            let d = SHA.sha256(Array(storeKey.utf8))
+            high = d[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
+            low = d[8..<16].reduce(0) { $0 << 8 | UInt64($1) }
+        }
+    }
+
+    /// What the vault's caches and marks hold now, in bytes (each at most its bound in `memory`).
+    public struct Footprint: Sendable, Hashable {
+        public var records: Int
+        public var credentials: Int
+        public var parsedKeys: Int
+        public var tenantKeys: Int
+        public var rollbackMarks: Int
+        /// Entries evicted from the record cache since the vault was made.
+        public var recordEvictions: Int
+    }
+
+    /// What the caches and marks hold now.
+    public var footprint: Footprint {
+        state.withLock { s in
+            Footprint(
+                records: s.records.bytes, credentials: s.credentials.bytes, parsedKeys: s.parsed.bytes, tenantKeys: s.tenants.bytes,
+                rollbackMarks: s.highWater.bytes, recordEvictions: s.records.evictions)
+        }
     }
 
     /// What one tenant may hold: each refused by name when a change would pass it, so that one tenant's growth
@@ -46,22 +104,23 @@ public final class KeyVault: Sendable {
     let master: MasterSecret
     let logger: Logger
     public let limits: Limits
-    private let state = Mutex(State())
+    /// The bounds of the caches and marks (the enclave's `EnclaveMemory`).
+    public let memory: EnclaveMemory
+    private let state: Mutex<State>
 
-    public init(store: any BlobStore, master: MasterSecret, logger: Logger, limits: Limits = Limits()) {
+    public init(store: any BlobStore, master: MasterSecret, logger: Logger, limits: Limits = Limits(), memory: EnclaveMemory = EnclaveMemory()) {
         self.store = store
         self.master = master
         self.logger = logger
         self.limits = limits
+        self.memory = memory
+        state = Mutex(State(memory))
     }
 
     private func tenantKeys(_ tenant: String) -> TenantKeys {
-        if let k = state.withLock({ $0.tenants[tenant] }) { return k }
+        if let k = state.withLock({ $0.tenants.value(tenant) }) { return k }
         let k = TenantKeys(wrap: master.derive("tenant-wrap", [tenant]), names: master.derive("tenant-names", [tenant]))
-        state.withLock { s in
-            if s.tenants.count > 100_000 { s.tenants.removeAll() }
-            s.tenants[tenant] = k
-        }
+        state.withLock { s in _ = s.tenants.insert(tenant, k, bytes: tenant.utf8.count + k.wrap.count + k.names.count + 64) }
         return k
     }
 
@@ -86,10 +145,12 @@ public final class KeyVault: Sendable {
     func readSealed(_ tenant: String, _ name: String) async throws(KeyServiceError) -> (plaintext: [UInt8], version: UInt64)? {
         let wrap = wrappingKey(tenant)
         let key = storeKey(tenant, name)
+        // The mark as the read begins: a write of this enclave completing meanwhile must not make the version it
+        // replaced, current when the read was sent, look stale.
+        let seen = state.withLock { $0.highWater.value(MarkKey(key)) ?? 0 }
         let blob: (version: UInt64, value: [UInt8])?
         do { blob = try await store.get(key) } catch { throw Self.storeError(error) }
         guard let blob else { return nil }
-        let seen = state.withLock { $0.highWater[key] ?? 0 }
         guard blob.version >= seen else {
             throw KeyServiceError("staleKeyBlob", "the host served version \(blob.version) of a blob this enclave has seen at version \(seen)")
         }
@@ -103,12 +164,18 @@ public final class KeyVault: Sendable {
             throw KeyServiceError("keyBlobInvalid", "a key blob does not open for this tenant, key and version (moved, replayed or altered)")
         }
         // Only an authenticated version raises the mark: a forged one must not make the real blob look stale.
-        state.withLock { $0.highWater[key] = max($0.highWater[key] ?? 0, blob.version) }
+        raiseMark(key, blob.version)
         return (plaintext, blob.version)
     }
 
     /// Seals `plaintext` for (tenant, name) as store version `expected + 1`; false when another write came first.
     func writeSealed(_ tenant: String, _ name: String, _ plaintext: [UInt8], expected: UInt64) async throws(KeyServiceError) -> Bool {
+        try await write(tenant, name, plaintext, expected: expected) != nil
+    }
+
+    /// `writeSealed`, answering the vault's write count as this write began (nil when another write came first):
+    /// what it wrote may be kept only if no other write began since.
+    private func write(_ tenant: String, _ name: String, _ plaintext: [UInt8], expected: UInt64) async throws(KeyServiceError) -> UInt64? {
         // Refused here, before the store channel sees it: a blob the channel cannot carry would fail every tenant's
         // pending operation with it.
         guard plaintext.count <= limits.recordBytes else {
@@ -116,6 +183,11 @@ public final class KeyVault: Sendable {
         }
         let wrap = wrappingKey(tenant)
         let key = storeKey(tenant, name)
+        let stripe = Self.stripe(tenant, name)
+        let ticket = state.withLock { s in
+            s.writes[stripe] &+= 1
+            return s.writes[stripe]
+        }
         let nonce = Random.bytes(AESGCM.nonceSize)
         let sealed: [UInt8]
         do { sealed = try AESGCM.seal(plaintext, key: wrap, nonce: nonce, aad: Self.aad(tenant, name, expected + 1)) } catch {
@@ -129,15 +201,26 @@ public final class KeyVault: Sendable {
         }
         guard result.stored else {
             forget(tenant, name)
-            return false
+            return nil
         }
         // The blob was sealed for version expected + 1; a host that says otherwise is not believed.
         guard result.version == expected + 1 else {
             forget(tenant, name)
             throw KeyServiceError("storeUnavailable", "the host stored version \(result.version), expected \(expected + 1)")
         }
-        state.withLock { $0.highWater[key] = max($0.highWater[key] ?? 0, result.version) }
-        return true
+        raiseMark(key, result.version)
+        return ticket
+    }
+
+    /// Raises the rollback mark of `key` to `version`. The marks are bounded (`rollbackMarkBytes`) and the least
+    /// recently used go first: safe, because the store under the vault (`TrackedStore`) holds every record's
+    /// version and hash and refuses an old copy whether or not a mark remains; a mark only refuses it earlier.
+    private func raiseMark(_ key: String, _ version: UInt64) {
+        let mark = MarkKey(key)
+        state.withLock { s in
+            let seen = s.highWater.peek(mark) ?? 0
+            s.highWater.insert(mark, max(seen, version), bytes: 0)
+        }
     }
 
     // MARK: Records
@@ -146,10 +229,11 @@ public final class KeyVault: Sendable {
 
     /// A key's record (nil when absent or deleted) and its store version (0 when never written).
     func load(_ tenant: String, _ name: String) async throws(KeyServiceError) -> (record: KeyRecord?, version: UInt64) {
+        let writes = writeCount(tenant, name)
         guard let (plaintext, version) = try await readSealed(tenant, name) else { return (nil, 0) }
         // A deleted key leaves a sealed empty record, so that its old blob cannot be served back as current.
         let record = plaintext.isEmpty ? nil : try KeyRecord(encoded: plaintext)
-        remember(tenant, name, record, version)
+        remember(tenant, name, record, version, writes: writes)
         return (record, version)
     }
 
@@ -158,29 +242,34 @@ public final class KeyVault: Sendable {
     /// serve an older blob) until it changes. Changes (`update`, `delete`) always read the store.
     func record(_ tenant: String, _ name: String) async throws(KeyServiceError) -> (KeyRecord, UInt64)? {
         let key = tenant + "\u{0}" + name
-        if let cached = state.withLock({ $0.records[key] }) { return cached.record.map { ($0, cached.version) } }
+        if let cached = state.withLock({ $0.records.value(key) }) { return cached.record.map { ($0, cached.version) } }
         let (record, version) = try await load(tenant, name)
         return record.map { ($0, version) }
     }
 
     private func forget(_ tenant: String, _ name: String) {
-        _ = state.withLock { $0.records.removeValue(forKey: tenant + "\u{0}" + name) }
+        state.withLock { $0.records.remove(tenant + "\u{0}" + name) }
     }
 
-    private func remember(_ tenant: String, _ name: String, _ record: KeyRecord?, _ version: UInt64) {
+    /// Keeps a record read or written when the vault's write count was `writes`. The least recently used records go
+    /// first when the cache passes `keyCacheBytes`; an evicted record is read from the store again, and checked again.
+    private func remember(_ tenant: String, _ name: String, _ record: KeyRecord?, _ version: UInt64, writes: UInt64) {
+        let key = tenant + "\u{0}" + name
+        let bytes = key.utf8.count + (record?.footprint ?? 0)
+        let stripe = Self.stripe(tenant, name)
         state.withLock { s in
-            if s.records.count > 100_000 { s.records.removeAll() }
-            let key = tenant + "\u{0}" + name
-            // Never replace a newer entry with an older one (concurrent readers and writers).
-            if let known = s.records[key], known.version > version { return }
-            s.records[key] = (record, version)
+            // Never replace a newer entry with an older one (concurrent readers and writers); a read that a write
+            // overtook keeps nothing, since the newer entry may have been evicted already.
+            if writes != s.writes[stripe] { return }
+            if let known = s.records.peek(key), known.version > version { return }
+            s.records.insert(key, (record, version), bytes: bytes)
         }
     }
 
     /// Deletes a key: a sealed empty record replaces it. False when another write came first.
     func delete(_ tenant: String, _ name: String, expected: UInt64) async throws(KeyServiceError) -> Bool {
-        guard try await writeSealed(tenant, name, [], expected: expected) else { return false }
-        remember(tenant, name, nil, expected + 1)
+        guard let ticket = try await write(tenant, name, [], expected: expected) else { return false }
+        remember(tenant, name, nil, expected + 1, writes: ticket)
         return true
     }
 
@@ -189,8 +278,8 @@ public final class KeyVault: Sendable {
         for _ in 0..<16 {
             let current = try await load(tenant, name)
             guard let next = try change(current.record) else { return nil }
-            if try await writeSealed(tenant, name, next.encoded, expected: current.version) {
-                remember(tenant, name, next, current.version + 1)
+            if let ticket = try await write(tenant, name, next.encoded, expected: current.version) {
+                remember(tenant, name, next, current.version + 1, writes: ticket)
                 return next
             }
         }
@@ -221,50 +310,52 @@ public final class KeyVault: Sendable {
     /// The tenant's credential set (nil before its first credential) and its store version. Kept once read: this
     /// enclave is its only writer, and every change goes through `updateCredentials`.
     func credentials(_ tenant: String) async throws(KeyServiceError) -> (set: CredentialSet?, version: UInt64) {
-        if let cached = state.withLock({ $0.credentials[tenant] }) { return cached }
+        if let cached = state.withLock({ $0.credentials.value(tenant) }) { return cached }
+        let writes = writeCount(tenant, Self.credentialsName)
         guard let (plaintext, version) = try await readSealed(tenant, Self.credentialsName) else { return (nil, 0) }
         let set = try CredentialSet(encoded: plaintext)
-        rememberCredentials(tenant, set, version)
+        rememberCredentials(tenant, set, version, writes: writes)
         return (set, version)
     }
 
     /// Applies `change` to the tenant's credential set with compare-and-swap (reading the store again).
     func updateCredentials(_ tenant: String, _ change: (CredentialSet?) throws(KeyServiceError) -> CredentialSet) async throws(KeyServiceError) -> CredentialSet {
         for _ in 0..<16 {
-            state.withLock { _ = $0.credentials.removeValue(forKey: tenant) }
+            state.withLock { $0.credentials.remove(tenant) }
             let (current, version) = try await credentials(tenant)
             let next = try change(current)
-            let stored: Bool
-            do { stored = try await writeSealed(tenant, Self.credentialsName, next.encoded, expected: version) } catch {
+            let ticket: UInt64?
+            do { ticket = try await write(tenant, Self.credentialsName, next.encoded, expected: version) } catch {
                 // The write may or may not have happened: the next use reads the store.
-                state.withLock { _ = $0.credentials.removeValue(forKey: tenant) }
+                state.withLock { $0.credentials.remove(tenant) }
                 throw error
             }
-            if stored {
-                rememberCredentials(tenant, next, version + 1)
+            if let ticket {
+                rememberCredentials(tenant, next, version + 1, writes: ticket)
                 return next
             }
         }
         throw KeyServiceError("conflict", "the credential set kept changing")
     }
 
-    private func rememberCredentials(_ tenant: String, _ set: CredentialSet?, _ version: UInt64) {
+    /// Keeps a credential set as `remember` keeps a record (bounded by `credentialCacheBytes`).
+    private func rememberCredentials(_ tenant: String, _ set: CredentialSet?, _ version: UInt64, writes: UInt64) {
+        let bytes = tenant.utf8.count + (set?.footprint ?? 0)
+        let stripe = Self.stripe(tenant, Self.credentialsName)
         state.withLock { s in
-            if s.credentials.count > 100_000 { s.credentials.removeAll() }
-            if let known = s.credentials[tenant], known.version > version { return }
-            s.credentials[tenant] = (set, version)
+            if writes != s.writes[stripe] { return }
+            if let known = s.credentials.peek(tenant), known.version > version { return }
+            s.credentials.insert(tenant, (set, version), bytes: bytes)
         }
     }
 
-    /// The parsed private key for some key material (parsing is dearer than signing, so it is kept).
+    /// The parsed private key for some key material (parsing is dearer than signing, so it is kept, within
+    /// `parsedKeyBytes`, the least recently used going first).
     func privateKey(_ material: [UInt8], type: KeyType) throws(KeyServiceError) -> PrivateKey {
-        let id = SHA.sha256(material)
-        if let k = state.withLock({ $0.parsed[id] }) { return k }
+        let id = InlineDigest(SHA.sha256(material))
+        if let k = state.withLock({ $0.parsed.value(id) }) { return k }
         let k = try PrivateKey(der: material, type: type)
-        state.withLock { s in
-            if s.parsed.count > 10_000 { s.parsed.removeAll() }
-            s.parsed[id] = k
-        }
+        state.withLock { s in _ = s.parsed.insert(id, k, bytes: k.footprint) }
         return k
     }
 }

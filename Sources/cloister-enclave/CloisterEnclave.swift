@@ -117,8 +117,12 @@ struct CloisterEnclave: AsyncParsableCommand {
         configuration.emulatorDirectory = emulatorDir
         configuration.kmsTrustRoots = kmsRoots
         configuration.parentProcess = parentPid
+        let environment = EnclaveMemory.variables.compactMap { v in getenv(v.name).map { (v.name, String(cString: $0)) } }
+        do { configuration.memory = try EnclaveMemory(environment: Dictionary(uniqueKeysWithValues: environment)) } catch { throw ValidationError("\(error)") }
         configuration.jobWorkloads["keys"] = JobWorkloadRegistration(needsMaster: true) { context in
-            KeyServiceWorkload(vault: KeyVault(store: context.store, master: context.master!, logger: context.logger), identity: context.identity)
+            KeyServiceWorkload(
+                vault: KeyVault(store: context.store, master: context.master!, logger: context.logger, memory: context.memory), identity: context.identity,
+                ledger: ActionLedger(maxBytes: context.memory.actionLedgerBytes))
         }
         let service = EnclaveService(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: logger, shipper: shipper)
         let group = ServiceGroup(

@@ -24,15 +24,33 @@ import Testing
         let workload: KeyServiceWorkload
         var now: UInt64 = KeyServiceWorkload.now()
 
-        init(store: MemoryStore = MemoryStore(), master: MasterSecret? = nil, limits: KeyVault.Limits = KeyVault.Limits()) async throws {
+        /// The store index the vault reads through, when `tracked` (as in the enclave process).
+        let tracked: TrackedStore?
+
+        /// `memory` bounds the vault's caches and the action ledger; `tracked` puts the store index (`TrackedStore`,
+        /// bounded by `memory.storeIndexBytes`) between the vault and the store, as the enclave process does.
+        init(
+            store: MemoryStore = MemoryStore(), master: MasterSecret? = nil, limits: KeyVault.Limits = KeyVault.Limits(), memory: EnclaveMemory = EnclaveMemory(),
+            tracked: Bool = false
+        ) async throws {
             self.store = store
             let master = try master ?? MasterSecret(Random.bytes(32))
             self.master = master
             let module = NSMClient(transport: try SoftwareNSM(root: Self.root, image: EnclaveImage(executable: Array("build".utf8), manifest: [])))
             identity = try await EnclaveIdentity.create(module: module, manifestBytes: [], deployment: master.commitment)
+            var vaultStore: any BlobStore = store
+            if tracked {
+                let index = TrackedStore(inner: store, master: master, maxIndexBytes: memory.storeIndexBytes)
+                try await index.load(headSize: 0, root: nil)
+                vaultStore = index
+                self.tracked = index
+            } else {
+                self.tracked = nil
+            }
             let clock = Clock()
             workload = KeyServiceWorkload(
-                vault: KeyVault(store: store, master: master, logger: Logger(label: "test"), limits: limits), identity: identity, clock: { clock.now })
+                vault: KeyVault(store: vaultStore, master: master, logger: Logger(label: "test"), limits: limits, memory: memory), identity: identity,
+                ledger: ActionLedger(maxBytes: memory.actionLedgerBytes), clock: { clock.now })
             self.clock = clock
         }
 

@@ -30,10 +30,11 @@ struct APIFixture {
     /// Starts a host (or restarts `previous`'s on its data); `wait: false` does not wait for the enclave to serve
     /// (a boot that is meant to be refused), and then needs `previous`.
     static func start(
-        restart previous: APIFixture? = nil, hostArguments: HostArguments = .none, wait: Bool = true, readiness: Readiness = .attestation,
+        restart previous: APIFixture? = nil, hostArguments: HostArguments = .none, environment: [String: String] = [:], wait: Bool = true,
+        readiness: Readiness = .attestation,
         edit: (inout [String: Any]) -> Void = { _ in }
     ) async throws -> APIFixture {
-        let host = try await HostProcess.start(api: true, restart: previous?.host, hostArguments: hostArguments, edit: edit)
+        let host = try await HostProcess.start(api: true, restart: previous?.host, hostArguments: hostArguments, environment: environment, edit: edit)
         let base = URL(string: "http://127.0.0.1:\(host.ports.api)/")!
         if wait {
             switch readiness {

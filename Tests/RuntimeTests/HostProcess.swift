@@ -32,14 +32,15 @@ final class HostProcess: @unchecked Sendable {
     /// new host on the directory and ports of an earlier one (which must be stopped), keeping its database.
     static func start(
         pool: Int = 8, holdMs: Int = 5000, heartbeatMs: Int = 200, egressAllow: [String] = [], enclaveBinary: String? = nil,
-        api: Bool = false, restart previous: HostProcess? = nil, hostArguments: HostArguments = .none, edit: (inout [String: Any]) -> Void = { _ in }
+        api: Bool = false, restart previous: HostProcess? = nil, hostArguments: HostArguments = .none, environment: [String: String] = [:],
+        edit: (inout [String: Any]) -> Void = { _ in }
     ) async throws -> HostProcess {
         // Free ports are picked before the host binds them, so another test's process may take one first: a fresh
         // host that stops on "Address already in use" is started again on other ports. (A restart keeps its ports.)
         for _ in 0..<4 {
             let host = try launch(
                 pool: pool, holdMs: holdMs, heartbeatMs: heartbeatMs, egressAllow: egressAllow, enclaveBinary: enclaveBinary, api: api,
-                restart: previous, hostArguments: hostArguments, edit: edit)
+                restart: previous, hostArguments: hostArguments, environment: environment, edit: edit)
             if previous != nil { return host }
             if try await !host.lostAPortRace(listening: api ? "api listening" : "admin listening") { return host }
         }
@@ -61,7 +62,7 @@ final class HostProcess: @unchecked Sendable {
 
     private static func launch(
         pool: Int, holdMs: Int, heartbeatMs: Int, egressAllow: [String], enclaveBinary: String?, api: Bool, restart previous: HostProcess?,
-        hostArguments: HostArguments, edit: (inout [String: Any]) -> Void
+        hostArguments: HostArguments, environment: [String: String], edit: (inout [String: Any]) -> Void
     ) throws -> HostProcess {
         let directory = previous?.directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("cloister-host-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -103,6 +104,8 @@ final class HostProcess: @unchecked Sendable {
             process.arguments! += ["--data-dir", directory.appendingPathComponent("data").path, "--admin-token-file", tokenURL.path]
         }
         process.arguments! += try hostArguments.make(manifestURL)
+        // The emulated enclave inherits the host's environment (its memory bounds, `EnclaveMemory`).
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let log = try FileHandle(forWritingTo: logURL)
         process.standardOutput = log
         process.standardError = log

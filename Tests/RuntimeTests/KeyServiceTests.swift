@@ -20,9 +20,10 @@ import Testing
     /// manifest's log section (witnesses).
     static func start(
         restart: APIFixture? = nil, name: String = "test", builds: [[Int: [UInt8]]] = [], wait: Bool = true,
-        hostArguments: HostArguments = .none, register: Bool = true, recoveryKeys: [[UInt8]] = [], log: [String: Any]? = nil
+        hostArguments: HostArguments = .none, register: Bool = true, recoveryKeys: [[UInt8]] = [], log: [String: Any]? = nil,
+        environment: [String: String] = [:]
     ) async throws -> APIFixture {
-        let f = try await APIFixture.start(restart: restart, hostArguments: hostArguments, wait: wait) { m in
+        let f = try await APIFixture.start(restart: restart, hostArguments: hostArguments, environment: environment, wait: wait) { m in
             m["name"] = name
             if let log { m["log"] = log }
             if !recoveryKeys.isEmpty { m["recovery"] = ["keys": recoveryKeys.map { Hex.encode($0).lowercased() }] }
