@@ -27,7 +27,7 @@ extension APIServer {
 
     /// The value the store holds under `key` (nil: none).
     func blob(_ key: String) async throws -> Data? {
-        do { return try await queue.database.pool.read { db in try Data.fetchOne(db, sql: "SELECT value FROM blobs WHERE key = ?", arguments: [key]) } } catch {
+        do { return try await queue.database.read { db in try Data.fetchOne(db, sql: "SELECT value FROM blobs WHERE key = ?", arguments: [key]) } } catch {
             throw APIError.storage(error)
         }
     }
@@ -47,10 +47,7 @@ extension APIServer {
         guard UInt64(to) <= size else { throw APIError(404, "beyondLogHead", "the log has \(size) receipts, not \(to)") }
         let rows: [Row]
         do {
-            rows = try await queue.database.pool.read { db in
-                try Row.fetchAll(
-                    db, sql: "SELECT log_index, leaf FROM receipts WHERE log_index IS NOT NULL AND log_index < ? ORDER BY log_index", arguments: [to])
-            }
+            rows = try await queue.database.rows("SELECT log_index, leaf FROM receipts WHERE log_index IS NOT NULL AND log_index < ? ORDER BY log_index", [to])
         } catch { throw APIError.storage(error) }
         var leaves: [[UInt8]] = []
         leaves.reserveCapacity(rows.count)

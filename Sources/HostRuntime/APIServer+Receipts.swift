@@ -62,7 +62,7 @@ extension APIServer {
     }
 
     private func readReceipts(_ sql: String, _ arguments: StatementArguments) async throws -> [Row] {
-        do { return try await queue.database.pool.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments) } } catch {
+        do { return try await queue.database.rows(sql, arguments) } catch {
             throw APIError.storage(error)
         }
     }

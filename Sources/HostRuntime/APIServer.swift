@@ -127,7 +127,7 @@ public struct APIServer: Sendable {
         guard RequestLimits.isValidRequestID(requestID) else { throw APIError(400, "badRequestId", "a request id is 1 to 64 of A-Z a-z 0-9 - _ . :") }
         let id: Int64?
         do {
-            id = try await queue.database.pool.read { db in
+            id = try await queue.database.read { db in
                 try Int64.fetchOne(db, sql: "SELECT id FROM jobs WHERE tenant_id = ? AND request_id = ?", arguments: [tenantID, requestID])
             }
         } catch { throw APIError.storage(error) }
@@ -144,7 +144,7 @@ public struct APIServer: Sendable {
         }
         let rows: [Row]
         do {
-            rows = try await queue.database.pool.read { db in try Row.fetchAll(db, sql: "SELECT hash, first_seen FROM boots ORDER BY first_seen") }
+            rows = try await queue.database.rows("SELECT hash, first_seen FROM boots ORDER BY first_seen")
         } catch { throw APIError.storage(error) }
         let items = rows.map { "{\"hash\":\"\(Hex.encode(($0[0] as Data).bytes))\",\"firstSeen\":\($0[1] as Int64)}" }
         return Self.json(200, "{\"boots\":[" + items.joined(separator: ",") + "]}")
@@ -162,9 +162,7 @@ public struct APIServer: Sendable {
         }
         let rows: [Row]
         do {
-            rows = try await queue.database.pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT key, value FROM blobs WHERE key IN (?, ?)", arguments: [DeploymentRecord.storeKey, RecoveryRecord.storeKey])
-            }
+            rows = try await queue.database.rows("SELECT key, value FROM blobs WHERE key IN (?, ?)", [DeploymentRecord.storeKey, RecoveryRecord.storeKey])
         } catch { throw APIError.storage(error) }
         var map: CBORMap = [:]
         for row in rows {
@@ -181,7 +179,7 @@ public struct APIServer: Sendable {
         guard let hash = Hex.decode(text), hash.count == 32 else { throw APIError(400, "badHash", "a boot is named by 64 hex digits") }
         let document: Data?
         do {
-            document = try await queue.database.pool.read { db in try Data.fetchOne(db, sql: "SELECT document FROM boots WHERE hash = ?", arguments: [Data(hash)]) }
+            document = try await queue.database.read { db in try Data.fetchOne(db, sql: "SELECT document FROM boots WHERE hash = ?", arguments: [Data(hash)]) }
         } catch { throw APIError.storage(error) }
         guard let document else { throw APIError(404, "unknownBoot", "no boot document with that hash") }
         return Response(status: .ok, headers: [.contentType: "application/cbor"], body: .init(byteBuffer: ByteBuffer(bytes: document)))

@@ -26,6 +26,29 @@ public final class HostDatabase: Sendable {
         try Self.migrator.migrate(pool)
     }
 
+    /// Runs `body` on one of the pool's readers without holding a thread of the cooperative pool. Async code reads
+    /// through this, never through `pool.read` (which Swift picks whenever the result is not `Sendable`, rows for
+    /// one): that waits for a free reader on the calling thread, one of the few that all of the host's tasks run
+    /// on, and the readers it waits for may be held by tasks that need such a thread to finish: the host stops.
+    public func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.read(body)
+    }
+
+    /// The rows `sql` selects, read as `read` reads. (Fetched rows own their values, so they may cross threads.)
+    public func rows(_ sql: String, _ arguments: StatementArguments = StatementArguments()) async throws -> [Row] {
+        let sendable = SendableArguments(arguments)
+        return try await read { db in FetchedRows(rows: try Row.fetchAll(db, sql: sql, arguments: sendable.arguments)) }.rows
+    }
+
+    private struct FetchedRows: @unchecked Sendable {
+        let rows: [Row]
+    }
+
+    private struct SendableArguments: @unchecked Sendable {
+        let arguments: StatementArguments
+        init(_ arguments: StatementArguments) { self.arguments = arguments }
+    }
+
     /// The writer's `synchronous` setting (2: FULL, every commit synced).
     public func synchronousLevel() throws -> Int {
         try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }

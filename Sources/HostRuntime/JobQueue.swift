@@ -156,7 +156,7 @@ public final class JobQueue: Sendable {
         let hash = RequestDigest.hash(tenant: tenant, operation: operation, requestID: requestID, body: body)
         if let refusal = reserve(tenant: tenant, bytes: body.count) {
             let found: (Int64, [UInt8], JobCompletion?)?
-            do { found = try await database.pool.read { db in try Self.stored(db, tenantID: tenantID, requestID: requestID) } } catch {
+            do { found = try await database.read { db in try Self.stored(db, tenantID: tenantID, requestID: requestID) } } catch {
                 throw APIError.storage(error)
             }
             guard let (id, storedHash, completion) = found else { throw refusal }
@@ -262,7 +262,7 @@ public final class JobQueue: Sendable {
 
     /// The stored completion of a job, without holding a thread of the cooperative pool.
     func storedCompletion(jobID: UInt64) async throws -> JobCompletion? {
-        try await database.pool.read { db in try Self.completion(db, jobID: jobID) }
+        try await database.read { db in try Self.completion(db, jobID: jobID) }
     }
 
     /// The stored completion of a job, from the database.

@@ -155,7 +155,7 @@ final class StoreChannelHandler: ChannelInboundHandler, @unchecked Sendable {
             Task {
                 let answer: StoreMessage
                 do {
-                    let row = try await database.pool.read { db in try Row.fetchOne(db, sql: "SELECT version, value FROM blobs WHERE key = ?", arguments: [key]) }
+                    let row = try await database.rows("SELECT version, value FROM blobs WHERE key = ?", [key]).first
                     if let row { answer = .value(id: id, version: UInt64(row[0] as Int64), value: (row[1] as Data).bytes) } else { answer = .value(id: id, version: 0, value: []) }
                 } catch {
                     logger.error("store: read failed: \(error)")
@@ -192,7 +192,7 @@ final class StoreChannelHandler: ChannelInboundHandler, @unchecked Sendable {
             Task {
                 let answer: StoreMessage
                 do {
-                    answer = try await database.pool.read { db in
+                    answer = try await database.read { db in
                         let rows = try Row.fetchAll(
                             db, sql: "SELECT key, version, value FROM blobs WHERE key > ? ORDER BY key LIMIT ?",
                             arguments: [after, StoreMessage.maxListEntries + 1])

@@ -1,6 +1,9 @@
 import CloisterClient
 import EnclaveWire
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import NitroAttestation
 import SecureModule
 import Testing
@@ -70,6 +73,42 @@ extension DeploymentTests {
         #expect(status == 404 && APIFixture.errorCode(body) == "beyondLogHead", "\(status) \(String(decoding: body, as: UTF8.self))")
         let (unauthorized, _, _) = try await f.http("GET", "v1/log/head")
         #expect(unauthorized == 401)
+    }
+
+    /// Who: the host, reading its database for many clients at once. Reads that waited for a free reader on a
+    /// thread of the cooperative pool (GRDB's synchronous `read`, which Swift picks for rows) took every such thread
+    /// while the readers were held by reads that needed one of them to finish: the host stopped answering anything,
+    /// the enclave's store requests included.
+    @Test func manyConcurrentLogReadsNeverStopTheHost() async throws {
+        let f = try await K.start()
+        let c = f.client()
+        _ = try await K.key(c, "create", ["name": "read-often", "type": "ed25519"])
+        let size = try #require(c.logHead).checkpoint.size
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.httpMaximumConnectionsPerHost = 200
+        configuration.timeoutIntervalForRequest = 120
+        let session = URLSession(configuration: configuration)
+        let paths = ["v1/log/consistency?from=1&to=\(size)", "v1/log/head", "v1/log/receipts?from=0", "v1/boots"]
+        // A host that stops never answers: the watchdog cancels what is left, and the reads fail.
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(90))
+            session.invalidateAndCancel()
+        }
+        defer { watchdog.cancel() }
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 0..<400 {
+                group.addTask {
+                    var request = URLRequest(url: URL(string: paths[i % paths.count], relativeTo: f.base)!)
+                    request.setValue("Bearer " + f.auditorToken, forHTTPHeaderField: "Authorization")
+                    let (_, response) = try await session.data(for: request)
+                    return (response as! HTTPURLResponse).statusCode
+                }
+            }
+            return try await group.reduce(into: [Int: Int]()) { $0[$1, default: 0] += 1 }
+        }
+        #expect(statuses == [200: 400], "\(statuses)")
+        // And the enclave's store requests were answered meanwhile: a change goes through.
+        _ = try await K.key(c, "rotate", ["name": "read-often"])
     }
 
     /// Who: the enclave, at boot, before it serves anything.

@@ -127,7 +127,7 @@ final class HostProcess: @unchecked Sendable {
         }
         // The child enclave dies with its pipe; make sure of it.
         if let pid = try? enclavePIDFromLog() { kill(pid, SIGKILL) }
-        if !keepDirectory { try? FileManager.default.removeItem(at: directory) }
+        if !keepDirectory && ProcessInfo.processInfo.environment["CLOISTER_TEST_KEEP"] == nil { try? FileManager.default.removeItem(at: directory) }
     }
 
     /// The JSON log lines so far.
