@@ -29,24 +29,29 @@ extension KeyServiceWorkload {
                 throw KeyServiceError("badRequest", "type is one of \(KeyType.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             let limit = vault.limits.keysPerTenant
-            guard try await vault.names(tenant).0.count < limit else {
-                throw KeyServiceError("tooManyKeys", "tenant \(tenant) holds \(limit) keys, this deployment's limit; delete one first")
-            }
+            let full = KeyServiceError("tooManyKeys", "tenant \(tenant) holds \(limit) keys, this deployment's limit; delete one first")
+            // Checked before the material is made (a tenant at its limit costs no key generation), and again below.
+            guard try await vault.names(tenant).0.count < limit else { throw full }
             let material = try type.generate()
             let now = Self.now()
-            let record: KeyRecord?
-            do {
-                record = try await vault.update(tenant, name, { (existing: KeyRecord?) throws(KeyServiceError) -> KeyRecord? in
-                    guard existing == nil else { throw KeyServiceError("keyExists", "key \(name) exists") }
-                    return KeyRecord(type: type, versions: [.init(number: 1, material: material, created: now)], created: now)
-                })
-            } catch where error.code == "keyExists" {
-                // A create whose index update failed left the key out of the list: put it back.
-                try await vault.updateNames(tenant) { Array(Set($0 + [name])).sorted() }
-                throw error
+            // The index's lock for the whole create: concurrent creates cannot pass the limit together.
+            let record = try await vault.changingNames(tenant) { () throws(KeyServiceError) -> KeyRecord in
+                guard try await vault.names(tenant).0.count < limit else { throw full }
+                let record: KeyRecord?
+                do throws(KeyServiceError) {
+                    record = try await vault.update(tenant, name, { (existing: KeyRecord?) throws(KeyServiceError) -> KeyRecord? in
+                        guard existing == nil else { throw KeyServiceError("keyExists", "key \(name) exists") }
+                        return KeyRecord(type: type, versions: [.init(number: 1, material: material, created: now)], created: now)
+                    })
+                } catch where error.code == "keyExists" {
+                    // A create whose index update failed left the key out of the list: put it back.
+                    try await vault.updateNamesHeld(tenant) { Array(Set($0 + [name])).sorted() }
+                    throw error
+                }
+                guard let record else { throw KeyServiceError("internal", "no record") }
+                try await vault.updateNamesHeld(tenant) { Array(Set($0 + [name])).sorted() }
+                return record
             }
-            guard let record else { throw KeyServiceError("internal", "no record") }
-            try await vault.updateNames(tenant) { Array(Set($0 + [name])).sorted() }
             return try describe(name, record)
         case "list":
             return try KeyResults.encode(KeyResults.KeyList(keys: try await vault.names(tenant).0))
@@ -82,17 +87,19 @@ extension KeyServiceWorkload {
             return try describe(name, record)
         case "delete":
             let name = try input.name()
-            for _ in 0..<16 {
-                let (current, version) = try await vault.load(tenant, name)
-                guard let record = current else { throw KeyServiceError("keyNotFound", "no key \(name)") }
-                try Self.checkQuorum(record, approvers)
-                guard record.deletionAllowed else { throw KeyServiceError("deletionNotAllowed", "configure deletionAllowed first") }
-                if try await vault.delete(tenant, name, expected: version) {
-                    try await vault.updateNames(tenant) { $0.filter { $0 != name } }
-                    return try KeyResults.encode(KeyResults.Deleted(deleted: name))
+            let deleted = try await vault.changing(tenant, name) { () throws(KeyServiceError) -> Bool in
+                for _ in 0..<16 {
+                    let (current, version) = try await vault.load(tenant, name)
+                    guard let record = current else { throw KeyServiceError("keyNotFound", "no key \(name)") }
+                    try Self.checkQuorum(record, approvers)
+                    guard record.deletionAllowed else { throw KeyServiceError("deletionNotAllowed", "configure deletionAllowed first") }
+                    if try await vault.delete(tenant, name, expected: version) { return true }
                 }
+                return false
             }
-            throw KeyServiceError("conflict", "the key kept changing")
+            guard deleted else { throw KeyServiceError("conflict", "the key kept changing") }
+            try await vault.updateNames(tenant) { $0.filter { $0 != name } }
+            return try KeyResults.encode(KeyResults.Deleted(deleted: name))
         case "sign":
             let name = try input.name()
             let (record, _) = try await existing(tenant, name)

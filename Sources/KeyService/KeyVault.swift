@@ -107,6 +107,8 @@ public final class KeyVault: Sendable {
     /// The bounds of the caches and marks (the enclave's `EnclaveMemory`).
     public let memory: EnclaveMemory
     private let state: Mutex<State>
+    /// One change at a time per record in this enclave.
+    private let locks = RecordLocks()
 
     public init(store: any BlobStore, master: MasterSecret, logger: Logger, limits: Limits = Limits(), memory: EnclaveMemory = EnclaveMemory()) {
         self.store = store
@@ -275,6 +277,16 @@ public final class KeyVault: Sendable {
 
     /// Applies `change` to a key's record with compare-and-swap, retrying when another write came first.
     func update(_ tenant: String, _ name: String, _ change: (KeyRecord?) throws(KeyServiceError) -> KeyRecord?) async throws(KeyServiceError) -> KeyRecord? {
+        try await changing(tenant, name) { () throws(KeyServiceError) -> KeyRecord? in try await updateHeld(tenant, name, change) }
+    }
+
+    /// Runs `body`, a change of (tenant, name)'s record, while no other change of it in this enclave runs
+    /// (`RecordLocks`). `body` takes no other lock (only the key index's lock comes before a key's).
+    func changing<T>(_ tenant: String, _ name: String, _ body: () async throws(KeyServiceError) -> T) async throws(KeyServiceError) -> T {
+        try await locks.withLock(tenant + "\u{0}" + name, body)
+    }
+
+    private func updateHeld(_ tenant: String, _ name: String, _ change: (KeyRecord?) throws(KeyServiceError) -> KeyRecord?) async throws(KeyServiceError) -> KeyRecord? {
         for _ in 0..<16 {
             let current = try await load(tenant, name)
             guard let next = try change(current.record) else { return nil }
@@ -293,7 +305,19 @@ public final class KeyVault: Sendable {
         return (list.compactMap(\.text), version)
     }
 
+    /// Applies `change` to the tenant's key names, holding the index's lock.
     func updateNames(_ tenant: String, _ change: ([String]) -> [String]) async throws(KeyServiceError) {
+        try await changingNames(tenant) { () throws(KeyServiceError) in try await updateNamesHeld(tenant, change) }
+    }
+
+    /// Runs `body` holding the lock of the tenant's key index; `body` may take one key's lock inside it (the index's
+    /// lock is always taken first), and changes the index with `updateNamesHeld`.
+    func changingNames<T>(_ tenant: String, _ body: () async throws(KeyServiceError) -> T) async throws(KeyServiceError) -> T {
+        try await changing(tenant, Self.indexName, body)
+    }
+
+    /// `updateNames` for a caller that holds the index's lock.
+    func updateNamesHeld(_ tenant: String, _ change: ([String]) -> [String]) async throws(KeyServiceError) {
         for _ in 0..<16 {
             let (names, version) = try await self.names(tenant)
             let next = change(names)
@@ -320,6 +344,10 @@ public final class KeyVault: Sendable {
 
     /// Applies `change` to the tenant's credential set with compare-and-swap (reading the store again).
     func updateCredentials(_ tenant: String, _ change: (CredentialSet?) throws(KeyServiceError) -> CredentialSet) async throws(KeyServiceError) -> CredentialSet {
+        try await changing(tenant, Self.credentialsName) { () throws(KeyServiceError) -> CredentialSet in try await updateCredentialsHeld(tenant, change) }
+    }
+
+    private func updateCredentialsHeld(_ tenant: String, _ change: (CredentialSet?) throws(KeyServiceError) -> CredentialSet) async throws(KeyServiceError) -> CredentialSet {
         for _ in 0..<16 {
             state.withLock { $0.credentials.remove(tenant) }
             let (current, version) = try await credentials(tenant)

@@ -4,19 +4,31 @@ import Synchronization
 
 /// A host's store in memory, which the tests edit as a hostile host would edit its database.
 public final class MemoryStore: BlobStore {
-    public init() {}
+    /// `latency`: how long a request takes each way (as over the bridge), so that concurrent requests interleave.
+    public init(latency: Duration = .zero) { self.latency = latency }
 
+    public let latency: Duration
     public let blobs = Mutex<[String: (version: UInt64, value: [UInt8])]>([:])
 
-    public func get(_ key: String) async throws -> (version: UInt64, value: [UInt8])? { blobs.withLock { $0[key] } }
+    private func travel() async throws { if latency > .zero { try await Task.sleep(for: latency) } }
+
+    public func get(_ key: String) async throws -> (version: UInt64, value: [UInt8])? {
+        try await travel()
+        let value = blobs.withLock { $0[key] }
+        try await travel()
+        return value
+    }
 
     public func put(_ key: String, value: [UInt8], expectedVersion: UInt64) async throws -> (stored: Bool, version: UInt64) {
-        blobs.withLock { b in
+        try await travel()
+        let answer = blobs.withLock { b -> (Bool, UInt64) in
             let current = b[key]?.version ?? 0
             guard current == expectedVersion else { return (false, current) }
             b[key] = (current + 1, value)
             return (true, current + 1)
         }
+        try await travel()
+        return answer
     }
 
     public func list(after: String) async throws -> (entries: [StoreEntry], more: Bool) {
