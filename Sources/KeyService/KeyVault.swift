@@ -13,11 +13,11 @@ import Glibc
 /// master secret with the tenant in the HKDF info (`tenant-wrap`); each key record is AES-256-GCM under it with
 /// the tenant, the key name and the store version in the associated data, so a blob moved to another tenant or
 /// key, or served under another version, does not open. Store keys hide key names with an HMAC under a separate
-/// key (`tenant-names`). Within a boot, a blob older than one already seen is refused (`staleKeyBlob` while the
-/// vault keeps its mark; the store index below, `TrackedStore`, refuses it in any case: `storeRolledBack`), and
-/// records in use are kept in memory, since this enclave is their only writer. (Several enclaves sharing one store
-/// would need the cache to check versions; that deployment does not exist yet.) Every cache and mark is bounded by
-/// bytes (`EnclaveMemory`), the least recently used going first.
+/// key (`tenant-names`). Within a boot, a blob older than one already seen, or absent after it was seen, is refused
+/// (`staleKeyBlob`: by the vault's mark while it keeps one, and by the store index below, `TrackedStore`, in any
+/// case), and records in use are kept in memory, since this enclave is their only writer. (Several enclaves sharing
+/// one store would need the cache to check versions; that deployment does not exist yet.) Every cache and mark is
+/// bounded by bytes (`EnclaveMemory`), the least recently used going first.
 public final class KeyVault: Sendable {
     private struct TenantKeys {
         var wrap: [UInt8]
@@ -151,8 +151,17 @@ public final class KeyVault: Sendable {
         // replaced, current when the read was sent, look stale.
         let seen = state.withLock { $0.highWater.value(MarkKey(key)) ?? 0 }
         let blob: (version: UInt64, value: [UInt8])?
-        do { blob = try await store.get(key) } catch { throw Self.storeError(error) }
-        guard let blob else { return nil }
+        do { blob = try await store.get(key) } catch let refused as DeploymentLogError where refused.code == .storeRolledBack {
+            // The tracker under the vault knows this record at a newer version than the host served, or at all.
+            throw KeyServiceError("staleKeyBlob", refused.message)
+        } catch { throw Self.storeError(error) }
+        // This enclave never removes a record (a deleted key leaves a sealed empty one): a record seen and now
+        // absent is the host's doing, and must not read as "no such key" (a create would make new material under
+        // a name in use).
+        guard let blob else {
+            guard seen == 0 else { throw KeyServiceError("staleKeyBlob", "the host says a blob this enclave has seen at version \(seen) is absent") }
+            return nil
+        }
         guard blob.version >= seen else {
             throw KeyServiceError("staleKeyBlob", "the host served version \(blob.version) of a blob this enclave has seen at version \(seen)")
         }

@@ -64,7 +64,7 @@ import Testing
         #expect(Self.within(vault.footprint, memory))
         e.store.blobs.withLock { $0[storeKey] = old }
         let rolledBack = try await Self.status(e, "key.sign", ["name": "k1", "input": input], by: acme)
-        #expect(rolledBack == "storeRolledBack")
+        #expect(rolledBack == "staleKeyBlob")
     }
 
     @Test func aFullActionLedgerRefusesNewActionsByNameAndStillRefusesReplays() async throws {

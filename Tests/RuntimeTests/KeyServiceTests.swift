@@ -217,8 +217,13 @@ import Testing
             try database.write { db in try db.execute(sql: "DELETE FROM blobs WHERE key = ?", arguments: [key]) }
         }
 
+        /// Sets `key` to exactly this version and value (putting back one that was deleted, too).
         func put(_ key: String, version: Int64, value: [UInt8]) throws {
-            try database.write { db in try db.execute(sql: "UPDATE blobs SET version = ?, value = ? WHERE key = ?", arguments: [version, Data(value), key]) }
+            try database.write { db in
+                try db.execute(
+                    sql: "INSERT INTO blobs (key, version, value, updated) VALUES (?, ?, ?, 0) ON CONFLICT (key) DO UPDATE SET version = excluded.version, value = excluded.value",
+                    arguments: [key, version, Data(value)])
+            }
         }
 
         /// Stores `value` under `key` as the host's store would (a new key gets version 1, a known one its next).
@@ -308,7 +313,12 @@ import Testing
         try host.put(keyB, version: after.0, value: before.1)
         #expect(await Self.refusal(c, "configure", ["name": "beta", "deletionAllowed": false]) == "storeRecordInvalid")
         try host.put(keyB, version: before.0, value: before.1)
-        #expect(await Self.refusal(c, "configure", ["name": "beta", "deletionAllowed": false]) == "storeRolledBack")
+        #expect(await Self.refusal(c, "configure", ["name": "beta", "deletionAllowed": false]) == "staleKeyBlob")
+        // Absent, after this boot has seen it: not "no such key", so no new material under its name.
+        try host.delete(keyB)
+        #expect(await Self.refusal(c, "configure", ["name": "beta", "deletionAllowed": false]) == "staleKeyBlob")
+        #expect(await Self.refusal(c, "create", ["name": "beta", "type": "ed25519"]) == "staleKeyBlob")
+        #expect(try host.blob(keyB) == nil, "nothing was written under the name")
         try host.put(keyB, version: after.0, value: after.1)
         // Meanwhile the key in use never left the enclave: it still encrypts with the latest version.
         #expect((try await Self.key(c, "encrypt", ["name": "beta", "plaintext": Self.b64("x")])["version"] as? Int) == 3)
