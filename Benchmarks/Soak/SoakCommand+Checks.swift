@@ -11,6 +11,8 @@ struct SoakSummary: Codable {
         var rotationsAnsweredOK: Int
         /// ok rotations that reported the same resulting version as another.
         var repeatedVersions: Int
+        /// Rotations refused `otherBoot` or `actionExpired` and signed again: each may have taken effect unanswered.
+        var inDoubt: Int
     }
     var acknowledged = 0
     /// Acknowledged request ids whose signed answer was fetched again and verified.
@@ -19,6 +21,9 @@ struct SoakSummary: Codable {
     var lostIDs: [String] = []
     var appliedTwice = 0
     var effectsMissing = 0
+    /// Effects of a signed action that a boot applied and died before answering (its retry is another signed
+    /// action): rotations beyond those answered ok, within those in doubt, and creations found made.
+    var appliedUnanswered = 0
     var problems = 0
     var problemIDs: [String] = []
     var rotations: [KeyCount] = []
@@ -28,6 +33,9 @@ struct SoakSummary: Codable {
 }
 
 extension SoakCommand {
+    /// Acknowledged ids fetched again and verified at once (each is a GET and a signature check).
+    static let checkWidth = 32
+
     static func checks(_ loads: [SoakTenant], ledger: SoakLedger) async -> SoakSummary {
         var summary = SoakSummary()
         let records = await ledger.records
@@ -40,9 +48,10 @@ extension SoakCommand {
             summary.acknowledged += acked.count
             // Every acknowledged id: its signed answer, fetched again as the host keeps it, verifies, with the same
             // status the load saw (if it saw one).
+            SoakCommand.say("checking \(acked.count) acknowledged ids of \(tenant.name) \(nowMS())")
             await withTaskGroup(of: (String, String?).self) { group in
                 var pending = acked.makeIterator()
-                for _ in 0..<8 {
+                for _ in 0..<SoakCommand.checkWidth {
                     guard let r = pending.next() else { break }
                     group.addTask { (r.id, await SoakCommand.refetch(tenant, r)) }
                 }
@@ -53,10 +62,13 @@ extension SoakCommand {
                     } else {
                         summary.refetchedVerified += 1
                     }
+                    let done = summary.lost + summary.refetchedVerified
+                    if done % 2000 == 0 { SoakCommand.say("checked \(done) ids \(nowMS())") }
                     if let r = pending.next() { group.addTask { (r.id, await SoakCommand.refetch(tenant, r)) } }
                 }
             }
-            let state = tenant.state.withLock { ($0.rotations, $0.created, $0.rotationKey) }
+            let state = tenant.state.withLock { ($0.rotations, $0.created, $0.rotationKey, $0.inDoubt, $0.createdInDeadBoot) }
+            summary.appliedUnanswered += state.4
             do {
                 for n in 0...state.2 {
                     let name = SoakTenant.rotationKeyName(n)
@@ -65,9 +77,13 @@ extension SoakCommand {
                     let versions = Array((state.0[name] ?? [:]).values)
                     let count = SoakSummary.KeyCount(
                         tenant: tenant.name, key: name, rotationsApplied: latest - 1, rotationsAnsweredOK: versions.count,
-                        repeatedVersions: versions.count - Set(versions).count)
+                        repeatedVersions: versions.count - Set(versions).count, inDoubt: state.3[name] ?? 0)
                     summary.rotations.append(count)
-                    summary.appliedTwice += max(0, count.rotationsApplied - count.rotationsAnsweredOK) + count.repeatedVersions
+                    // More rotations than were answered ok: each extra one must be a refused signing that took
+                    // effect in a boot that died; past those, one signed action took effect twice.
+                    let unanswered = max(0, count.rotationsApplied - count.rotationsAnsweredOK)
+                    summary.appliedUnanswered += min(unanswered, count.inDoubt)
+                    summary.appliedTwice += max(0, unanswered - count.inDoubt) + count.repeatedVersions
                     summary.effectsMissing += max(0, count.rotationsAnsweredOK - count.rotationsApplied)
                 }
                 let listed = try SoakTenant.object(try await tenant.client.sealedRead("key.list", body: SoakTenant.json([:])).result, "key.list")

@@ -90,7 +90,7 @@ struct SoakCommand: AsyncParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         try encoder.encode(summary).write(to: URL(fileURLWithPath: out + "/summary.json"))
-        Self.say("checked \(nowMS()): lost \(summary.lost), applied twice \(summary.appliedTwice), effects missing \(summary.effectsMissing), verification problems \(summary.problems)")
+        Self.say("checked \(nowMS()): lost \(summary.lost), applied twice \(summary.appliedTwice), effects missing \(summary.effectsMissing), applied unanswered \(summary.appliedUnanswered), verification problems \(summary.problems)")
         if summary.lost + summary.appliedTwice + summary.effectsMissing + summary.problems > 0 { throw ExitCode.failure }
     }
 

@@ -26,6 +26,11 @@ final class SoakTenant: Sendable {
         /// Request id → the latest version its `ok` answer reported, per rotated key.
         var rotations: [String: [String: UInt64]] = [:]
         var created: [String] = []
+        /// Per rotated key: its rotations refused `otherBoot` or `actionExpired` and signed again. The refused one
+        /// may have taken effect in a boot killed before it logged the batch (an effect without an answer).
+        var inDoubt: [String: Int] = [:]
+        /// Creations signed again after such a refusal whose second answer was `keyExists`: the first took effect.
+        var createdInDeadBoot = 0
         var ciphertexts: [(ciphertext: String, plaintext: [UInt8])] = []
         var rotationKey = 0
         var rotationVersions: UInt64 = 1
@@ -129,6 +134,7 @@ final class SoakTenant: Sendable {
         var payload = body
         let expected = payload.removeValue(forKey: "expect") as? String
         let operation = "key." + kind
+        var signedAgain = false
         while ContinuousClock.now < stop {
             let identity: AttestedIdentity
             do { identity = try await currentIdentity() } catch {
@@ -154,10 +160,18 @@ final class SoakTenant: Sendable {
             }
             await ledger.add(record)
             switch record.status {
-            case "otherBoot":
-                _ = try? await client.connect()
+            case "otherBoot", "actionExpired":
+                if record.status == "otherBoot" { _ = try? await client.connect() }
+                if kind == "rotate", let name = payload["name"] as? String { state.withLock { $0.inDoubt[name, default: 0] += 1 } }
+                signedAgain = true
                 continue
-            case "actionExpired": continue
+            case "keyExists" where kind == "create" && signedAgain:
+                // The first signing of this creation took effect in a boot that died before answering it.
+                state.withLock { s in
+                    s.created.append(payload["name"] as? String ?? "")
+                    s.createdInDeadBoot += 1
+                }
+                return true
             case nil: return false
             default: return record.status == "ok"
             }
