@@ -56,6 +56,13 @@ struct CloisterHost: AsyncParsableCommand {
     var sealingPolicy: [String] = []
 
     @Option(
+        name: .customLong("bridge-pins"),
+        help: ArgumentHelp(
+            "A build whose enclave may open bridge connections: a pins file (as for --sealing-policy). Repeat for each build (an upgrade lists the old and the new). Default: in emulation, the builds --sealing-policy names, else the build this host launches; on Nitro, any enclave the AWS root attests, so give the EIF's pins to keep a neighbour enclave of another build on this instance off the bridge.",
+            valueName: "FILE"))
+    var bridgePins: [String] = []
+
+    @Option(
         name: .customLong("kms-key-policy"),
         help: ArgumentHelp(
             "Emulation: the emulated KMS's key policy (JSON, as `cloister kms policy` prints it). Default: one that lets the emulated role encrypt, and decrypt for the builds --sealing-policy names.",
@@ -126,6 +133,10 @@ struct CloisterHost: AsyncParsableCommand {
         var configuration = HostService.Configuration(
             manifest: parsed, bridge: mode.bridgeAddressForHost(port: parsed.bridge.port), launcher: launcher)
         configuration.attestationRoots = roots
+        configuration.bridgeBuilds = try bridgeBuilds(manifest: manifest, parsed: parsed, mode: mode)
+        if configuration.bridgeBuilds.isEmpty {
+            logger.notice("bridge: any enclave the AWS root attests may connect (no --bridge-pins): a neighbour enclave of another build on this instance too")
+        }
         if mode != .vsock {
             let kms = try emulatedKMS(manifest: manifest, parsed: parsed, root: try EmulatedRoot.load(directory: emulatorDir), logger: logger)
             configuration.emulatedKMS = kms
@@ -151,16 +162,7 @@ struct CloisterHost: AsyncParsableCommand {
     /// The builds `--sealing-policy` names, else the build this host launches (measured here the way the software
     /// secure module measures it).
     func authorisedBuilds(manifest: String, parsed: DeploymentManifest) throws -> [[Int: [UInt8]]] {
-        var builds: [[Int: [UInt8]]] = []
-        for file in sealingPolicy {
-            guard let bytes = FileManager.default.contents(atPath: file), bytes.count <= DeploymentManifest.maxFileSize else {
-                throw ValidationError("cannot read the sealing policy file \(file)")
-            }
-            do {
-                let pins = try TrustManifest.parse(Array(bytes))
-                builds += [pins.pcrs] + pins.builds
-            } catch { throw ValidationError("\(file): \(error)") }
-        }
+        var builds = try Self.builds(pinsFiles: sealingPolicy, what: "sealing policy")
         if builds.isEmpty {
             let binary = enclaveBinary ?? parsed.enclave.binary ?? Self.besideMe("cloister-enclave")
             guard let executable = FileManager.default.contents(atPath: binary), let manifestBytes = FileManager.default.contents(atPath: manifest) else {
@@ -168,6 +170,28 @@ struct CloisterHost: AsyncParsableCommand {
             }
             let pcrs = EnclaveImage(executable: Array(executable), manifest: Array(manifestBytes), debug: parsed.enclave.debugMode).measurements
             builds = [[0: pcrs[0]!, 1: pcrs[1]!, 2: pcrs[2]!]]
+        }
+        return builds.filter { !$0.isEmpty }
+    }
+
+    /// The builds whose enclaves may open bridge connections (`--bridge-pins`, else as its help says); empty: any
+    /// build the roots attest.
+    func bridgeBuilds(manifest: String, parsed: DeploymentManifest, mode: Transport) throws -> [[Int: [UInt8]]] {
+        if !bridgePins.isEmpty { return try Self.builds(pinsFiles: bridgePins, what: "bridge pins") }
+        return mode == .vsock ? [] : try authorisedBuilds(manifest: manifest, parsed: parsed)
+    }
+
+    /// The builds pins files name (each file's attestation.pcrs and builds).
+    static func builds(pinsFiles: [String], what: String) throws -> [[Int: [UInt8]]] {
+        var builds: [[Int: [UInt8]]] = []
+        for file in pinsFiles {
+            guard let bytes = FileManager.default.contents(atPath: file), bytes.count <= DeploymentManifest.maxFileSize else {
+                throw ValidationError("cannot read the \(what) file \(file)")
+            }
+            do {
+                let pins = try TrustManifest.parse(Array(bytes))
+                builds += [pins.pcrs] + pins.builds
+            } catch { throw ValidationError("\(file): \(error)") }
         }
         return builds.filter { !$0.isEmpty }
     }

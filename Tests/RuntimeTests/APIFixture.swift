@@ -1,4 +1,6 @@
 import CloisterClient
+import CloisterTestSupport
+import EnclaveRuntime
 import Foundation
 import NitroAttestation
 import SecureModule
@@ -59,6 +61,15 @@ struct APIFixture {
         return APIFixture(
             host: host, base: base, trust: trust, roots: TrustedRoots(certificates: [root.certificate]), tenantToken: t, auditorToken: a,
             credential: try CredentialKey.generate(.ed25519))
+    }
+
+    /// A bridge credential of the build this fixture's host launches, under its emulated root (which this machine's
+    /// owner holds): what the host's pins let onto its bridge.
+    func bridgeCredential() async throws -> BridgeCredential {
+        try await TestBridgeProof.credential(
+            emulatorDirectory: host.directory.appendingPathComponent("emulator").path,
+            executable: Array(try Data(contentsOf: HostProcess.buildDirectory.appendingPathComponent("cloister-enclave"))),
+            manifest: Array(try Data(contentsOf: host.directory.appendingPathComponent("manifest.json"))))
     }
 
     /// The PCR0-2 the software secure module reports for the test build of `cloister-enclave` with `manifest`.

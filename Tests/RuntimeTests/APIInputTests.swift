@@ -124,11 +124,11 @@ import Testing
         return nil
     }
 
-    /// Behind a proven hello (a boot under the emulated root, which this machine's owner holds), hostile frames
+    /// Behind a proven hello (a boot of the host's build under the emulated root, which this machine's owner holds), hostile frames
     /// on the queue, store and credentials channels close only their own connection.
     @Test func hostileQueueStoreAndSealingFramesCloseOnlyTheirConnection() async throws {
         let f = try await KeyServiceTests.start()
-        let credential = try await TestBridgeProof.credential(emulatorDirectory: f.host.directory.appendingPathComponent("emulator").path)
+        let credential = try await f.bridgeCredential()
         let queue: [UInt8] = []
         let store: [UInt8] = []
         let cases: [(ChannelKind, [UInt8], String)] = [

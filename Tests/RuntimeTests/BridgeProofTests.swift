@@ -1,5 +1,6 @@
 import CloisterClient
 import CloisterTestSupport
+import EnclaveRuntime
 import EnclaveWire
 import Foundation
 import GRDB
@@ -97,6 +98,27 @@ import Testing
     /// results checked before any is stored: a response the enclave really signed, posted again for another job by a
     /// connection of another key, and a response that is no signed answer at all, are refused with `resultUnsealed`
     /// and never acknowledged.
+    /// A neighbour: another enclave on this instance, attested under the same root but of another build, refused on
+    /// every channel before it reaches a service, since the host pins the builds it launches (`--bridge-pins`).
+    @Test func aNeighbourEnclaveOfAnotherBuildIsRefusedOnEveryChannel() async throws {
+        let f = try await K.start()
+        let neighbour = try await TestBridgeProof.credential(emulatorDirectory: f.host.directory.appendingPathComponent("emulator").path)
+        for kind in ChannelKind.allCases {
+            let answer = try await RawSocket.challenged(port: f.host.ports.bridge, timeoutSeconds: 30) { challenge in
+                Self.frame(try neighbour.prover.hello(kind, challenge: challenge))
+            }
+            let got = Self.frames(answer)
+            guard case .close(let code, _)? = got.first, got.count == 1 else {
+                Issue.record("\(kind): not refused: \(got.map(\.name))")
+                continue
+            }
+            #expect(code == "channelAttestationInvalid", "\(kind)")
+        }
+        // (A process of the host's own build passes this check: `resultsNotSealedByTheProvingKeyAreNeverStored`.)
+        // The deployment is unharmed.
+        _ = try await K.key(f.client(), "create", ["name": "after-neighbours", "type": "ed25519"])
+    }
+
     @Test func resultsNotSealedByTheProvingKeyAreNeverStored() async throws {
         let f = try await K.start()
         let client = f.client()
@@ -109,7 +131,9 @@ import Testing
             return (row[0], row[1], row[2], [UInt8](row[3] as Data))
         }
         let receipt = try SignedResponse(encoded: response).signed.encoded
-        let credential = try await TestBridgeProof.credential(emulatorDirectory: f.host.directory.appendingPathComponent("emulator").path)
+        // A process of the host's own build (the host pins the build it launches): its proof is good, its results
+        // are not sealed by the boot that proved the queue connection.
+        let credential = try await f.bridgeCredential()
         let before = try Self.snapshot(f)
         let posts: [QueueResult] = [
             QueueResult(jobID: UInt64(jobID) + 1000, sequence: UInt64(sequence), status: status, response: response, receipt: receipt),

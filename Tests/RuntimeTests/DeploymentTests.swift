@@ -56,8 +56,8 @@ import VsockBridge
     static func sealOwnSecret(_ f: APIFixture, commitment: [UInt8]) async throws -> [UInt8] {
         let root = try EmulatedRoot.load(directory: f.host.directory.appendingPathComponent("emulator").path)
         let bridge = try BridgeAddress("tcp://127.0.0.1:\(f.host.ports.bridge)")
-        // The host's owner holds the emulated root, so it can prove a boot of its own to its bridge.
-        let prover = try await TestBridgeProof.credential(emulatorDirectory: f.host.directory.appendingPathComponent("emulator").path).prover
+        // The host's owner holds the emulated root and the build, so it can prove a boot of its own to its bridge.
+        let prover = try await f.bridgeCredential().prover
         let credentials = CredentialsClient(bridge: bridge, prover: prover, maxFrameSize: WireFrame.defaultMaxFrameSize, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
         credentials.start()
         defer { credentials.stop() }
@@ -182,8 +182,21 @@ import VsockBridge
         #expect(report.boots.count == 2)
         try await Self.stop(b)
 
-        // Build C, not in the sealing policy: refused by the sealing service, whatever its manifest lists.
-        let c1 = try await K.start(restart: a, name: "build C", builds: [a.trust.pcrs], wait: false, hostArguments: HostArguments { _ in ["--sealing-policy", pinsA] })
+        // Build C, not in the sealing policy: kept off the bridge, which admits the builds the policy names.
+        let c0 = try await K.start(restart: a, name: "build C", builds: [a.trust.pcrs], wait: false, hostArguments: HostArguments { _ in ["--sealing-policy", pinsA] })
+        try await c0.host.waitForLog("channelAttestationInvalid")
+        let (status, _, _) = try await c0.http("GET", "v1/attestation?nonce=00")
+        #expect(status == 503, "an enclave kept off the bridge serves nothing")
+        #expect(c0.host.log(containing: "enclave said hello").isEmpty)
+        try await Self.stop(c0)
+        c0.host.keepDirectory = true
+        // Admitted to the bridge: refused by the sealing service, whatever its manifest lists.
+        let bridgeC = HostArguments { manifest in
+            let pinsC = manifest.deletingLastPathComponent().appendingPathComponent("pins-c.json")
+            try APIFixture.writePins(try APIFixture.pins(manifest: manifest), to: pinsC)
+            return ["--sealing-policy", pinsA, "--bridge-pins", pinsC.path]
+        }
+        let c1 = try await K.start(restart: a, name: "build C", builds: [a.trust.pcrs], wait: false, hostArguments: bridgeC)
         try await Self.expectRefused(c1, "kms.accessDenied")
         // Build C under a policy that follows whatever the host launches, but not listing A: refused by the enclave.
         let c2 = try await K.start(restart: a, name: "build C", wait: false)

@@ -9,11 +9,18 @@ import SecureModule
 /// (`credential(emulatorDirectory:)`), and provers that must fail (a stranger's root, a key the document does not
 /// bind).
 public enum TestBridgeProof {
-    /// A credential from a software module under the emulated root in `directory` (created if missing).
+    /// A credential from a software module under the emulated root in `directory` (created if missing), for a build
+    /// of its own ("test build": a neighbour's, to a host that pins its builds).
     public static func credential(emulatorDirectory directory: String, image: String = "test build") async throws -> BridgeCredential {
+        try await credential(emulatorDirectory: directory, executable: Array(image.utf8), manifest: [])
+    }
+
+    /// A credential for the build of `executable` with `manifest`, as the software module measures it (the build a
+    /// test host launches, when given its enclave binary and manifest).
+    public static func credential(emulatorDirectory directory: String, executable: [UInt8], manifest: [UInt8]) async throws -> BridgeCredential {
         let root = try EmulatedRoot.loadOrCreate(directory: directory).root
-        let module = NSMClient(transport: try SoftwareNSM(root: root, image: EnclaveImage(executable: Array(image.utf8), manifest: [])))
-        return try await BridgeCredential.create(module: module, manifestBytes: [])
+        let module = NSMClient(transport: try SoftwareNSM(root: root, image: EnclaveImage(executable: executable, manifest: manifest)))
+        return try await BridgeCredential.create(module: module, manifestBytes: manifest)
     }
 
     /// The PCRs a credential made with `image` carries (PCR0 to PCR2).
