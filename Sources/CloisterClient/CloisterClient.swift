@@ -32,7 +32,9 @@ public final class CloisterClient: Sendable {
     public let token: String?
     public let trust: TrustManifest
     public let roots: TrustedRoots
-    /// How long a call keeps asking for a pending result before giving up with `pending`.
+    /// How long a call keeps asking for a pending result before giving up with `pending`; also how long a request
+    /// the host refuses with 429 and `Retry-After` (a rate or a tenant's queue limit) may be waited out and sent
+    /// again before that answer is the caller's.
     public let patience: Duration
     /// The tenant this client's token belongs to, when known: every receipt must then name it (a host that runs
     /// the request as another tenant is caught).
@@ -336,7 +338,26 @@ public final class CloisterClient: Sendable {
 
     // MARK: HTTP
 
+    /// Sends a request; a 429 whose `Retry-After` the client's `patience` still allows is waited out and sent again
+    /// (the host admitted nothing, so sending again is safe, a call under the same request id included).
     func send(_ method: String, _ path: String, body: [UInt8]? = nil, headers: [String: String] = [:]) async throws(ClientError) -> (Int, [UInt8], HTTPURLResponse) {
+        let deadline = ContinuousClock.now + patience
+        while true {
+            let answer = try await sendOnce(method, path, body: body, headers: headers)
+            guard answer.0 == 429, let wait = Self.retryAfter(answer.2), ContinuousClock.now + wait <= deadline else { return answer }
+            do { try await Task.sleep(for: wait) } catch { return answer }
+        }
+    }
+
+    /// A `Retry-After` of whole seconds (at most an hour), as the host sends it; nil for anything else.
+    static func retryAfter(_ response: HTTPURLResponse) -> Duration? {
+        guard let text = response.value(forHTTPHeaderField: "Retry-After"), text.count <= 4, text.allSatisfy(\.isASCII), let seconds = Int(text),
+            (0...3600).contains(seconds)
+        else { return nil }
+        return .seconds(seconds)
+    }
+
+    private func sendOnce(_ method: String, _ path: String, body: [UInt8]?, headers: [String: String]) async throws(ClientError) -> (Int, [UInt8], HTTPURLResponse) {
         guard let url = URL(string: path, relativeTo: baseURL) else { throw ClientError(.transport, "bad URL \(path)") }
         var request = URLRequest(url: url)
         request.httpMethod = method

@@ -1,3 +1,4 @@
+import CloisterClient
 import CloisterTestSupport
 import Foundation
 import Testing
@@ -99,6 +100,23 @@ import Testing
         // A bad nonce is refused before it costs a request.
         for _ in 0..<5 { #expect(try await Self.get(f, "v1/attestation?nonce=zz", from: "127.0.0.4").code == "badNonce") }
         #expect(try await Self.get(f, "v1/attestation?nonce=05", from: "127.0.0.4").status == 200)
+    }
+
+    /// The client waits out a 429's `Retry-After` while its patience allows, and gives the 429 to its caller when not.
+    @Test func aClientWaitsOutRetryAfterWithinItsPatience() async throws {
+        // One attestation, then one a second.
+        let f = try await APIFixture.start(readiness: .queueConnection, edit: Self.api(["attestationBurst": 1, "attestationPerMinute": 60]))
+        let patient = CloisterClient(baseURL: f.base, token: f.tenantToken, trust: f.trust, roots: f.roots, patience: .seconds(30), tenant: "acme")
+        let started = ContinuousClock.now
+        for _ in 0..<3 { _ = try await patient.connect() }
+        #expect(ContinuousClock.now - started >= .seconds(1), "two of three waited for the bucket")
+        let hasty = CloisterClient(baseURL: f.base, token: f.tenantToken, trust: f.trust, roots: f.roots, patience: .milliseconds(10), tenant: "acme")
+        do throws(ClientError) {
+            _ = try await hasty.connect()
+            Issue.record("a client without the patience for Retry-After was not refused")
+        } catch {
+            #expect(error.httpStatus == 429 && error.apiCode == "rateLimited", "\(error)")
+        }
     }
 
     @Test func anAnonymousFloodLeavesATenantItsAttestation() async throws {
