@@ -6,7 +6,7 @@ import NIOCore
 import TransparencyLog
 
 /// The deployment log's routes: its newest head, as the enclave stored it, and consistency proofs between two heads,
-/// made from the leaf hashes of the stored receipts. The host can serve these; it cannot make a head, and a proof
+/// made from the leaf hashes of the stored receipts (through the roots of whole blocks, `LogNodeCache`). The host can serve these; it cannot make a head, and a proof
 /// it makes up does not verify against the heads the enclave signed.
 extension APIServer {
     /// `GET /v1/log/head`: the newest signed checkpoint (a C2SP note, as text), for any valid token.
@@ -45,30 +45,37 @@ extension APIServer {
         // a store rolled back); waiting would not help.
         let size = try await storedLogHead().size
         guard UInt64(to) <= size else { throw APIError(404, "beyondLogHead", "the log has \(size) receipts, not \(to)") }
-        let rows: [Row]
+        // The proof's ranges, from the stored receipts through the kept block roots (`LogNodeCache`).
+        let nodes = logNodes
+        let outcome: Result<[[UInt8]], LogNodeCache.Failure>
         do {
-            rows = try await queue.database.rows("SELECT log_index, leaf FROM receipts WHERE log_index IS NOT NULL AND log_index < ? ORDER BY log_index", [to])
-        } catch { throw APIError.storage(error) }
-        var leaves: [[UInt8]] = []
-        leaves.reserveCapacity(rows.count)
-        for row in rows {
-            let index: Int64 = row[0]
-            let leaf: Data = row[1]
-            // The same receipt stored twice (a batch sent again) is one leaf; two different leaves at one index is
-            // something the enclave never signs.
-            if index < Int64(leaves.count) {
-                guard leaves[Int(index)] == Array(leaf) else { throw APIError(409, "logConflict", "two receipts are stored at log index \(index)") }
-                continue
+            outcome = try await queue.database.read { db in
+                var failure: LogNodeCache.Failure?
+                var storage: (any Error)?
+                do {
+                    let proof = try ConsistencyProof.make(oldSize: UInt64(from), newSize: UInt64(to)) { (start, count) throws(TransparencyLogError) -> [UInt8] in
+                        do { return try nodes.root(db, start: start, count: count) } catch {
+                            if let f = error as? LogNodeCache.Failure { failure = f } else { storage = error }
+                            throw TransparencyLogError(.indexOutOfRange, "the stored receipts do not give this range")
+                        }
+                    }
+                    return .success(proof)
+                } catch {
+                    if let storage { throw storage }
+                    if let failure { return .failure(failure) }
+                    throw error
+                }
             }
-            guard index == Int64(leaves.count) else { break }
-            leaves.append(Array(leaf))
-        }
-        guard Int64(leaves.count) == to else {
-            throw APIError(503, "logIncomplete", "\(leaves.count) of the \(to) receipts are stored so far")
-        }
-        let proof: [[UInt8]]
-        do { proof = try ConsistencyProof.make(oldSize: UInt64(from), newSize: UInt64(to), leafHashes: leaves) } catch {
+        } catch let error as TransparencyLogError {
             throw APIError(400, "badQuery", "\(error)")
+        } catch { throw APIError.storage(error) }
+        let proof: [[UInt8]]
+        switch outcome {
+        case .success(let p): proof = p
+        case .failure(.missing(let index)):
+            throw APIError(503, "logIncomplete", "the receipt at log index \(index) of the \(to) is not stored yet")
+        case .failure(.conflict(let index)):
+            throw APIError(409, "logConflict", "two receipts are stored at log index \(index)")
         }
         let items = proof.map { "\"\(Data($0).base64EncodedString())\"" }.joined(separator: ",")
         return Self.json(200, "{\"from\":\(from),\"to\":\(to),\"proof\":[\(items)]}")

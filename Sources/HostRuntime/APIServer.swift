@@ -26,6 +26,8 @@ public struct APIServer: Sendable {
     let witnesses: [NoteVerifierKey]
     /// The per-caller rate of `GET /v1/attestation`.
     let attestationLimiter: AttestationLimiter
+    /// Roots of whole blocks of the log, for consistency proofs.
+    let logNodes = LogNodeCache()
 
     public init(
         host: String, port: Int, maxBodyBytes: Int, wait: TimeAmount, queue: JobQueue, auth: APIAuthenticator, witnesses: [NoteVerifierKey] = [],

@@ -12,25 +12,36 @@ public enum ConsistencyProof {
         }
         let leaves = leafHashes[0..<Int(newSize)]
         for (i, hash) in leaves.enumerated() { try TreeHash.check(hash, "leaf hash \(i)") }
+        return try make(oldSize: oldSize, newSize: newSize) { start, count in TreeHash.subtreeRoot(leaves[Int(start)..<Int(start + count)]) }
+    }
+
+    /// `make` for a log whose leaves are not all at hand: `root(start, count)` gives the root of the `count` leaves
+    /// from `start` (count ≥ 1). The proof asks it for O(log n) ranges: the subtrees beside the path, each a whole
+    /// subtree of the tree of `newSize` leaves.
+    public static func make(
+        oldSize: UInt64, newSize: UInt64, root: (UInt64, UInt64) throws(TransparencyLogError) -> [UInt8]
+    ) throws(TransparencyLogError) -> [[UInt8]] {
+        try checkSizes(oldSize, newSize)
         // SUBPROOF(m, D[n], b), unrolled: the nodes come out root first and are reversed at the end.
         var nodes: [[UInt8]] = []
-        var m = Int(oldSize)
-        var range = leaves
+        var m = oldSize
+        var start: UInt64 = 0
+        var count = newSize
         var complete = true
-        while m != range.count {
-            let k = Int(TreeHash.split(UInt64(range.count)))
-            let s = range.startIndex
+        while m != count {
+            let k = TreeHash.split(count)
             if m <= k {
-                nodes.append(TreeHash.subtreeRoot(range[(s + k)...]))
-                range = range[s..<s + k]
+                nodes.append(try root(start + k, count - k))
+                count = k
             } else {
-                nodes.append(TreeHash.subtreeRoot(range[s..<s + k]))
-                range = range[(s + k)...]
+                nodes.append(try root(start, k))
+                start += k
+                count -= k
                 m -= k
                 complete = false
             }
         }
-        if !complete { nodes.append(TreeHash.subtreeRoot(range)) }
+        if !complete { nodes.append(try root(start, count)) }
         return nodes.reversed()
     }
 

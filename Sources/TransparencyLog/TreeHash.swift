@@ -24,7 +24,7 @@ public enum TreeHash {
     }
 
     /// The root of a non-empty run of leaf hashes, by the recursion of section 2.1.1 (lengths already checked).
-    static func subtreeRoot(_ leaves: ArraySlice<[UInt8]>) -> [UInt8] {
+    public static func subtreeRoot(_ leaves: ArraySlice<[UInt8]>) -> [UInt8] {
         if leaves.count == 1 { return leaves.first! }
         let k = Int(split(UInt64(leaves.count)))
         let s = leaves.startIndex
@@ -32,7 +32,7 @@ public enum TreeHash {
     }
 
     /// The largest power of two strictly below `n` (n ≥ 2): where the tree of `n` leaves splits.
-    static func split(_ n: UInt64) -> UInt64 {
+    public static func split(_ n: UInt64) -> UInt64 {
         UInt64(1) << (63 - UInt64((n - 1).leadingZeroBitCount))
     }
 
