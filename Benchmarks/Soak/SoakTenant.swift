@@ -122,7 +122,7 @@ final class SoakTenant: Sendable {
             default:
                 guard s.keyCount < Self.maxKeys else { return ("rotate", ["name": Self.rotationKeyName(s.rotationKey)]) }
                 s.keyCount += 1
-                return ("create", ["name": "k-\(s.counter)-\(Random.base64url(6))", "type": "aes256-gcm"])
+                return ("create", ["name": "k-\(s.counter)-\(Random.base64url(6).lowercased())", "type": "aes256-gcm"])
             }
         }
     }
