@@ -6,8 +6,9 @@ import NIOCore
 import TransparencyLog
 
 /// The deployment log's routes: its newest head, as the enclave stored it, and consistency proofs between two heads,
-/// made from the leaf hashes of the stored receipts (through the roots of whole blocks, `LogNodeCache`). The host can serve these; it cannot make a head, and a proof
-/// it makes up does not verify against the heads the enclave signed.
+/// made from the leaf hashes of the stored receipts (through the roots of whole blocks, `LogNodeCache`). The host
+/// can serve these; it cannot make a head, and a proof it makes up does not verify against the heads the enclave
+/// signed. Only the ranges a proof needs are read: a receipt missing elsewhere below the size does not hold it up.
 extension APIServer {
     /// `GET /v1/log/head`: the newest signed checkpoint (a C2SP note, as text), for any valid token.
     func logHead(_ request: Request) async throws -> Response {
