@@ -15,7 +15,9 @@ public struct JobCompletion: Sendable, Hashable {
 }
 
 /// The durable pull queue. A job is committed (group commit, `synchronous = FULL`) before anything is answered
-/// or forwarded; then it waits in memory for the enclave's pull. A leased job that is not finished within the
+/// or forwarded; then it waits in memory for the enclave's pull. Each tenant's jobs wait in their own line, in
+/// arrival order, and a pull takes from the lines in turn: a tenant with thousands of jobs waiting delays another
+/// tenant's next job by one job of its own, not by all of them. A leased job that is not finished within the
 /// lease, or whose queue connection drops, goes back to the front of the queue. The first result stored for a
 /// job wins; every receipt is stored, so the receipt log has no gap even when a job ran twice.
 public final class JobQueue: Sendable {
@@ -70,7 +72,9 @@ public final class JobQueue: Sendable {
 
     private struct State {
         var ready: [UInt64: QueueJob] = [:]
-        var order = FIFO<UInt64>()
+        /// Jobs never leased: each tenant's in arrival order, and the tenants with any, in the order they are served.
+        var lines: [String: FIFO<UInt64>] = [:]
+        var turns = FIFO<String>()
         var retry = FIFO<UInt64>()
         var leased: [UInt64: Lease] = [:]
         var pullers: [Puller] = []
@@ -118,7 +122,7 @@ public final class JobQueue: Sendable {
                 let id = UInt64(r[0] as Int64)
                 let job = QueueJob(id: id, requestID: r[1], tenant: r[2], operation: r[3], body: (r[4] as Data).bytes, attempt: 1)
                 s.ready[id] = job
-                s.order.push(id)
+                line(job, &s)
                 s.loads.queued(tenant: job.tenant, bytes: job.body.count)
             }
         }
@@ -198,7 +202,7 @@ public final class JobQueue: Sendable {
                 // The reservation becomes the job's: its load stays counted until it finishes.
                 s.loads.committed()
                 s.ready[job.id] = job
-                s.order.push(job.id)
+                line(job, &s)
                 s.enqueued += 1
                 return takeForPullers(&s)
             }
@@ -426,14 +430,14 @@ public final class JobQueue: Sendable {
         let deadline = NIODeadline.now() + .milliseconds(Int64(configuration.leaseMs))
         while jobs.count < max {
             // Peek first: a job that would push the message past the frame limit waits for the next pull.
-            guard let id = s.retry.peek() ?? s.order.peek() else { break }
+            guard let id = s.retry.peek() ?? s.turns.peek().flatMap({ s.lines[$0]?.peek() }) else { break }
             guard let job = s.ready[id] else {
-                if s.retry.peek() != nil { _ = s.retry.pop() } else { _ = s.order.pop() }
+                dropFront(&s)
                 continue
             }
             let size = job.body.count + 256
             if !jobs.isEmpty && bytes + size > configuration.maxWorkBytes { break }
-            if s.retry.peek() != nil { _ = s.retry.pop() } else { _ = s.order.pop() }
+            dropFront(&s)
             s.ready[id] = nil
             bytes += size
             s.leased[id] = Lease(job: job, deadline: deadline, owner: owner)
@@ -445,6 +449,25 @@ public final class JobQueue: Sendable {
             if s.attestationWaiters[a.id] != nil { atts.append(a) }
         }
         return (jobs, atts)
+    }
+
+    /// Queues a job never leased at the back of its tenant's line (and the tenant at the back of the turns, if its
+    /// line was empty).
+    private func line(_ job: QueueJob, _ s: inout State) {
+        if s.lines[job.tenant] == nil {
+            s.lines[job.tenant] = FIFO()
+            s.turns.push(job.tenant)
+        }
+        s.lines[job.tenant]?.push(job.id)
+    }
+
+    /// Removes the job `take` looks at: the first to retry, else the front of the line whose turn it is, whose
+    /// tenant then waits behind the others (or leaves the turns, its line empty).
+    private func dropFront(_ s: inout State) {
+        if s.retry.pop() != nil { return }
+        guard let tenant = s.turns.pop() else { return }
+        _ = s.lines[tenant]?.pop()
+        if s.lines[tenant]?.isEmpty == false { s.turns.push(tenant) } else { s.lines[tenant] = nil }
     }
 
     private func takeForPullers(_ s: inout State) -> [(Puller, [QueueJob], [QueueMessage.AttestationRequest])] {

@@ -139,6 +139,32 @@ struct QueueFixture {
         #expect(f.queue.snapshot.waiting == 1)
     }
 
+    @Test func tenantsAreServedInTurnSoAFloodDelaysOthersByOneJob() async throws {
+        // One tenant's 50 waiting jobs, then another's 3: in arrival order the other tenant's first job would go
+        // out 51st; served in turn it goes second, and each tenant's own jobs keep their order.
+        let f = try QueueFixture()
+        let other = try await f.database.pool.write { db -> Int64 in
+            try db.execute(sql: "INSERT INTO tenants (name, created) VALUES ('other', 0)")
+            return db.lastInsertedRowID
+        }
+        for i in 0..<50 { _ = try await f.submit("a\(i)") }
+        for i in 0..<3 {
+            _ = try await f.queue.submit(tenantID: other, tenant: "other", requestID: "b\(i)", operation: "echo", body: [1])
+        }
+        _ = try await f.submit("a50")
+        let owner = f.queue.connected()
+        let (first, _) = await f.queue.lease(owner: owner, max: 4, wait: .zero)
+        #expect(first.map(\.requestID) == ["a0", "b0", "a1", "b1"])
+        // Leases given back go ahead of every tenant's line (in arrival order), then the turns go on where they were.
+        f.queue.disconnected(owner)
+        let again = f.queue.connected()
+        let (next, _) = await f.queue.lease(owner: again, max: 7, wait: .zero)
+        #expect(next.map(\.requestID) == ["a0", "a1", "b0", "b1", "a2", "b2", "a3"])
+        let (rest, _) = await f.queue.lease(owner: again, max: 100, wait: .zero)
+        #expect(rest.map(\.requestID) == (4...50).map { "a\($0)" })
+        #expect(f.queue.snapshot.waiting == 0)
+    }
+
     @Test func aPullWhileJobsAreLeasedTakesTheNextAndResultsMayComeInAnyOrder() async throws {
         // The enclave keeps pulling while jobs run and answers each when it is done.
         let f = try QueueFixture()
