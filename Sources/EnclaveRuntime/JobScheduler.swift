@@ -6,7 +6,9 @@ import EnclaveWire
 /// `tenant` job for every earlier unfinished job of its tenant, and every job for its tenant's last unfinished
 /// `tenant` job. So a job on a key starts only after the earlier-pulled jobs it orders against have finished, and
 /// as the worker seals outcomes in the order they finish, each key's receipt order is its execution order. Jobs
-/// whose waits are over start in admission order. A value with no I/O: the worker owns it.
+/// whose waits are over start in turn by tenant, each tenant's in the order they became ready: a tenant with
+/// hundreds of jobs ready delays another tenant's next job by one of its own. A value with no I/O: the worker owns
+/// it.
 struct JobScheduler {
     private struct Slot {
         var tenant: String
@@ -19,7 +21,7 @@ struct JobScheduler {
     /// Admitted jobs not yet finished.
     private var live: [Int: Slot] = [:]
     private var nextID = 0
-    private var ready = FIFO<Int>()
+    private var ready = TurnQueue<String, Int>()
     private(set) var running = 0
     // The unfinished jobs each new job may have to wait for.
     private var lastChange: [String: Int] = [:]
@@ -68,11 +70,11 @@ struct JobScheduler {
         deps.sort()
         live[i] = Slot(tenant: tenant, scope: scope, waits: deps.count)
         for d in deps { live[d]!.dependents.append(i) }
-        if deps.isEmpty { ready.push(i) }
+        if deps.isEmpty { ready.push(i, owner: tenant) }
         return (i, deps)
     }
 
-    /// The jobs to start now, in admission order; they count as running until `finish`.
+    /// The jobs to start now, tenants in turn; they count as running until `finish`.
     mutating func start() -> [Int] {
         var out: [Int] = []
         while running < maxRunning, let i = ready.pop() {
@@ -88,7 +90,7 @@ struct JobScheduler {
         running -= 1
         for d in slot.dependents {
             live[d]!.waits -= 1
-            if live[d]!.waits == 0 { ready.push(d) }
+            if live[d]!.waits == 0 { ready.push(d, owner: live[d]!.tenant) }
         }
         // A finished job is waited for no more.
         func drop(_ set: inout [String: Set<Int>], _ key: String) {

@@ -72,9 +72,8 @@ public final class JobQueue: Sendable {
 
     private struct State {
         var ready: [UInt64: QueueJob] = [:]
-        /// Jobs never leased: each tenant's in arrival order, and the tenants with any, in the order they are served.
-        var lines: [String: FIFO<UInt64>] = [:]
-        var turns = FIFO<String>()
+        /// Jobs never leased: each tenant's in arrival order, the tenants served in turn.
+        var waiting = TurnQueue<String, UInt64>()
         var retry = FIFO<UInt64>()
         var leased: [UInt64: Lease] = [:]
         var pullers: [Puller] = []
@@ -122,7 +121,7 @@ public final class JobQueue: Sendable {
                 let id = UInt64(r[0] as Int64)
                 let job = QueueJob(id: id, requestID: r[1], tenant: r[2], operation: r[3], body: (r[4] as Data).bytes, attempt: 1)
                 s.ready[id] = job
-                line(job, &s)
+                s.waiting.push(job.id, owner: job.tenant)
                 s.loads.queued(tenant: job.tenant, bytes: job.body.count)
             }
         }
@@ -202,7 +201,7 @@ public final class JobQueue: Sendable {
                 // The reservation becomes the job's: its load stays counted until it finishes.
                 s.loads.committed()
                 s.ready[job.id] = job
-                line(job, &s)
+                s.waiting.push(job.id, owner: job.tenant)
                 s.enqueued += 1
                 return takeForPullers(&s)
             }
@@ -430,14 +429,14 @@ public final class JobQueue: Sendable {
         let deadline = NIODeadline.now() + .milliseconds(Int64(configuration.leaseMs))
         while jobs.count < max {
             // Peek first: a job that would push the message past the frame limit waits for the next pull.
-            guard let id = s.retry.peek() ?? s.turns.peek().flatMap({ s.lines[$0]?.peek() }) else { break }
+            guard let id = s.retry.peek() ?? s.waiting.peek() else { break }
             guard let job = s.ready[id] else {
-                dropFront(&s)
+                if s.retry.pop() == nil { _ = s.waiting.pop() }
                 continue
             }
             let size = job.body.count + 256
             if !jobs.isEmpty && bytes + size > configuration.maxWorkBytes { break }
-            dropFront(&s)
+            if s.retry.pop() == nil { _ = s.waiting.pop() }
             s.ready[id] = nil
             bytes += size
             s.leased[id] = Lease(job: job, deadline: deadline, owner: owner)
@@ -449,25 +448,6 @@ public final class JobQueue: Sendable {
             if s.attestationWaiters[a.id] != nil { atts.append(a) }
         }
         return (jobs, atts)
-    }
-
-    /// Queues a job never leased at the back of its tenant's line (and the tenant at the back of the turns, if its
-    /// line was empty).
-    private func line(_ job: QueueJob, _ s: inout State) {
-        if s.lines[job.tenant] == nil {
-            s.lines[job.tenant] = FIFO()
-            s.turns.push(job.tenant)
-        }
-        s.lines[job.tenant]?.push(job.id)
-    }
-
-    /// Removes the job `take` looks at: the first to retry, else the front of the line whose turn it is, whose
-    /// tenant then waits behind the others (or leaves the turns, its line empty).
-    private func dropFront(_ s: inout State) {
-        if s.retry.pop() != nil { return }
-        guard let tenant = s.turns.pop() else { return }
-        _ = s.lines[tenant]?.pop()
-        if s.lines[tenant]?.isEmpty == false { s.turns.push(tenant) } else { s.lines[tenant] = nil }
     }
 
     private func takeForPullers(_ s: inout State) -> [(Puller, [QueueJob], [QueueMessage.AttestationRequest])] {

@@ -12,7 +12,8 @@ import Testing
         let change2 = s.admit(tenant: "a", scope: .keyChange("k")).id
         let other = s.admit(tenant: "a", scope: .keyChange("other")).id
         let otherTenant = s.admit(tenant: "b", scope: .keyChange("k")).id
-        #expect(s.start() == [change, other, otherTenant])
+        // Ready jobs start tenants in turn: a's first, then b's, then a's next.
+        #expect(s.start() == [change, otherTenant, other])
         s.finish(other)
         s.finish(otherTenant)
         #expect(s.start().isEmpty, "the uses of k wait for its change")
@@ -25,6 +26,25 @@ import Testing
         #expect(s.start() == [change2])
         s.finish(change2)
         #expect(s.unfinished == 0 && s.running == 0)
+    }
+
+    @Test func tenantsStartInTurnSoOneWithManyReadyJobsDelaysAnotherByOne() {
+        // 200 of one tenant's jobs pulled before another's 2, with room for 4 at once: in admission order the other
+        // tenant's would start after 198 of the first's had finished; in turn, at once.
+        var s = JobScheduler(maxRunning: 4)
+        let flood = (0..<200).map { _ in s.admit(tenant: "flood", scope: .independent).id }
+        let mine = (0..<2).map { i in s.admit(tenant: "mine", scope: .keyUse("k\(i)")).id }
+        #expect(s.start() == [flood[0], mine[0], flood[1], mine[1]])
+        // With no other tenant ready, a freed slot goes to the next of the flood, in its order.
+        s.finish(mine[0])
+        s.finish(flood[0])
+        #expect(s.start() == [flood[2], flood[3]])
+        // A tenant that comes later waits for one more of the flood's (whose turn it was), not for all of them.
+        let late = s.admit(tenant: "late", scope: .independent).id
+        s.finish(flood[1])
+        #expect(s.start() == [flood[4]])
+        s.finish(flood[2])
+        #expect(s.start() == [late])
     }
 
     @Test func aLaterPullWaitsOnlyForUnfinishedJobs() {

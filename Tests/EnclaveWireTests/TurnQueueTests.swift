@@ -1,0 +1,58 @@
+import EnclaveWire
+import Testing
+
+@Suite struct TurnQueueTests {
+    @Test func ownersAreServedInTurnEachInItsOwnOrder() {
+        var q = TurnQueue<String, Int>()
+        for i in 0..<5 { q.push(i, owner: "a") }
+        q.push(100, owner: "b")
+        q.push(101, owner: "b")
+        q.push(200, owner: "c")
+        #expect(q.count == 8)
+        var out: [Int] = []
+        while let e = q.pop() { out.append(e) }
+        #expect(out == [0, 100, 200, 1, 101, 2, 3, 4])
+        #expect(q.isEmpty && q.count == 0 && q.peek() == nil)
+    }
+
+    @Test func anOwnerWhoseLineEmptiedComesBackAtTheBackOfTheTurns() {
+        var q = TurnQueue<String, Int>()
+        q.push(1, owner: "a")
+        q.push(2, owner: "b")
+        q.push(3, owner: "b")
+        #expect(q.pop() == 1)
+        q.push(4, owner: "a")
+        // a's line had emptied, so a waits behind b, whose turn it is.
+        #expect(q.pop() == 2)
+        #expect(q.pop() == 4)
+        #expect(q.pop() == 3)
+        #expect(q.pop() == nil)
+    }
+
+    @Test func itMatchesAPlainModelOverManyRandomSteps() {
+        // The model: a list of owners in turn order, each with its list of elements.
+        var q = TurnQueue<UInt8, Int>()
+        var model: [(owner: UInt8, items: [Int])] = []
+        var rng = SystemRandomNumberGenerator()
+        for step in 0..<20_000 {
+            if Bool.random(using: &rng) || model.isEmpty {
+                let owner = UInt8.random(in: 0..<6, using: &rng)
+                q.push(step, owner: owner)
+                if let i = model.firstIndex(where: { $0.owner == owner }) {
+                    model[i].items.append(step)
+                } else {
+                    model.append((owner, [step]))
+                }
+            } else {
+                #expect(q.peek() == model[0].items.first)
+                var first = model.removeFirst()
+                let expected = first.items.removeFirst()
+                if !first.items.isEmpty { model.append(first) }
+                let got = q.pop()
+                #expect(got == expected)
+                if got != expected { return }
+            }
+            #expect(q.count == model.reduce(0) { $0 + $1.items.count })
+        }
+    }
+}
