@@ -91,7 +91,7 @@ import Testing
             started += more
             order += more
         }
-        // Ready jobs start in admission order.
+        // One tenant's ready jobs start in the order they became ready.
         #expect(order == Array(0..<20))
         #expect(s.unfinished == 0)
     }

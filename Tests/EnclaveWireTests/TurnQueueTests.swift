@@ -33,10 +33,15 @@ import Testing
         // The model: a list of owners in turn order, each with its list of elements.
         var q = TurnQueue<UInt8, Int>()
         var model: [(owner: UInt8, items: [Int])] = []
-        var rng = SystemRandomNumberGenerator()
+        // Steps drawn from a seeded linear congruential sequence, so that a failure can be replayed: the seed is in
+        // the failure's message.
+        let seed = UInt64.random(in: 0...UInt64.max)
+        var state = seed
         for step in 0..<20_000 {
-            if Bool.random(using: &rng) || model.isEmpty {
-                let owner = UInt8.random(in: 0..<6, using: &rng)
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let draw = state >> 33
+            if draw & 1 == 0 || model.isEmpty {
+                let owner = UInt8((draw >> 1) % 6)
                 q.push(step, owner: owner)
                 if let i = model.firstIndex(where: { $0.owner == owner }) {
                     model[i].items.append(step)
@@ -44,15 +49,16 @@ import Testing
                     model.append((owner, [step]))
                 }
             } else {
-                #expect(q.peek() == model[0].items.first)
+                #expect(q.peek() == model[0].items.first, "seed \(seed), step \(step)")
                 var first = model.removeFirst()
                 let expected = first.items.removeFirst()
                 if !first.items.isEmpty { model.append(first) }
                 let got = q.pop()
-                #expect(got == expected)
+                #expect(got == expected, "seed \(seed), step \(step)")
                 if got != expected { return }
             }
-            #expect(q.count == model.reduce(0) { $0 + $1.items.count })
+            #expect(q.count == model.reduce(0) { $0 + $1.items.count }, "seed \(seed), step \(step)")
         }
     }
 }
+

@@ -231,6 +231,27 @@ struct QueueFixture {
         #expect(sizes == [2, 2, 1, 1])
     }
 
+    @Test func aJobThatDoesNotFitTheMessageKeepsItsTenantsTurn() async throws {
+        // Room for two small bodies a message; the other tenant's large job, whose turn comes second, waits for the
+        // next message without losing its turn to the first tenant's next job.
+        var f = try QueueFixture()
+        f = QueueFixture(reusing: f, maxWorkBytes: 2 * (1000 + 256))
+        let other = try await f.database.pool.write { db -> Int64 in
+            try db.execute(sql: "INSERT INTO tenants (name, created) VALUES ('other', 0)")
+            return db.lastInsertedRowID
+        }
+        for i in 0..<3 { _ = try await f.submit("a\(i)", String(repeating: "x", count: 1000)) }
+        _ = try await f.queue.submit(tenantID: other, tenant: "other", requestID: "big", operation: "echo", body: Array(repeating: 0x79, count: 5000))
+        let owner = f.queue.connected()
+        var messages: [[String]] = []
+        while true {
+            let (jobs, _) = await f.queue.lease(owner: owner, max: 100, wait: .zero)
+            if jobs.isEmpty { break }
+            messages.append(jobs.map(\.requestID))
+        }
+        #expect(messages == [["a0"], ["big"], ["a1", "a2"]])
+    }
+
     @Test func awaitingAnUnfinishedJobTimesOut() async throws {
         let f = try QueueFixture()
         guard case .queued(let id) = try await f.submit("t1") else { Issue.record("not queued"); return }
