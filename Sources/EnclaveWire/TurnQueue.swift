@@ -31,4 +31,15 @@ public struct TurnQueue<Owner: Hashable, Element> {
         if lines[owner]?.isEmpty == false { turns.push(owner) } else { lines[owner] = nil }
         return element
     }
+
+    /// Removes the element `peek` shows without passing the turn on: for an element found to be void, so that its
+    /// owner still goes next (or leaves the turns, its line empty).
+    public mutating func dropFirst() {
+        guard let owner = turns.peek(), lines[owner]?.pop() != nil else { return }
+        count -= 1
+        if lines[owner]?.isEmpty != false {
+            lines[owner] = nil
+            _ = turns.pop()
+        }
+    }
 }

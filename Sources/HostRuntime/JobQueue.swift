@@ -431,7 +431,9 @@ public final class JobQueue: Sendable {
             // Peek first: a job that would push the message past the frame limit waits for the next pull.
             guard let id = s.retry.peek() ?? s.waiting.peek() else { break }
             guard let job = s.ready[id] else {
-                if s.retry.pop() == nil { _ = s.waiting.pop() }
+                // Finished while it waited (an answer the enclave sent again after a restart): dropped, and its
+                // tenant keeps its turn.
+                if s.retry.pop() == nil { s.waiting.dropFirst() }
                 continue
             }
             let size = job.body.count + 256

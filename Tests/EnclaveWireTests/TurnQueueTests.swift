@@ -29,6 +29,26 @@ import Testing
         #expect(q.pop() == nil)
     }
 
+    @Test func droppingTheFirstKeepsItsOwnersTurn() {
+        var q = TurnQueue<String, Int>()
+        q.push(1, owner: "a")
+        q.push(2, owner: "a")
+        q.push(3, owner: "b")
+        q.dropFirst()
+        #expect(q.count == 2)
+        // a still goes first, with its next element; popping would have passed the turn to b.
+        #expect(q.pop() == 2)
+        #expect(q.pop() == 3)
+        // Dropping an owner's last element takes it out of the turns.
+        q.push(4, owner: "a")
+        q.push(5, owner: "b")
+        q.dropFirst()
+        #expect(q.pop() == 5)
+        #expect(q.isEmpty && q.peek() == nil)
+        q.dropFirst()
+        #expect(q.count == 0)
+    }
+
     @Test func itMatchesAPlainModelOverManyRandomSteps() {
         // The model: a list of owners in turn order, each with its list of elements.
         var q = TurnQueue<UInt8, Int>()

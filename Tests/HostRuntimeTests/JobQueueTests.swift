@@ -231,6 +231,23 @@ struct QueueFixture {
         #expect(sizes == [2, 2, 1, 1])
     }
 
+    @Test func aJobFinishedWhileItWaitedIsDroppedAndItsTenantKeepsItsTurn() async throws {
+        // After a restart the enclave may send again the answer of a job that waits in its line: the job is finished
+        // and dropped when a pull reaches it, and its tenant's next job still goes before the other tenant's.
+        let f = try QueueFixture()
+        let other = try await f.database.pool.write { db -> Int64 in
+            try db.execute(sql: "INSERT INTO tenants (name, created) VALUES ('other', 0)")
+            return db.lastInsertedRowID
+        }
+        guard case .queued(let a0) = try await f.submit("a0") else { Issue.record("not queued"); return }
+        _ = try await f.submit("a1")
+        _ = try await f.queue.submit(tenantID: other, tenant: "other", requestID: "b0", operation: "echo", body: [1])
+        try await f.queue.complete(
+            boot: [1], items: [QueueResult(jobID: a0, sequence: 0, status: "ok", response: Array("r".utf8), receipt: Array("receipt 0".utf8))])
+        let (jobs, _) = await f.queue.lease(owner: f.queue.connected(), max: 10, wait: .zero)
+        #expect(jobs.map(\.requestID) == ["a1", "b0"])
+    }
+
     @Test func aJobThatDoesNotFitTheMessageKeepsItsTenantsTurn() async throws {
         // Room for two small bodies a message; the other tenant's large job, whose turn comes second, waits for the
         // next message without losing its turn to the first tenant's next job.
